@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from audits.models import AuditChainHead, AuditEvent, Obligation
+from qms.admin import ReadOnlyHistoryAdmin
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("position", "occurred_at", "action", "actor_name", "subject_label")
+    list_filter = ("action",)
+    search_fields = ("subject_label", "actor_name", "action")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditChainHead)
+class AuditChainHeadAdmin(AuditEventAdmin):
+    list_display = ("position", "hash")
+    list_filter = ()
+    search_fields = ()
+
+
+@admin.register(Obligation)
+class ObligationAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("label", "subject_label", "owner", "due_at", "satisfied_at", "escalation_level")
+    list_filter = ("kind", "escalation_level")
+    search_fields = ("subject_label", "label")
+    readonly_fields = (
+        "subject_type",
+        "subject_id",
+        "subject_label",
+        "subject_url",
+        "kind",
+        "key",
+        "started_at",
+        "satisfied_at",
+        "satisfied_by",
+        "escalation_level",
+        "last_escalated_at",
+    )

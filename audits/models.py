@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+
+class AuditChainHead(models.Model):
+    """The single row that serialises appends to the audit chain and remembers its head.
+
+    Appending locks this row, so two transactions never chain onto the same predecessor; a deleted
+    tail is caught because the head still names the last event.
+    """
+
+    position = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit chain head #{self.position}"
+
+
+class AuditEvent(models.Model):
+    """An append-only, hash-chained record of a decision. Never updated, never deleted."""
+
+    position = models.PositiveBigIntegerField(unique=True)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=200, blank=True)
+    actor_roles = models.CharField(max_length=500, blank=True)
+    action = models.CharField(max_length=100, db_index=True)
+    subject_type = models.CharField(max_length=100, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    subject_label = models.CharField(max_length=100, blank=True)
+    reason = models.TextField(blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    ip_address = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["position"]
+        indexes = [models.Index(fields=["subject_type", "subject_id", "position"], name="auditevent_subject")]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.action} {self.subject_label}"
+
+
+class Obligation(models.Model):
+    """One concept for every clock: something someone owes by a time, until it is satisfied."""
+
+    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    subject_id = models.PositiveBigIntegerField()
+    subject = GenericForeignKey("subject_type", "subject_id")
+    subject_label = models.CharField(max_length=100)
+    subject_url = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=64)
+    key = models.CharField(max_length=64, blank=True, default="")
+    label = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="obligations"
+    )
+    owner_role = models.CharField(max_length=32, blank=True)
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField(db_index=True)
+    satisfied_at = models.DateTimeField(null=True, blank=True)
+    satisfied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    satisfaction_note = models.TextField(blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    last_escalated_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject_type", "subject_id", "kind", "key"], name="obligation_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(satisfied_at__isnull=True), name="obligation_open_due"),
+            models.Index(fields=["subject_type", "subject_id"], name="obligation_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} — {self.subject_label}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.satisfied_at is None
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at < timezone.now()
+
+    @property
+    def met_on_time(self) -> bool | None:
+        return None if self.is_open else self.satisfied_at <= self.due_at

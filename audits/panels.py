@@ -1,0 +1,16 @@
+from audits import selectors
+
+
+def clocks_panel(request, subject) -> dict:
+    return {"obligations": selectors.obligations_for_subject(subject=subject)}
+
+
+def audit_trail_panel(request, subject) -> dict:
+    return {"events": selectors.audit_events_for_subject(subject=subject, limit=100)}
+
+
+def overdue_widget(request) -> dict:
+    return {
+        "obligations": list(selectors.obligations_overdue(user=request.user)[:20]),
+        "oversight": selectors.can_oversee(request.user),
+    }

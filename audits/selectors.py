@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
+
+from audits.models import AuditEvent, Obligation
+from qms.models import User
+from qms.roles import Role
+
+OVERSIGHT_ROLES = (Role.QMS, Role.AUDITOR, Role.EXECUTIVE, Role.QUALITY)
+
+
+def can_oversee(user: User) -> bool:
+    return user.is_active and (user.is_superuser or user.has_role(*OVERSIGHT_ROLES))
+
+
+def obligations_for_subject(*, subject: Model) -> list[Obligation]:
+    ct = ContentType.objects.get_for_model(subject)
+    return list(
+        Obligation.objects.select_related("owner")
+        .filter(subject_type=ct, subject_id=subject.pk)
+        .order_by("satisfied_at", "due_at")
+    )
+
+
+def audit_events_for_subject(*, subject: Model, limit: int = 200) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(subject_type=subject._meta.label_lower, subject_id=str(subject.pk)).order_by(
+            "-position"
+        )[:limit]
+    )
+
+
+def obligations_overdue(*, user: User, mine_only: bool = False) -> QuerySet[Obligation]:
+    qs = Obligation.objects.select_related("owner").filter(satisfied_at__isnull=True, due_at__lt=timezone.now())
+    if mine_only or not can_oversee(user):
+        roles = [r.value for r in user.roles]
+        qs = qs.filter(Q(owner=user) | Q(owner__isnull=True, owner_role__in=roles))
+    return qs.order_by("due_at")
+
+
+def audit_event_list(*, user: User, action: str = "", subject: str = "") -> QuerySet[AuditEvent]:
+    if not can_oversee(user):
+        return AuditEvent.objects.none()
+    qs = AuditEvent.objects.all()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if subject:
+        qs = qs.filter(subject_label__icontains=subject)
+    return qs.order_by("-position")

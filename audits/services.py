@@ -1,0 +1,244 @@
+"""Oversight writes: the audit chain and the obligations (clocks)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+
+from audits.context import current_ip
+from audits.models import AuditChainHead, AuditEvent, Obligation
+from qms.models import User
+from qms.services import notification_queue
+
+logger = logging.getLogger(__name__)
+GENESIS = "0" * 64
+HASHED_FIELDS = (
+    "position",
+    "occurred_at",
+    "actor_id",
+    "actor_name",
+    "actor_roles",
+    "action",
+    "subject_type",
+    "subject_id",
+    "subject_label",
+    "reason",
+    "before",
+    "after",
+    "ip_address",
+    "prev_hash",
+)
+
+
+def _jsonable(value) -> dict:
+    """What a JSONField gives back after a round trip, so the stored value hashes as it was hashed."""
+    return json.loads(json.dumps(value or {}, default=str, sort_keys=True))
+
+
+def audit_event_digest(event: AuditEvent) -> str:
+    payload = {name: getattr(event, name) for name in HASHED_FIELDS}
+    payload["occurred_at"] = event.occurred_at.astimezone(UTC).isoformat()
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _head_for_update() -> AuditChainHead:
+    AuditChainHead.objects.get_or_create(pk=1)
+    return AuditChainHead.objects.select_for_update().get(pk=1)
+
+
+@transaction.atomic
+def audit_event_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    subject: models.Model | None = None,
+    subject_label: str = "",
+    reason: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction (it commits or rolls back with it)."""
+    head = _head_for_update()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    event = AuditEvent(
+        position=head.position + 1,
+        occurred_at=timezone.now(),
+        actor=actor,
+        actor_name=actor.display_name if actor else "system",
+        actor_roles=", ".join(sorted(r.label for r in actor.roles)) if actor else "",
+        action=action,
+        subject_type=subject._meta.label_lower if subject is not None else "",
+        subject_id=str(subject.pk) if subject is not None else "",
+        subject_label=subject_label or (str(subject) if subject is not None else ""),
+        reason=reason,
+        before=_jsonable(before),
+        after=_jsonable(after),
+        ip_address=ip_address if ip_address is not None else current_ip.get(""),
+        prev_hash=head.hash,
+    )
+    event.hash = audit_event_digest(event)
+    event.save()
+    head.position, head.hash = event.position, event.hash
+    head.save(update_fields=["position", "hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    head_position: int
+    broken_at: int | None
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def audit_chain_verify(*, chunk_size: int = 2000) -> ChainReport:
+    """Walk the chain from the first event; report the first position where it breaks."""
+    expected_prev, expected_position, checked = GENESIS, 1, 0
+    for event in AuditEvent.objects.order_by("position").iterator(chunk_size=chunk_size):
+        if event.position != expected_position:
+            return ChainReport(
+                checked,
+                expected_position - 1,
+                expected_position,
+                f"event #{expected_position} is missing (next present is #{event.position})",
+            )
+        if event.prev_hash != expected_prev:
+            return ChainReport(
+                checked, event.position, event.position, f"event #{event.position} does not link to the event before it"
+            )
+        if audit_event_digest(event) != event.hash:
+            return ChainReport(
+                checked, event.position, event.position, f"event #{event.position} was altered after it was written"
+            )
+        expected_prev, expected_position, checked = event.hash, expected_position + 1, checked + 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is not None and (head.position, head.hash) != (expected_position - 1, expected_prev):
+        return ChainReport(
+            checked,
+            expected_position - 1,
+            expected_position,
+            f"the chain ends at #{expected_position - 1} but its head names #{head.position}",
+        )
+    return ChainReport(checked, expected_position - 1, None, "")
+
+
+def subject_ref(subject: models.Model) -> dict:
+    return {"subject_type": ContentType.objects.get_for_model(subject), "subject_id": subject.pk}
+
+
+@transaction.atomic
+def obligations_open(
+    *, subject: models.Model, specs: list[dict], started_at: datetime, actor: User | None, subject_url: str = ""
+) -> list[Obligation]:
+    """Start clocks on a subject. ``specs`` give kind, label, due_at, owner, owner_role and key."""
+    ref = subject_ref(subject)
+    created = []
+    for spec in specs:
+        obligation, was_created = Obligation.objects.get_or_create(
+            **ref,
+            kind=spec["kind"],
+            key=spec.get("key", ""),
+            defaults={
+                "subject_label": str(subject),
+                "subject_url": subject_url,
+                "label": spec["label"],
+                "owner": spec.get("owner"),
+                "owner_role": spec.get("owner_role", ""),
+                "started_at": started_at,
+                "due_at": spec["due_at"],
+            },
+        )
+        if was_created:
+            created.append(obligation)
+    for obligation in created:
+        audit_event_record(
+            action="obligation.opened",
+            actor=actor,
+            subject=subject,
+            reason=f"{obligation.label} due {obligation.due_at:%Y-%m-%d %H:%M} UTC",
+            after={"obligation": obligation.pk, "kind": obligation.kind, "due_at": obligation.due_at},
+        )
+    return created
+
+
+@transaction.atomic
+def obligations_satisfy(
+    *, subject: models.Model, kinds: list[str] | None, actor: User | None, note: str, at: datetime | None = None
+) -> list[Obligation]:
+    """Mark a subject's open obligations of these kinds (all of them for ``None``) as met."""
+    qs = Obligation.objects.select_for_update().filter(**subject_ref(subject), satisfied_at__isnull=True)
+    if kinds is not None:
+        qs = qs.filter(kind__in=kinds)
+    at = at or timezone.now()
+    done = []
+    for obligation in qs:
+        obligation.satisfied_at, obligation.satisfied_by, obligation.satisfaction_note = at, actor, note
+        obligation._history_user, obligation._change_reason = actor, note
+        obligation.save(update_fields=["satisfied_at", "satisfied_by", "satisfaction_note"])
+        audit_event_record(
+            action="obligation.satisfied",
+            actor=actor,
+            subject=subject,
+            reason=f"{obligation.label}: {note}",
+            after={"obligation": obligation.pk, "kind": obligation.kind, "on_time": obligation.met_on_time},
+        )
+        done.append(obligation)
+    return done
+
+
+def obligation_sweep(*, now: datetime | None = None, batch: int = 1000) -> int:
+    """Notify the owner of every open obligation that has just become overdue, once.
+
+    The row lock plus ``escalation_level`` make a second sweep (or two beat processes) a no-op, and the
+    notification's dedupe key guards the send itself.
+    """
+    now = now or timezone.now()
+    notified = 0
+    ids = list(
+        Obligation.objects.filter(satisfied_at__isnull=True, due_at__lt=now, escalation_level=0)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            obligation = (
+                Obligation.objects.select_for_update(skip_locked=True)
+                .select_related("owner")
+                .filter(pk=pk, satisfied_at__isnull=True, escalation_level=0)
+                .first()
+            )
+            if obligation is None:
+                continue
+            obligation.escalation_level, obligation.last_escalated_at = 1, now
+            obligation._change_reason = "overdue: owner notified"
+            obligation.save(update_fields=["escalation_level", "last_escalated_at"])
+            audit_event_record(
+                action="obligation.overdue",
+                subject=obligation,
+                subject_label=obligation.subject_label,
+                reason=f"{obligation.label} was due {obligation.due_at:%Y-%m-%d %H:%M} UTC",
+                after={"escalation_level": 1},
+            )
+            if obligation.owner is not None:
+                notification_queue(
+                    recipients=[obligation.owner],
+                    dedupe_prefix=f"obligation-overdue:{obligation.pk}:1",
+                    template="obligation_overdue",
+                    context={"obligation": obligation},
+                    link=obligation.subject_url,
+                )
+            notified += 1
+    return notified

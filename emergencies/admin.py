@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from emergencies.models import ChangeRecord, Incident
+from qms.admin import ReadOnlyHistoryAdmin
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("ticket", "title", "category", "severity", "cvss_score", "declared_at", "resolved_at")
+    list_filter = ("category", "severity")
+    search_fields = ("ticket", "title")
+    readonly_fields = ("ticket", "reported_by", "declared_at", "created_at")
+
+
+@admin.register(ChangeRecord)
+class ChangeRecordAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("identifier", "title", "status", "level", "declared_at", "author")
+    list_filter = ("status", "level", "source")
+    search_fields = ("identifier", "title")
+    # The state moves only through transitions (the services), never by editing the field.
+    readonly_fields = (
+        "identifier",
+        "status",
+        "author",
+        "incident",
+        "procedure_version",
+        "declared_at",
+        "bypass_authorised_by",
+        "bypass_authorised_at",
+        "deployed_at",
+        "closed_at",
+        "created_at",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request):
+        return False  # emergencies are filed through the stub form or the API

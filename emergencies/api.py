@@ -1,0 +1,130 @@
+"""REST API for emergencies: thin over the same services and selectors as the pages."""
+
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from emergencies import permissions, selectors, services
+from emergencies.models import INCIDENT_TICKET_VALIDATOR, ChangeRecord
+from qms.models import User
+from qms.procedures import CATEGORY_CHOICES
+
+
+class EmergencyStubCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    category = serializers.ChoiceField(choices=[c for c, _ in CATEGORY_CHOICES])
+    problem_statement = serializers.CharField()
+    incident_ticket = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, validators=[INCIDENT_TICKET_VALIDATOR]
+    )
+    cvss_score = serializers.DecimalField(
+        max_digits=3,
+        decimal_places=1,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.0"),
+        max_value=Decimal("10.0"),
+    )
+    security_involved = serializers.BooleanField(required=False, default=False)
+    compliance_involved = serializers.BooleanField(required=False, default=False)
+    safety_related = serializers.BooleanField(required=False, default=False)
+    commander = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Username of the incident commander.",
+    )
+    procedure = serializers.SlugField(required=False, help_text="Procedure code; the default workflow if omitted.")
+
+    def to_input(self) -> services.StubInput:
+        data = dict(self.validated_data)
+        procedure = data.pop("procedure", None)
+        return services.StubInput(**data, **({"procedure_code": procedure} if procedure else {}))
+
+
+class ChangeRecordSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="identifier", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    incident_ticket = serializers.CharField(source="incident.ticket", read_only=True, default=None)
+    category = serializers.CharField(source="incident.category", read_only=True, default=None)
+    severity = serializers.CharField(source="incident.severity", read_only=True, default=None)
+    cvss_score = serializers.DecimalField(
+        source="incident.cvss_score", max_digits=3, decimal_places=1, read_only=True, default=None
+    )
+    author = serializers.CharField(source="author.username", read_only=True)
+    procedure = serializers.CharField(source="procedure_version.procedure.code", read_only=True)
+    procedure_version = serializers.IntegerField(source="procedure_version.version", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChangeRecord
+        fields = [
+            "id",
+            "title",
+            "status",
+            "status_display",
+            "level",
+            "source",
+            "incident_ticket",
+            "category",
+            "severity",
+            "cvss_score",
+            "author",
+            "procedure",
+            "procedure_version",
+            "problem_statement",
+            "declared_at",
+            "bypass_authorised_at",
+            "deployed_at",
+            "closed_at",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        return obj.get_absolute_url()
+
+
+def _raise_as_api_error(exc: DjangoValidationError):
+    if hasattr(exc, "error_dict"):
+        raise ValidationError({k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}) from exc
+    raise ValidationError({"non_field_errors": exc.messages}) from exc
+
+
+class EmergencyListCreate(generics.ListCreateAPIView):
+    """List emergency changes, or file an emergency stub."""
+
+    serializer_class = ChangeRecordSerializer
+
+    def get_queryset(self):
+        if not permissions.can_view_changes(self.request.user):
+            raise PermissionDenied("You hold no role in the portal.")
+        return selectors.change_list(user=self.request.user, status=self.request.query_params.get("status", ""))
+
+    @extend_schema(request=EmergencyStubCreateSerializer, responses={201: ChangeRecordSerializer})
+    def post(self, request, *args, **kwargs):
+        if not permissions.can_file_emergency(request.user):
+            raise PermissionDenied("Your roles do not allow filing emergency changes.")
+        serializer = EmergencyStubCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            change = services.emergency_stub_file(data=serializer.to_input(), actor=request.user)
+        except DjangoValidationError as exc:
+            _raise_as_api_error(exc)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        change = selectors.change_get_for_user(identifier=change.identifier, user=request.user)
+        return Response(ChangeRecordSerializer(change).data, status=status.HTTP_201_CREATED)
+
+
+class EmergencyDetail(generics.RetrieveAPIView):
+    serializer_class = ChangeRecordSerializer
+
+    def get_object(self):
+        return selectors.change_get_for_user(identifier=self.kwargs["identifier"], user=self.request.user)

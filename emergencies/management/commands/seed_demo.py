@@ -1,0 +1,173 @@
+"""Demo users (one per role) and a handful of emergencies in different states. Development only."""
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from emergencies.models import ChangeRecord
+from emergencies.services import StubInput, change_record_transition, emergency_stub_file
+from qms.bootstrap import ensure_reference_data
+from qms.models import User
+from qms.roles import Role
+
+DEMO_PEOPLE = {
+    Role.ONCALL: ("Olivia", "Oncall"),
+    Role.COMMANDER: ("Carlos", "Commander"),
+    Role.LEAD: ("Lena", "Lead"),
+    Role.ARCHITECT: ("Arjun", "Architect"),
+    Role.QMS: ("Quinn", "Coordinator"),
+    Role.SECURITY: ("Sofia", "Security"),
+    Role.LEGAL: ("Leo", "Legal"),
+    Role.EXECUTIVE: ("Eve", "Executive"),
+    Role.CM: ("Chris", "Config-Manager"),
+    Role.SAFETY: ("Sam", "Safety"),
+    Role.ENGMANAGER: ("Emma", "Engineering-Manager"),
+    Role.QUALITY: ("Quentin", "Quality"),
+    Role.PROGRAM: ("Priya", "Program"),
+    Role.RELEASE: ("Rita", "Release"),
+    Role.CERTLEAD: ("Cora", "Certification"),
+    Role.AUDITOR: ("Aude", "Auditor"),
+}
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role, username = role) and a few emergencies. Refuses when DEBUG is off."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("seed_demo only runs with DEBUG on: it creates users with a known password.")
+        password = os.environ.get("DEMO_PASSWORD", "qms-demo")
+        ensure_reference_data()
+        users = self._users(password)
+        if ChangeRecord.objects.exists():
+            self.stdout.write("Emergencies already exist; demo changes not added again.")
+        else:
+            self._changes(users)
+        self.stdout.write(self.style.SUCCESS(f"Demo ready: {len(users)} users, password {password!r}."))
+
+    @transaction.atomic
+    def _users(self, password: str) -> dict[Role, User]:
+        users = {}
+        for role, (first, last) in DEMO_PEOPLE.items():
+            user, _ = User.objects.get_or_create(username=role.value)
+            user.first_name, user.last_name = first, last
+            user.email = f"{role.value}@example.com"
+            user.is_active = True
+            user.set_password(password)
+            user._change_reason = "demo user"
+            user.save()
+            user.groups.set([Group.objects.get(name=role.group_name)])
+            users[role] = user
+        admin, _ = User.objects.get_or_create(username="admin")
+        admin.first_name, admin.last_name, admin.email = "Ada", "Admin", "admin@example.com"
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+        return users
+
+    def _changes(self, users: dict[Role, User]) -> None:
+        now = timezone.now()
+        oncall, commander, security = users[Role.ONCALL], users[Role.COMMANDER], users[Role.SECURITY]
+        qms = users[Role.QMS]
+
+        def file(minutes_ago, **kwargs):
+            data = StubInput(**kwargs)
+            return emergency_stub_file(data=data, actor=oncall, now=now - timedelta(minutes=minutes_ago))
+
+        def move(change, *steps):
+            for name, actor, minutes_ago, reason in steps:
+                change = change_record_transition(
+                    change_id=change.pk,
+                    transition=name,
+                    actor=actor,
+                    reason=reason,
+                    now=now - timedelta(minutes=minutes_ago),
+                )
+            return change
+
+        file(
+            12,
+            title="Checkout API returns 500 for every order",
+            category="p1_incident",
+            commander=commander,
+            problem_statement="Since 02:40 UTC every POST /orders fails with 500; revenue stopped.",
+        )
+        move(
+            file(
+                95,
+                title="Auth service accepts expired tokens",
+                category="critical_security",
+                cvss_score=Decimal("9.8"),
+                commander=commander,
+                problem_statement="CVE under active exploitation: expired JWTs are accepted.",
+            ),
+            ("authorize_bypass", commander, 80, "Severity confirmed, bypass authorised."),
+        )
+        move(
+            file(
+                300,
+                title="Customer export bucket publicly readable",
+                category="data_breach",
+                commander=commander,
+                problem_statement="The nightly export bucket lost its ACL; customer emails were readable.",
+            ),
+            ("authorize_bypass", security, 290, "Exposure confirmed."),
+            ("start_hotfix", oncall, 280, "Restoring the ACL and rotating links."),
+        )
+        move(
+            file(
+                60 * 30,
+                title="Payment webhook queue stalled",
+                category="p1_incident",
+                commander=commander,
+                problem_statement="Webhook consumer crashed on a malformed payload; payments not confirmed.",
+            ),
+            ("authorize_bypass", commander, 60 * 30 - 10, "P1 confirmed."),
+            ("start_hotfix", oncall, 60 * 30 - 20, ""),
+            ("deploy", oncall, 60 * 30 - 90, "Guard against malformed payloads deployed."),
+            ("start_monitoring", oncall, 60 * 30 - 95, ""),
+            ("resolve", commander, 60 * 29, "Queue drained, error rate back to baseline."),
+        )
+        move(
+            file(
+                60 * 24 * 6,
+                title="Search cluster out of disk",
+                category="p1_incident",
+                commander=commander,
+                problem_statement="Search nodes hit 100% disk; search returned no results.",
+            ),
+            ("authorize_bypass", commander, 60 * 24 * 6 - 5, "P1 confirmed."),
+            ("start_hotfix", oncall, 60 * 24 * 6 - 10, ""),
+            ("deploy", oncall, 60 * 24 * 6 - 60, "Index retention lowered."),
+            ("start_monitoring", oncall, 60 * 24 * 6 - 65, ""),
+            ("resolve", commander, 60 * 24 * 6 - 240, "Stable for 3 hours."),
+            ("close", qms, 60 * 24 * 3, "Closure checklist complete."),
+        )
+        move(
+            file(
+                60 * 8,
+                title="Image resizer memory leak",
+                category="p1_incident",
+                commander=commander,
+                problem_statement="Resizer pods OOM-kill every few minutes; product images missing.",
+            ),
+            ("authorize_bypass", commander, 60 * 8 - 5, "P1 confirmed."),
+            ("start_hotfix", oncall, 60 * 8 - 10, ""),
+            ("deploy", oncall, 60 * 8 - 70, "Pinned libvips to the previous version."),
+            ("roll_back", oncall, 60 * 8 - 80, "Error rate rose 7% after deploy: rollback trigger."),
+        )
+        move(
+            file(
+                60 * 3,
+                title="Dashboard colours wrong in dark mode",
+                category="p1_incident",
+                problem_statement="Reported as urgent by sales; not an outage.",
+            ),
+            ("convert_to_standard", commander, 60 * 3 - 15, "Not an outage: handled as a standard change."),
+        )

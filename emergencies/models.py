@@ -1,0 +1,254 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django_fsm import FSMField, FSMModelMixin, transition
+from simple_history.models import HistoricalRecords
+
+from emergencies import permissions
+from qms.models import ProcedureVersion
+from qms.procedures import CATEGORY_CHOICES, CATEGORY_LABELS
+
+INCIDENT_TICKET_VALIDATOR = RegexValidator(
+    r"^INC-[A-Za-z0-9][A-Za-z0-9-]{0,36}$", "An incident ticket looks like INC-1234 (letters, digits and dashes)."
+)
+CVSS_VALIDATORS = [
+    MinValueValidator(Decimal("0.0"), "A CVSS score is between 0.0 and 10.0."),
+    MaxValueValidator(Decimal("10.0"), "A CVSS score is between 0.0 and 10.0."),
+]
+
+
+class Incident(models.Model):
+    ticket = models.CharField(max_length=40, unique=True, validators=[INCIDENT_TICKET_VALIDATOR])
+    title = models.CharField(max_length=200)
+    category = models.CharField(max_length=32, choices=CATEGORY_CHOICES)
+    severity = models.CharField(max_length=32, blank=True)
+    cvss_score = models.DecimalField(
+        "CVSS score", max_digits=3, decimal_places=1, null=True, blank=True, validators=CVSS_VALIDATORS
+    )
+    production_impact = models.BooleanField(default=False)
+    security_involved = models.BooleanField(default=False)
+    compliance_involved = models.BooleanField(default=False)
+    safety_related = models.BooleanField(default=False)
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="commanded_incidents"
+    )
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    detected_at = models.DateTimeField(null=True, blank=True)
+    declared_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    affected_systems = models.TextField(blank=True, help_text="Systems or serial numbers, one per line.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-declared_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cvss_score__isnull=True) | Q(cvss_score__gte=0, cvss_score__lte=10),
+                name="incident_cvss_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("declared_at")),
+                name="incident_resolved_after_declared",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket}: {self.title}"
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORY_LABELS.get(self.category, self.category).split(" — ")[0]
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        return {
+            "production_impact": self.production_impact,
+            "security_involved": self.security_involved,
+            "compliance_involved": self.compliance_involved,
+            "safety_related": self.safety_related,
+        }
+
+
+class ChangeRecord(FSMModelMixin, models.Model):
+    class Level(models.TextChoices):
+        EMERGENCY = "emergency", "Emergency"
+        EXPEDITED = "expedited", "Expedited"
+        STANDARD = "standard", "Standard"
+
+    class Source(models.TextChoices):
+        EMERGENCY = "emergency", "Emergency"
+        FOLLOW_UP = "follow_up", "Follow-up"
+        PREVENTIVE = "preventive", "Preventive"
+        PLANNED = "planned", "Planned"
+
+    class Status(models.TextChoices):
+        STUB = "stub", "In Progress"
+        BYPASS_AUTHORISED = "bypass_authorised", "Bypass authorised"
+        HOTFIX = "hotfix_in_progress", "Hotfix in progress"
+        DEPLOYED = "deployed", "Deployed"
+        MONITORING = "monitoring", "Monitoring"
+        POST_INCIDENT = "post_incident", "Post-incident documentation"
+        CLOSED = "closed", "Closed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        CONVERTED = "converted_standard", "Converted to standard process"
+
+    OPEN_STATUSES = (
+        Status.STUB,
+        Status.BYPASS_AUTHORISED,
+        Status.HOTFIX,
+        Status.DEPLOYED,
+        Status.MONITORING,
+        Status.POST_INCIDENT,
+        Status.ROLLED_BACK,
+    )
+
+    identifier = models.CharField(max_length=40, unique=True)
+    title = models.CharField(max_length=250)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.EMERGENCY)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.EMERGENCY)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="changes")
+    procedure_version = models.ForeignKey(ProcedureVersion, on_delete=models.PROTECT, related_name="changes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_changes")
+    problem_statement = models.TextField()
+    status = FSMField(max_length=24, choices=Status.choices, default=Status.STUB, protected=True, db_index=True)
+    declared_at = models.DateTimeField(db_index=True)
+
+    # Immediate actions (Emergency Bypass Workflow §2.2)
+    hotfix_in_progress = models.BooleanField(default=False)
+    monitoring_active = models.BooleanField(default=False)
+
+    bypass_authorised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    bypass_authorised_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.")
+
+    # Full documentation (§4.1), completed after the incident.
+    rollback_plan = models.TextField(blank=True)
+    root_cause = models.TextField(blank=True)
+    impact_assessment = models.TextField(blank=True)
+    timeline = models.TextField(blank=True)
+    affected_artifacts = models.TextField(blank=True)
+    resolution = models.TextField(blank=True)
+    lessons_learned = models.TextField(blank=True)
+
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-declared_at", "-identifier"]
+        indexes = [models.Index(fields=["status", "-declared_at"], name="change_status_declared")]
+
+    def __str__(self) -> str:
+        return self.identifier
+
+    def get_absolute_url(self) -> str:
+        return reverse("emergencies:change-detail", kwargs={"identifier": self.identifier})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def rules(self):
+        return self.procedure_version.rules
+
+    @property
+    def severity_label(self) -> str:
+        if not self.incident_id:
+            return ""
+        return self.rules.severity_labels.get(self.incident.severity, self.incident.severity)
+
+    # --- transitions: they only set fields; services lock, check, save and record ----------------------
+
+    @transition(
+        field=status,
+        source=Status.STUB,
+        target=Status.BYPASS_AUTHORISED,
+        permission=permissions.can_authorise_emergency,
+        custom={"label": "Record bypass authorisation"},
+    )
+    def authorize_bypass(self, *, by, at, **kwargs) -> None:
+        self.bypass_authorised_by, self.bypass_authorised_at = by, at
+
+    @transition(
+        field=status,
+        source=[Status.STUB, Status.BYPASS_AUTHORISED, Status.ROLLED_BACK],
+        target=Status.HOTFIX,
+        permission=permissions.can_work_on_change,
+        custom={"label": "Start hotfix"},
+    )
+    def start_hotfix(self, **kwargs) -> None:
+        self.hotfix_in_progress = True
+
+    @transition(
+        field=status,
+        source=Status.HOTFIX,
+        target=Status.DEPLOYED,
+        permission=permissions.can_work_on_change,
+        custom={"label": "Mark deployed"},
+    )
+    def deploy(self, *, at, **kwargs) -> None:
+        self.deployed_at = at
+
+    @transition(
+        field=status,
+        source=Status.DEPLOYED,
+        target=Status.MONITORING,
+        permission=permissions.can_work_on_change,
+        custom={"label": "Start monitoring"},
+    )
+    def start_monitoring(self, **kwargs) -> None:
+        self.monitoring_active = True
+
+    @transition(
+        field=status,
+        source=[Status.MONITORING, Status.ROLLED_BACK],
+        target=Status.POST_INCIDENT,
+        permission=permissions.can_work_on_change,
+        custom={"label": "Confirm resolution"},
+    )
+    def resolve(self, **kwargs) -> None:
+        self.hotfix_in_progress = False
+
+    @transition(
+        field=status,
+        source=Status.POST_INCIDENT,
+        target=Status.CLOSED,
+        permission=permissions.can_close_change,
+        custom={"label": "Close emergency change"},
+    )
+    def close(self, *, at, **kwargs) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=[Status.DEPLOYED, Status.MONITORING],
+        target=Status.ROLLED_BACK,
+        permission=permissions.can_work_on_change,
+        custom={"label": "Roll back", "reason_required": True, "danger": True},
+    )
+    def roll_back(self, **kwargs) -> None:
+        self.monitoring_active = False
+
+    @transition(
+        field=status,
+        source=[Status.STUB, Status.BYPASS_AUTHORISED, Status.HOTFIX, Status.ROLLED_BACK],
+        target=Status.CONVERTED,
+        permission=permissions.can_convert_change,
+        custom={"label": "Convert to standard process", "reason_required": True, "danger": True},
+    )
+    def convert_to_standard(self, **kwargs) -> None:
+        self.level = self.Level.STANDARD
+        self.hotfix_in_progress = False

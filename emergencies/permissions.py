@@ -1,0 +1,63 @@
+"""Who may do what with emergencies: one set of predicates for transitions, views, templates and services.
+
+Transition predicates take ``(change, user)`` as django-fsm calls them. Services re-check them: a
+django-fsm ``permission=`` is not enforced by calling the transition.
+"""
+
+from __future__ import annotations
+
+from qms.roles import Role
+
+FILER_ROLES = (
+    Role.ONCALL,
+    Role.COMMANDER,
+    Role.LEAD,
+    Role.ARCHITECT,
+    Role.SECURITY,
+    Role.SAFETY,
+    Role.CM,
+    Role.ENGMANAGER,
+)
+WORKER_ROLES = (*FILER_ROLES, Role.RELEASE)
+CLOSER_ROLES = (Role.QMS, Role.COMMANDER, Role.CM)
+CONVERTER_ROLES = (Role.COMMANDER, Role.CM, Role.QMS, Role.SECURITY)
+
+
+def _active(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def can_view_changes(user) -> bool:
+    """Anyone holding a role (auditors included) sees the emergency register."""
+    return _active(user) and (user.is_superuser or bool(user.roles))
+
+
+def can_file_emergency(user) -> bool:
+    return _active(user) and user.has_role(*FILER_ROLES)
+
+
+def can_work_on_change(change, user) -> bool:
+    if not _active(user):
+        return False
+    return user.pk == change.author_id or user.has_role(*WORKER_ROLES)
+
+
+def can_authorise_emergency(change, user) -> bool:
+    """An authoriser of the change's procedure for its category; never the person who filed it."""
+    if not _active(user) or user.pk == change.author_id or change.incident_id is None:
+        return False
+    incident = change.incident
+    roles = change.rules.stub_authoriser_roles(incident.category, incident.flags)
+    return user.has_role(*roles)
+
+
+def can_close_change(change, user) -> bool:
+    return _active(user) and user.has_role(*CLOSER_ROLES)
+
+
+def can_convert_change(change, user) -> bool:
+    return _active(user) and user.has_role(*CONVERTER_ROLES)
+
+
+def can_edit_change(change, user) -> bool:
+    return change.is_open and can_work_on_change(change, user)

@@ -1,0 +1,235 @@
+"""Every write of the emergency lifecycle. Each is one transaction with an explicit actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+from django_fsm import can_proceed, has_transition_perm
+
+from emergencies import permissions, signals
+from emergencies.models import ChangeRecord, Incident
+from qms.models import User
+from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE
+from qms.roles import Role
+from qms.services import notification_queue, procedure_version_current
+
+MAX_SAME_MINUTE = 99
+
+
+@dataclass(frozen=True)
+class StubInput:
+    """What an on-call engineer gives when filing; everything else defaults or comes later."""
+
+    title: str
+    category: str
+    problem_statement: str
+    incident_ticket: str = ""
+    cvss_score: Decimal | None = None
+    security_involved: bool = False
+    compliance_involved: bool = False
+    safety_related: bool = False
+    commander: User | None = None
+    procedure_code: str = DEFAULT_PROCEDURE_CODE
+    affected_systems: str = ""
+    flags: dict = field(default_factory=dict)
+
+
+def _save_with_unique_identifier(obj: Model, *, field_name: str, base: str) -> None:
+    """Save ``obj`` under ``base``, or ``base-02``, ``base-03``… when that is taken.
+
+    The suffix keeps identifiers distinct when two are made in the same minute while still sorting by
+    time. A savepoint per attempt makes this safe under concurrent filing on PostgreSQL.
+    """
+    model = type(obj)
+    taken = model.objects.filter(**{f"{field_name}__startswith": base}).count()
+    n = max(taken, 0) + 1
+    while n <= MAX_SAME_MINUTE:
+        candidate = base if n == 1 else f"{base}-{n:02d}"
+        setattr(obj, field_name, candidate)
+        try:
+            with transaction.atomic():
+                obj.save()
+            return
+        except IntegrityError:
+            if not model.objects.filter(**{field_name: candidate}).exists():
+                raise
+            n += 1
+    raise ValidationError(f"More than {MAX_SAME_MINUTE} records were filed in this minute; try again.")
+
+
+def _validate_stub(data: StubInput) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not data.title.strip():
+        errors.setdefault("title", []).append("Say in a few words what is broken.")
+    if not data.problem_statement.strip():
+        errors.setdefault("problem_statement", []).append("Describe what is broken.")
+    if data.category not in CATEGORY_LABELS:
+        errors.setdefault("category", []).append(f"Unknown category {data.category!r}.")
+    if data.cvss_score is not None and not Decimal("0.0") <= data.cvss_score <= Decimal("10.0"):
+        errors.setdefault("cvss_score", []).append("A CVSS score is between 0.0 and 10.0.")
+    if data.commander is not None and not data.commander.has_role(Role.COMMANDER):
+        errors.setdefault("commander", []).append(f"{data.commander} is not an incident commander.")
+    return errors
+
+
+@transaction.atomic
+def emergency_stub_file(*, data: StubInput, actor: User, now: datetime | None = None) -> ChangeRecord:
+    """File an emergency stub: the incident (or link to the given ticket) and its CHG-EMG change record.
+
+    Applies the decision matrix of the procedure; a refused stub creates nothing. The procedure's clocks
+    start (audits listens to ``change_record_filed``) and the authorisers are notified on commit.
+    """
+    if not permissions.can_file_emergency(actor):
+        raise PermissionDenied("You may not file emergency changes.")
+    errors = _validate_stub(data)
+    if errors:
+        raise ValidationError(errors)
+    procedure = procedure_version_current(code=data.procedure_code)
+    if procedure is None:
+        raise ValidationError({"procedure_code": [f"No procedure {data.procedure_code!r} is in effect."]})
+    rules = procedure.rules
+    refusal = rules.emergency_refusal(data.category, data.cvss_score)
+    if refusal is not None:
+        raise ValidationError({refusal.field: [ValidationError(refusal.message, code=refusal.code)]})
+
+    now = now or timezone.now()
+    incident = _incident_for_stub(data=data, actor=actor, now=now, severity=rules.severity_for(data.category))
+    title = data.title.strip()
+    change = ChangeRecord(
+        title=title if title.upper().startswith("EMERGENCY:") else f"EMERGENCY: {title}",
+        level=ChangeRecord.Level.EMERGENCY,
+        source=ChangeRecord.Source.EMERGENCY,
+        incident=incident,
+        procedure_version=procedure,
+        author=actor,
+        problem_statement=data.problem_statement.strip(),
+        declared_at=now,
+    )
+    change._history_user, change._change_reason = actor, "emergency stub filed"
+    _save_with_unique_identifier(change, field_name="identifier", base=f"CHG-EMG-{now:%Y%m%d-%H%M}")
+    signals.change_record_filed.send(sender=ChangeRecord, change=change, actor=actor)
+
+    roles = rules.stub_authoriser_roles(incident.category, incident.flags)
+    notification_queue(
+        recipients=_authorisers(roles, commander=incident.commander),
+        dedupe_prefix=f"change-filed:{change.pk}",
+        template="emergency_filed",
+        context={"change": change, "incident": incident, "roles": [r.label for r in roles], "actor": actor},
+        link=change.get_absolute_url(),
+    )
+    return change
+
+
+def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity: str) -> Incident:
+    ticket = data.incident_ticket.strip().upper()
+    if ticket:
+        incident = Incident.objects.select_for_update().filter(ticket=ticket).first()
+        if incident is not None:
+            return incident
+    incident = Incident(
+        ticket=ticket or "INC-PENDING",
+        title=data.title.strip(),
+        category=data.category,
+        severity=severity,
+        cvss_score=data.cvss_score,
+        production_impact=data.category == "p1_incident",
+        security_involved=data.security_involved or data.category in {"critical_security", "data_breach"},
+        compliance_involved=data.compliance_involved or data.category == "data_breach",
+        safety_related=data.safety_related,
+        commander=data.commander,
+        reported_by=actor,
+        declared_at=now,
+        affected_systems=data.affected_systems.strip(),
+    )
+    try:
+        incident.full_clean(exclude=["ticket"] if not ticket else None)
+    except ValidationError as exc:
+        raise ValidationError(
+            {"incident_ticket" if k == "ticket" else k: v for k, v in exc.message_dict.items()}
+        ) from exc
+    incident._history_user, incident._change_reason = actor, "declared with an emergency stub"
+    if ticket:
+        incident.save()
+    else:
+        _save_with_unique_identifier(incident, field_name="ticket", base=f"INC-{now:%Y%m%d-%H%M}")
+    return incident
+
+
+def _authorisers(roles: list[Role], *, commander: User | None) -> list[User]:
+    """Everyone holding one of the roles; the named incident commander instead of every commander."""
+    group_names = [r.group_name for r in roles if not (r is Role.COMMANDER and commander is not None)]
+    users = list(User.objects.filter(is_active=True, groups__name__in=group_names).distinct()) if group_names else []
+    if commander is not None and Role.COMMANDER in roles and commander not in users:
+        users.append(commander)
+    return users
+
+
+TRANSITIONS = {
+    name: getattr(ChangeRecord, name)
+    for name in (
+        "authorize_bypass",
+        "start_hotfix",
+        "deploy",
+        "start_monitoring",
+        "resolve",
+        "close",
+        "roll_back",
+        "convert_to_standard",
+    )
+}
+
+
+@transaction.atomic
+def change_record_transition(
+    *, change_id: int, transition: str, actor: User, reason: str = "", now: datetime | None = None
+) -> ChangeRecord:
+    """Move a change along its lifecycle, after checking the state, the actor's right and the reason."""
+    if transition not in TRANSITIONS:
+        raise ValidationError({"transition": [f"Unknown action {transition!r}."]})
+    change = ChangeRecord.objects.select_for_update().select_related("incident", "procedure_version").get(pk=change_id)
+    method = getattr(change, transition)
+    label = method._django_fsm.get_transition(change.status)
+    if not can_proceed(method):
+        raise ValidationError(
+            f"“{transition.replace('_', ' ')}” is not possible while the change is "
+            f"{change.get_status_display().lower()}."
+        )
+    if not has_transition_perm(method, actor):
+        raise PermissionDenied("You may not take this action on this change.")
+    reason = reason.strip()
+    if label.custom.get("reason_required") and not reason:
+        raise ValidationError({"reason": ["Give a reason for this action."]})
+    now = now or timezone.now()
+    before = change.status
+    method(by=actor, at=now, reason=reason)
+    change.status_reason = reason
+    change._history_user = actor
+    change._change_reason = reason or f"{before} → {change.status}"
+    change.save()
+    return change
+
+
+CHECKLIST_ITEMS = {"hotfix_in_progress": "Hotfix in progress", "monitoring_active": "Monitoring active"}
+
+
+@transaction.atomic
+def change_record_checklist_set(*, change_id: int, item: str, done: bool, actor: User) -> ChangeRecord:
+    if item not in CHECKLIST_ITEMS:
+        raise ValidationError({"item": [f"Unknown checklist item {item!r}."]})
+    change = ChangeRecord.objects.select_for_update().get(pk=change_id)
+    if not permissions.can_edit_change(change, actor):
+        raise PermissionDenied("You may not update this change.")
+    if getattr(change, item) == done:
+        return change
+    setattr(change, item, done)
+    change._history_user = actor
+    change._change_reason = f"{CHECKLIST_ITEMS[item]} {'ticked' if done else 'unticked'}"
+    change.save(update_fields=[item, "updated_at"])
+    signals.change_record_checklist_changed.send(sender=ChangeRecord, change=change, actor=actor, item=item, done=done)
+    return change

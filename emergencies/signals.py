@@ -1,0 +1,12 @@
+"""Domain events of the lifecycle. Oversight (audits) listens; the lifecycle never imports it.
+
+They are sent inside the writing transaction, so what a receiver writes commits or rolls back with it.
+Transitions are announced by django-fsm's own ``post_transition``.
+"""
+
+from django.dispatch import Signal
+
+# change, actor
+change_record_filed = Signal()
+# change, actor, item, done
+change_record_checklist_changed = Signal()

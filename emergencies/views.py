@@ -1,0 +1,112 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from emergencies import permissions, selectors, services
+from emergencies.documents import stub_filename, stub_markdown
+from emergencies.forms import EmergencyStubForm, TransitionForm
+from emergencies.models import ChangeRecord
+from qms.forms_util import apply_validation_error
+from qms.registry import subject_panels
+
+
+@require_GET
+def change_list(request):
+    if not permissions.can_view_changes(request.user):
+        raise PermissionDenied("You hold no role in the portal yet.")
+    status = request.GET.get("status", "")
+    if status not in ChangeRecord.Status.values:
+        status = ""
+    q = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.change_list(user=request.user, status=status, q=q), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "emergencies/changerecord_list.html",
+        {
+            "page": page,
+            "status": status,
+            "q": q,
+            "statuses": ChangeRecord.Status.choices,
+            "can_file": permissions.can_file_emergency(request.user),
+        },
+    )
+
+
+def stub_create(request):
+    if not permissions.can_file_emergency(request.user):
+        raise PermissionDenied("Your roles do not allow filing emergency changes.")
+    form = EmergencyStubForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.emergency_stub_file(data=form.to_input(), actor=request.user)
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request, f"{change.identifier} filed. The clocks are running and the authorisers have been notified."
+            )
+            return redirect(change)
+    return render(request, "emergencies/changerecord_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def change_detail(request, identifier):
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    return render(request, "emergencies/changerecord_detail.html", _detail_context(request, change))
+
+
+def _detail_context(request, change):
+    return {
+        "change": change,
+        "incident": change.incident,
+        "transitions": list(change.get_available_user_status_transitions(request.user)),
+        "can_edit": permissions.can_edit_change(change, request.user),
+        "history": selectors.change_history(change=change, limit=50),
+        "panels": subject_panels(ChangeRecord._meta.label),
+        "checklist": [(name, label, getattr(change, name)) for name, label in services.CHECKLIST_ITEMS.items()],
+    }
+
+
+@require_GET
+def change_markdown(request, identifier):
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    response = HttpResponse(stub_markdown(change), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{stub_filename(change)}"'
+    return response
+
+
+@require_POST
+def change_transition(request, identifier, transition):
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    form = TransitionForm(request.POST)
+    form.is_valid()
+    try:
+        change = services.change_record_transition(
+            change_id=change.pk, transition=transition, actor=request.user, reason=form.cleaned_data.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{change.identifier} is now {change.get_status_display().lower()}.")
+    return redirect(change)
+
+
+@require_POST
+def change_checklist(request, identifier):
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    try:
+        change = services.change_record_checklist_set(
+            change_id=change.pk,
+            item=request.POST.get("item", ""),
+            done=request.POST.get("done") == "1",
+            actor=request.user,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    if request.htmx:
+        change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+        return render(request, "emergencies/includes/checklist.html", _detail_context(request, change))
+    return redirect(change)

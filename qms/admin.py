@@ -1,0 +1,48 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from qms.models import Notification, Procedure, ProcedureVersion, User
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """Records written through services: the admin shows them and their history, and never deletes."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin, SimpleHistoryAdmin):
+    fieldsets = (*BaseUserAdmin.fieldsets, ("Portal", {"fields": ("time_zone",)}))
+    list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # users are deactivated, never deleted: their signatures stay theirs
+
+
+@admin.register(Procedure)
+class ProcedureAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("code", "title", "source_document")
+
+
+@admin.register(ProcedureVersion)
+class ProcedureVersionAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("procedure", "version", "effective_from", "effective_until")
+    list_filter = ("procedure",)
+
+    def has_add_permission(self, request):
+        return False  # new versions are published with procedure_version_create
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("subject", "recipient", "created_at", "sent_at", "attempts")
+    list_filter = ("sent_at",)
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

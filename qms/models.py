@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import zoneinfo
+from functools import cached_property
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from qms.roles import GROUP_TO_ROLE, Role
+
+TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+
+class User(AbstractUser):
+    """A person using the portal. Users are deactivated, never deleted (their signatures stay theirs)."""
+
+    time_zone = models.CharField(max_length=64, default="UTC", choices=TIME_ZONE_CHOICES)
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+    @cached_property
+    def roles(self) -> frozenset[Role]:
+        # Uses prefetched groups when the selector prefetched them.
+        return frozenset(GROUP_TO_ROLE[g.name] for g in self.groups.all() if g.name in GROUP_TO_ROLE)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.is_active and bool(self.roles.intersection(roles))
+
+
+class Procedure(models.Model):
+    """A procedure document the portal implements; its rules live in versioned definitions."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    source_document = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProcedureVersion(models.Model):
+    """One immutable version of a procedure's rules. Editing a procedure creates a new version."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    effective_from = models.DateTimeField()
+    effective_until = models.DateTimeField(null=True, blank=True)
+    definition = models.JSONField()
+    change_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["procedure__code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "version"], name="procedure_version_unique"),
+            models.CheckConstraint(
+                condition=Q(effective_until__isnull=True) | Q(effective_until__gt=models.F("effective_from")),
+                name="procedure_version_effective_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.procedure.code} v{self.version}"
+
+    @cached_property
+    def rules(self):
+        from qms.procedures import ProcedureRules
+
+        return ProcedureRules(self.definition)
+
+
+class Notification(models.Model):
+    """An outbox row: written in the transaction that caused it, delivered by the worker exactly once.
+
+    A broker that is down when the row is written loses nothing: the beat job re-sends pending rows.
+    """
+
+    recipient = models.ForeignKey(User, on_delete=models.PROTECT, related_name="notifications")
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    subject = models.CharField(max_length=250)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    attachment_name = models.CharField(max_length=200, blank=True)
+    attachment_content = models.TextField(blank=True)
+    attachment_mimetype = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    history = HistoricalRecords(excluded_fields=["html_body", "attachment_content"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="notification_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.recipient}"

@@ -1,0 +1,432 @@
+"""Procedures as data.
+
+Every number the portal enforces (severity scale, emergency criteria, who authorises, clocks, day basis,
+gates, whether a CCB decides) comes from a procedure version's ``definition``. The four procedure
+documents the portal implements ship as the presets below; a migration loads them as version 1, and an
+edit through :func:`qms.services.procedure_version_create` makes a new version, never rewriting an old one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from qms.clock import deadline
+from qms.roles import Role
+
+# Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
+# (Emergency Bypass Workflow §6.1) can refuse them with its reason instead of a bare "invalid choice".
+CATEGORY_CHOICES = [
+    ("p1_incident", "P1 incident — production down, revenue impact"),
+    ("critical_security", "Critical security — CVSS ≥ 9.0, active exploitation"),
+    ("data_breach", "Data breach — customer data exposed"),
+    ("p2_incident", "P2 incident — degraded, not down"),
+    ("urgent_feature", "“Urgent” feature request"),
+]
+CATEGORY_LABELS = dict(CATEGORY_CHOICES)
+CATEGORY_TAGS = {"p1_incident": "p1-incident", "critical_security": "critical-security", "data_breach": "data-breach"}
+
+# The quality gates (checks) a bypass can skip, and the lowest level allowed to skip each
+# (QMS Emergency Bypass Procedures v1.0, levels 1-3 and emergency).
+CHECK_CATALOGUE = {
+    "code_quality_minor": {"label": "Code quality (minor)", "min_level": "L1"},
+    "documentation_coverage": {"label": "Documentation coverage", "min_level": "L1"},
+    "performance_regression_warning": {"label": "Performance regression warning", "min_level": "L1"},
+    "dor_dod": {"label": "DoR/DoD validation", "min_level": "L2"},
+    "code_quality_major": {"label": "Code quality (major)", "min_level": "L2"},
+    "security_high": {"label": "High-severity security finding", "min_level": "L2"},
+    "security_critical": {"label": "Critical security vulnerability", "min_level": "L3"},
+    "compliance_regulatory": {"label": "GDPR/PCI/regulatory compliance failure", "min_level": "L3"},
+    "full_regression": {"label": "Full regression test suite", "min_level": "E"},
+    "staging_deployment": {"label": "Staging deployment", "min_level": "E"},
+    "standard_review_cycle": {"label": "Standard review cycle", "min_level": "E"},
+}
+
+_BYPASS_LEVELS = {
+    "L1": {
+        "authorisers": [["lead"]],
+        "reviews": [{"kind": "lead_review", "label": "Lead review", "amount": 2, "unit": "hours"}],
+        "remediation": {"amount": 5, "unit": "days", "basis": "business"},
+    },
+    "L2": {
+        "authorisers": [["architect"], ["qms"]],
+        "reviews": [{"kind": "architect_review", "label": "Architect review", "amount": 4, "unit": "hours"}],
+        "remediation": {"amount": 10, "unit": "days", "basis": "business"},
+    },
+    "L3": {
+        "authorisers": [["qms"], ["security"]],
+        "authorisers_if": {"compliance_involved": [["legal"]]},
+        "reviews": [
+            {"kind": "initial_review", "label": "Initial review", "amount": 2, "unit": "hours"},
+            {"kind": "security_review", "label": "Security consultation", "amount": 4, "unit": "hours"},
+            {"kind": "legal_review", "label": "Legal review", "amount": 8, "unit": "hours"},
+            {"kind": "final_approval", "label": "Final approval", "amount": 12, "unit": "hours"},
+        ],
+        "remediation": {"amount": 30, "unit": "days", "basis": "calendar"},
+    },
+    "E": {
+        "authorisers": [["executive"], ["commander"]],
+        "notify": ["executive"],
+        "reviews": [],
+        "remediation": {"amount": 72, "unit": "hours", "basis": "calendar"},
+    },
+}
+
+_EMERGENCY_BYPASS_WORKFLOW = {
+    "summary": "Emergency Bypass Workflow: CHG-EMG stub, hotfix, post-incident, EMG error codes.",
+    "severity_scale": [
+        {"code": "P1", "label": "P1 Incident"},
+        {"code": "CRITICAL_SECURITY", "label": "Critical Security"},
+        {"code": "DATA_BREACH", "label": "Data Breach"},
+    ],
+    "category_severity": {"p1_incident": "P1", "critical_security": "CRITICAL_SECURITY", "data_breach": "DATA_BREACH"},
+    "emergency_criteria": {
+        "categories": ["p1_incident", "critical_security", "data_breach"],
+        "cvss_required_for": ["critical_security"],
+        "cvss_emergency_min": "9.0",
+        "cvss_expedited_min": "7.0",
+        "expedited_path": "GATE-05",
+    },
+    "stub_authorisers": {
+        "p1_incident": ["commander"],
+        "critical_security": ["security", "commander"],
+        "data_breach": ["legal", "commander", "security"],
+    },
+    "stub_authorisers_if": {},
+    "day_basis": "calendar",
+    "clocks": [
+        {
+            "kind": "triage",
+            "label": "Triage",
+            "amount": 30,
+            "unit": "minutes",
+            "owner": "commander",
+            "satisfied_on": ["authorize_bypass", "start_hotfix"],
+        },
+        {"kind": "hotfix", "label": "Hotfix deployed", "amount": 4, "unit": "hours", "satisfied_on": ["deploy"]},
+        {
+            "kind": "documentation",
+            "label": "Full CHG documentation",
+            "amount": 24,
+            "unit": "hours",
+            "satisfied_on": ["documentation_complete"],
+        },
+        {
+            "kind": "post_mortem",
+            "label": "Post-mortem",
+            "amount": 72,
+            "unit": "hours",
+            "owner": "commander",
+            "satisfied_on": ["post_mortem_approved"],
+        },
+    ],
+    "ccb_required": False,
+    "bypass_levels": _BYPASS_LEVELS,
+}
+
+_QMS_BYPASS_PROCEDURES = {
+    "summary": "QMS Emergency Bypass Procedures v1.0: four bypass levels and compliance tracking.",
+    "severity_scale": [
+        {"code": "S1", "label": "S1 - Critical"},
+        {"code": "S2", "label": "S2 - High"},
+        {"code": "S3", "label": "S3 - Medium"},
+        {"code": "S4", "label": "S4 - Low"},
+    ],
+    "category_severity": {"p1_incident": "S1", "critical_security": "S1", "data_breach": "S1"},
+    "emergency_criteria": {
+        "categories": ["p1_incident", "critical_security", "data_breach"],
+        "cvss_required_for": ["critical_security"],
+        "cvss_emergency_min": "9.0",
+        "cvss_expedited_min": "7.0",
+        "expedited_path": "Level 3 bypass",
+    },
+    "stub_authorisers": {
+        "p1_incident": ["executive", "commander"],
+        "critical_security": ["executive", "commander"],
+        "data_breach": ["executive", "commander"],
+    },
+    "stub_authorisers_if": {},
+    "day_basis": "calendar",
+    "clocks": [
+        {
+            "kind": "triage",
+            "label": "Response (S1)",
+            "amount": 15,
+            "unit": "minutes",
+            "owner": "commander",
+            "satisfied_on": ["authorize_bypass", "start_hotfix"],
+        },
+        {
+            "kind": "documentation",
+            "label": "Post-incident review",
+            "amount": 24,
+            "unit": "hours",
+            "satisfied_on": ["documentation_complete"],
+        },
+        {
+            "kind": "post_mortem",
+            "label": "Detailed incident report",
+            "amount": 72,
+            "unit": "hours",
+            "owner": "commander",
+            "satisfied_on": ["post_mortem_approved"],
+        },
+    ],
+    "ccb_required": False,
+    "bypass_levels": _BYPASS_LEVELS,
+}
+
+_ENG_PROC_004 = {
+    "summary": "ENG-PROC-004: Engineering Lead and Security approval, post-mortem within 3 business days.",
+    "severity_scale": [{"code": "CRITICAL", "label": "Critical issue"}],
+    "category_severity": {"p1_incident": "CRITICAL", "critical_security": "CRITICAL", "data_breach": "CRITICAL"},
+    "emergency_criteria": {
+        "categories": ["p1_incident", "critical_security", "data_breach"],
+        "cvss_required_for": ["critical_security"],
+        "cvss_emergency_min": "9.0",
+        "cvss_expedited_min": "7.0",
+        "expedited_path": "standard change",
+    },
+    "stub_authorisers": {
+        "p1_incident": ["lead", "security"],
+        "critical_security": ["lead", "security"],
+        "data_breach": ["lead", "security"],
+    },
+    "stub_authorisers_if": {},
+    "day_basis": "business",
+    "clocks": [
+        {
+            "kind": "post_mortem",
+            "label": "Post-mortem review",
+            "amount": 3,
+            "unit": "days",
+            "basis": "business",
+            "satisfied_on": ["post_mortem_approved"],
+        },
+        {
+            "kind": "documentation",
+            "label": "Retroactive change documentation",
+            "amount": 3,
+            "unit": "days",
+            "basis": "business",
+            "satisfied_on": ["documentation_complete"],
+        },
+    ],
+    "ccb_required": False,
+    "bypass_levels": _BYPASS_LEVELS,
+}
+
+_CM_WF_EMERGENCY = {
+    "summary": "CM-WF-EMERGENCY: emergency patch with emergency CCB, gates 1-4, per-unit distribution.",
+    "severity_scale": [
+        {"code": "CRITICAL", "label": "Critical (deploy within 24 hours)"},
+        {"code": "HIGH", "label": "High (deploy within 72 hours)"},
+        {"code": "MEDIUM", "label": "Medium (deploy within 7 days)"},
+    ],
+    "category_severity": {"p1_incident": "CRITICAL", "critical_security": "CRITICAL", "data_breach": "CRITICAL"},
+    "emergency_criteria": {
+        "categories": ["p1_incident", "critical_security", "data_breach"],
+        "cvss_required_for": ["critical_security"],
+        "cvss_emergency_min": "9.0",
+        "cvss_expedited_min": "7.0",
+        "expedited_path": "High severity emergency patch",
+    },
+    "stub_authorisers": {
+        "p1_incident": ["cm", "program"],
+        "critical_security": ["security", "program"],
+        "data_breach": ["security", "program"],
+    },
+    "stub_authorisers_if": {"safety_related": ["safety"]},
+    "day_basis": "calendar",
+    "clocks": [
+        {
+            "kind": "triage",
+            "label": "Severity assessment",
+            "amount": 4,
+            "unit": "hours",
+            "satisfied_on": ["authorize_bypass", "start_hotfix"],
+        },
+        {
+            "kind": "hotfix",
+            "label": "Patch deployed",
+            "amount": 24,
+            "unit": "hours",
+            "satisfied_on": ["deploy"],
+            "by_severity": {"HIGH": {"amount": 72, "unit": "hours"}, "MEDIUM": {"amount": 7, "unit": "days"}},
+        },
+        {
+            "kind": "external_notification",
+            "label": "External notification",
+            "amount": 4,
+            "unit": "hours",
+            "satisfied_on": ["external_notification_sent"],
+            "by_severity": {"HIGH": {"amount": 8, "unit": "hours"}, "MEDIUM": {"amount": 24, "unit": "hours"}},
+        },
+        {
+            "kind": "follow_up_documentation",
+            "label": "30-day follow-up documentation",
+            "amount": 30,
+            "unit": "days",
+            "satisfied_on": ["follow_up_documentation_complete"],
+        },
+    ],
+    "ccb_required": True,
+    "bypass_levels": _BYPASS_LEVELS,
+}
+
+PRESETS: list[dict] = [
+    {
+        "code": "emergency-bypass-workflow",
+        "title": "Emergency Bypass Workflow",
+        "source_document": "000_a61b91c879e4ff78.txt",
+        "definition": _EMERGENCY_BYPASS_WORKFLOW,
+    },
+    {
+        "code": "qms-emergency-bypass-v1",
+        "title": "QMS Emergency Bypass Procedures v1.0",
+        "source_document": "001_7e35d047f7917cdb.txt",
+        "definition": _QMS_BYPASS_PROCEDURES,
+    },
+    {
+        "code": "eng-proc-004",
+        "title": "Emergency Change Management Procedure (ENG-PROC-004)",
+        "source_document": "002_4afcc398f10eef53.txt",
+        "definition": _ENG_PROC_004,
+    },
+    {
+        "code": "cm-wf-emergency",
+        "title": "Emergency Patch Workflow (CM-WF-EMERGENCY)",
+        "source_document": "003_13adccf32a989cad.txt",
+        "definition": _CM_WF_EMERGENCY,
+    },
+]
+DEFAULT_PROCEDURE_CODE = "emergency-bypass-workflow"
+
+REQUIRED_KEYS = (
+    "severity_scale",
+    "category_severity",
+    "emergency_criteria",
+    "stub_authorisers",
+    "day_basis",
+    "clocks",
+    "ccb_required",
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a stub may not use the emergency path (decision matrix §6.1)."""
+
+    code: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    kind: str
+    label: str
+    amount: float
+    unit: str
+    basis: str
+    owner: str = "author"
+    satisfied_on: tuple[str, ...] = ()
+
+    def due(self, start: datetime) -> datetime:
+        return deadline(start, amount=self.amount, unit=self.unit, basis=self.basis)
+
+
+def validate_definition(definition: dict) -> list[str]:
+    """Return what is wrong with a procedure definition (empty when it is usable)."""
+    problems = [f"Missing key: {key}." for key in REQUIRED_KEYS if key not in definition]
+    if problems:
+        return problems
+    severities = {s["code"] for s in definition["severity_scale"]}
+    for category, severity in definition["category_severity"].items():
+        if severity not in severities:
+            problems.append(f"Category {category} maps to unknown severity {severity}.")
+    roles = {r.value for r in Role}
+    for category, authorisers in definition["stub_authorisers"].items():
+        problems += [f"Unknown role {r} for {category}." for r in authorisers if r not in roles]
+    if definition["day_basis"] not in {"calendar", "business"}:
+        problems.append("day_basis must be 'calendar' or 'business'.")
+    for clock in definition["clocks"]:
+        if clock.get("unit") not in {"minutes", "hours", "days"} or float(clock.get("amount", 0)) <= 0:
+            problems.append(f"Clock {clock.get('kind')!r} needs a positive amount in minutes, hours or days.")
+    return problems
+
+
+class ProcedureRules:
+    """Typed questions asked of one procedure version's definition."""
+
+    def __init__(self, definition: dict):
+        self.definition = definition
+
+    @property
+    def severity_labels(self) -> dict[str, str]:
+        return {s["code"]: s["label"] for s in self.definition["severity_scale"]}
+
+    @property
+    def ccb_required(self) -> bool:
+        return bool(self.definition.get("ccb_required"))
+
+    def severity_for(self, category: str) -> str:
+        return self.definition["category_severity"].get(category, "")
+
+    def emergency_refusal(self, category: str, cvss: Decimal | None) -> Refusal | None:
+        """Apply the decision matrix: may this situation use the emergency bypass at all?"""
+        criteria = self.definition["emergency_criteria"]
+        label = CATEGORY_LABELS.get(category, category).split(" — ")[0]
+        if category not in criteria["categories"]:
+            return Refusal(
+                "EMG-E002",
+                "category",
+                f"EMG-E002: a {label} does not qualify for the emergency bypass. Use the standard gate process.",
+            )
+        if category in criteria.get("cvss_required_for", []):
+            minimum = Decimal(criteria["cvss_emergency_min"])
+            if cvss is None:
+                return Refusal(
+                    "CVSS", "cvss_score", f"A critical security emergency needs its CVSS score (≥ {minimum})."
+                )
+            if cvss < minimum:
+                expedited = Decimal(criteria["cvss_expedited_min"])
+                if cvss >= expedited:
+                    return Refusal(
+                        "EMG-E002",
+                        "cvss_score",
+                        f"EMG-E002: CVSS {cvss} is high, not critical (the emergency bypass needs ≥ {minimum}). "
+                        f"Use the expedited {criteria['expedited_path']} path.",
+                    )
+                return Refusal(
+                    "EMG-E002",
+                    "cvss_score",
+                    f"EMG-E002: CVSS {cvss} is below {expedited}; this is not an emergency. "
+                    "Use the standard gate process.",
+                )
+        return None
+
+    def stub_authoriser_roles(self, category: str, flags: dict[str, bool]) -> list[Role]:
+        roles = list(self.definition["stub_authorisers"].get(category, []))
+        for flag, extra in self.definition.get("stub_authorisers_if", {}).items():
+            if flags.get(flag):
+                roles += [r for r in extra if r not in roles]
+        return [Role(r) for r in roles]
+
+    def clocks(self, severity: str) -> list[ClockSpec]:
+        specs = []
+        for clock in self.definition["clocks"]:
+            override = clock.get("by_severity", {}).get(severity, {})
+            specs.append(
+                ClockSpec(
+                    kind=clock["kind"],
+                    label=clock["label"],
+                    amount=override.get("amount", clock["amount"]),
+                    unit=override.get("unit", clock["unit"]),
+                    basis=clock.get("basis", self.definition["day_basis"]),
+                    owner=clock.get("owner", "author"),
+                    satisfied_on=tuple(clock.get("satisfied_on", ())),
+                )
+            )
+        return specs

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from qms.models import Notification, Procedure, ProcedureVersion, User
+from qms.procedures import validate_definition
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def procedure_version_create(
+    *, procedure: Procedure, definition: dict, actor: User, change_note: str
+) -> ProcedureVersion:
+    """Publish a new version of a procedure. Older versions stay as they were (changes pin them)."""
+    problems = validate_definition(definition)
+    if problems:
+        raise ValidationError({"definition": problems})
+    if not change_note.strip():
+        raise ValidationError({"change_note": "Say what changed and why."})
+    now = timezone.now()
+    current = (
+        ProcedureVersion.objects.select_for_update()
+        .filter(procedure=procedure, effective_until__isnull=True)
+        .order_by("-version")
+        .first()
+    )
+    latest = procedure.versions.order_by("-version").values_list("version", flat=True).first() or 0
+    if current is not None:
+        current.effective_until = now
+        current._history_user, current._change_reason = actor, f"superseded by v{latest + 1}"
+        current.save(update_fields=["effective_until"])
+    version = ProcedureVersion(
+        procedure=procedure,
+        version=latest + 1,
+        effective_from=now,
+        definition=definition,
+        change_note=change_note,
+        created_by=actor,
+    )
+    version._history_user, version._change_reason = actor, change_note
+    version.full_clean()
+    version.save()
+    return version
+
+
+def procedure_version_current(*, code: str) -> ProcedureVersion:
+    return (
+        ProcedureVersion.objects.select_related("procedure")
+        .filter(procedure__code=code, effective_until__isnull=True)
+        .order_by("-version")
+        .first()
+    )
+
+
+def notification_queue(
+    *,
+    recipients: Iterable[User],
+    dedupe_prefix: str,
+    template: str,
+    context: dict,
+    link: str = "",
+    attachment: tuple[str, str, str] | None = None,
+) -> list[Notification]:
+    """Write one outbox row per recipient and send them to the worker once the transaction commits.
+
+    ``dedupe_prefix`` names the event; a recipient gets one notification per event however often the
+    caller runs (a beat job that runs twice notifies once).
+    """
+    recipients = {u.pk: u for u in recipients if u.is_active and u.email}
+    if not recipients:
+        return []
+    keys = {f"{dedupe_prefix}:{pk}": pk for pk in recipients}
+    existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+    url = f"{settings.PORTAL_BASE_URL}{link}" if link.startswith("/") else link
+    rows = []
+    for key, pk in keys.items():
+        if key in existing:
+            continue
+        ctx = {**context, "recipient": recipients[pk], "url": url}
+        subject = render_to_string(f"emails/{template}_subject.txt", ctx).strip()
+        rows.append(
+            Notification(
+                recipient=recipients[pk],
+                dedupe_key=key,
+                subject=" ".join(subject.split()),
+                body=render_to_string(f"emails/{template}.txt", ctx),
+                html_body=render_to_string(f"emails/{template}.html", ctx),
+                link=url,
+                attachment_name=attachment[0] if attachment else "",
+                attachment_content=attachment[1] if attachment else "",
+                attachment_mimetype=attachment[2] if attachment else "",
+            )
+        )
+    if not rows:
+        return []
+    created = bulk_create_with_history(rows, Notification, default_change_reason="queued")
+    ids = list(Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("pk", flat=True))
+    def publish() -> None:
+        _publish_notifications(ids)
+
+    transaction.on_commit(publish, robust=True)
+    return created
+
+
+def _publish_notifications(ids: list[int]) -> None:
+    from qms.tasks import notification_send_task
+
+    # No publish retries: a broker that is down must not hold up the request. The row stays pending
+    # and the beat job sends it once the broker is back.
+    notification_send_task.apply_async(args=[ids], retry=False)
+
+
+def notification_deliver(*, notification_id: int) -> bool:
+    """Send one pending notification. Safe to run twice and from two workers at once."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update().select_related("recipient").filter(pk=notification_id).first()
+        )
+        if notification is None or notification.sent_at is not None:
+            return False
+        message = EmailMultiAlternatives(
+            subject=notification.subject,
+            body=notification.body,
+            to=[notification.recipient.email],
+        )
+        if notification.html_body:
+            message.attach_alternative(notification.html_body, "text/html")
+        if notification.attachment_name:
+            message.attach(
+                notification.attachment_name, notification.attachment_content, notification.attachment_mimetype
+            )
+        notification.attempts += 1
+        try:
+            message.send()
+        except Exception as exc:
+            notification.last_error = str(exc)[:2000]
+            notification._change_reason = "delivery failed"
+            notification.save(update_fields=["attempts", "last_error"])
+            logger.warning("Notification %s failed: %s", notification_id, exc)
+            return False
+        notification.sent_at = timezone.now()
+        notification.last_error = ""
+        notification._change_reason = "delivered"
+        notification.save(update_fields=["attempts", "sent_at", "last_error"])
+        return True
+
+
+def notification_pending_ids(*, older_than_seconds: int = 30, limit: int = 500) -> list[int]:
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Notification.objects.filter(sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=10)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def user_preferences_update(*, user: User, time_zone: str) -> User:
+    user.time_zone = time_zone
+    user._history_user, user._change_reason = user, "preferences updated"
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["time_zone"])
+    return user

@@ -1,0 +1,17 @@
+from celery import shared_task
+
+from qms import services
+
+
+@shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def notification_send_task(notification_ids: list[int]) -> int:
+    return sum(services.notification_deliver(notification_id=pk) for pk in notification_ids)
+
+
+@shared_task(acks_late=True)
+def notification_dispatch_pending_task() -> int:
+    """Re-send whatever the broker never got (it was down when the change was written)."""
+    ids = services.notification_pending_ids()
+    if ids:
+        notification_send_task.delay(ids)
+    return len(ids)

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from qms import views
+
+qms_patterns = (
+    [
+        path("", views.dashboard, name="dashboard"),
+        path("preferences/", views.preferences, name="preferences"),
+    ],
+    "qms",
+)
+
+urlpatterns = [
+    path("", include(qms_patterns)),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("emergencies/", include("emergencies.urls")),
+    path("audit/", include("audits.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/", include("emergencies.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("healthz", views.healthz, name="healthz"),
+]

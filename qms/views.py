@@ -1,0 +1,29 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from qms.forms import PreferencesForm
+from qms.registry import dashboard_widgets
+from qms.services import user_preferences_update
+
+
+@login_required
+def dashboard(request):
+    return render(request, "qms/dashboard.html", {"widgets": dashboard_widgets()})
+
+
+@login_required
+def preferences(request):
+    form = PreferencesForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        user_preferences_update(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Preferences saved.")
+        return redirect("qms:preferences")
+    return render(request, "qms/preferences.html", {"form": form})
+
+
+@require_GET
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
