@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from audits.context import current_ip
 from audits.models import AuditChainHead, AuditEvent, Obligation
@@ -50,11 +51,14 @@ def audit_event_digest(event: AuditEvent) -> str:
 
 
 def _head_for_update() -> AuditChainHead:
-    AuditChainHead.objects.get_or_create(pk=1)
-    return AuditChainHead.objects.select_for_update().get(pk=1)
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:  # only after a database flush; the migration creates it
+        AuditChainHead.objects.get_or_create(pk=1)
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+    return head
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def audit_event_record(
     *,
     action: str,
@@ -139,42 +143,46 @@ def subject_ref(subject: models.Model) -> dict:
     return {"subject_type": ContentType.objects.get_for_model(subject), "subject_id": subject.pk}
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def obligations_open(
     *, subject: models.Model, specs: list[dict], started_at: datetime, actor: User | None, subject_url: str = ""
 ) -> list[Obligation]:
-    """Start clocks on a subject. ``specs`` give kind, label, due_at, owner, owner_role and key."""
+    """Start clocks on a subject; ``specs`` give kind, label, due_at, owner, owner_role and key.
+
+    Clocks that already run on the subject are left alone, so calling this twice starts nothing twice.
+    """
     ref = subject_ref(subject)
-    created = []
-    for spec in specs:
-        obligation, was_created = Obligation.objects.get_or_create(
+    existing = set(Obligation.objects.filter(**ref).values_list("kind", "key"))
+    new = [
+        Obligation(
             **ref,
             kind=spec["kind"],
             key=spec.get("key", ""),
-            defaults={
-                "subject_label": str(subject),
-                "subject_url": subject_url,
-                "label": spec["label"],
-                "owner": spec.get("owner"),
-                "owner_role": spec.get("owner_role", ""),
-                "started_at": started_at,
-                "due_at": spec["due_at"],
-            },
+            subject_label=str(subject),
+            subject_url=subject_url,
+            label=spec["label"],
+            owner=spec.get("owner"),
+            owner_role=spec.get("owner_role", ""),
+            started_at=started_at,
+            due_at=spec["due_at"],
         )
-        if was_created:
-            created.append(obligation)
-    for obligation in created:
-        audit_event_record(
-            action="obligation.opened",
-            actor=actor,
-            subject=subject,
-            reason=f"{obligation.label} due {obligation.due_at:%Y-%m-%d %H:%M} UTC",
-            after={"obligation": obligation.pk, "kind": obligation.kind, "due_at": obligation.due_at},
-        )
+        for spec in specs
+        if (spec["kind"], spec.get("key", "")) not in existing
+    ]
+    if not new:
+        return []
+    created = bulk_create_with_history(new, Obligation, default_user=actor, default_change_reason="clock started")
+    audit_event_record(
+        action="obligation.opened",
+        actor=actor,
+        subject=subject,
+        reason="; ".join(f"{o.label} due {o.due_at:%Y-%m-%d %H:%M} UTC" for o in new),
+        after={"clocks": [{"kind": o.kind, "key": o.key, "due_at": o.due_at} for o in new]},
+    )
     return created
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def obligations_satisfy(
     *, subject: models.Model, kinds: list[str] | None, actor: User | None, note: str, at: datetime | None = None
 ) -> list[Obligation]:
@@ -215,7 +223,7 @@ def obligation_sweep(*, now: datetime | None = None, batch: int = 1000) -> int:
     for pk in ids:
         with transaction.atomic():
             obligation = (
-                Obligation.objects.select_for_update(skip_locked=True)
+                Obligation.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("owner")
                 .filter(pk=pk, satisfied_at__isnull=True, escalation_level=0)
                 .first()

@@ -32,6 +32,3 @@ class ChangeRecordAdmin(ReadOnlyHistoryAdmin):
         "created_at",
         "updated_at",
     )
-
-    def has_add_permission(self, request):
-        return False  # emergencies are filed through the stub form or the API

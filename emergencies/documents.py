@@ -8,7 +8,7 @@ from qms.procedures import CATEGORY_TAGS
 
 def stub_markdown(change: ChangeRecord) -> str:
     incident = change.incident
-    return render_to_string(
+    text = render_to_string(
         "emergencies/documents/chg_emergency_stub.md",
         {
             "change": change,
@@ -17,6 +17,7 @@ def stub_markdown(change: ChangeRecord) -> str:
             "title_core": change.title.removeprefix("EMERGENCY: "),
         },
     )
+    return text.rstrip("\n") + "\n"
 
 
 def stub_filename(change: ChangeRecord) -> str:

@@ -1,19 +1,35 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from qms.models import Notification, Procedure, ProcedureVersion, User
 
 
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
-    """Records written through services: the admin shows them and their history, and never deletes."""
+class NoRevertHistoryAdmin(SimpleHistoryAdmin):
+    """History is shown, never reverted: a revert would rewrite a record behind its audit trail."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("History cannot be reverted; make a new change instead.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ReadOnlyHistoryAdmin(NoRevertHistoryAdmin):
+    """Records written through services: the admin shows them and their history, and changes nothing."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, SimpleHistoryAdmin):
+class UserAdmin(BaseUserAdmin, NoRevertHistoryAdmin):
     fieldsets = (*BaseUserAdmin.fieldsets, ("Portal", {"fields": ("time_zone",)}))
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
 
@@ -31,18 +47,9 @@ class ProcedureVersionAdmin(ReadOnlyHistoryAdmin):
     list_display = ("procedure", "version", "effective_from", "effective_until")
     list_filter = ("procedure",)
 
-    def has_add_permission(self, request):
-        return False  # new versions are published with procedure_version_create
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyHistoryAdmin):
     list_display = ("subject", "recipient", "created_at", "sent_at", "attempts")
     list_filter = ("sent_at",)
     readonly_fields = [f.name for f in Notification._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

@@ -106,6 +106,7 @@ def notification_queue(
         return []
     created = bulk_create_with_history(rows, Notification, default_change_reason="queued")
     ids = list(Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("pk", flat=True))
+
     def publish() -> None:
         _publish_notifications(ids)
 

@@ -9,9 +9,9 @@ def notification_send_task(notification_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True)
-def notification_dispatch_pending_task() -> int:
+def notification_dispatch_pending_task(older_than_seconds: int = 30) -> int:
     """Re-send whatever the broker never got (it was down when the change was written)."""
-    ids = services.notification_pending_ids()
+    ids = services.notification_pending_ids(older_than_seconds=older_than_seconds)
     if ids:
         notification_send_task.delay(ids)
     return len(ids)

@@ -1,0 +1,170 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from audits.models import AuditEvent, Obligation
+from emergencies.models import ChangeRecord
+from emergencies.services import change_record_transition
+from qms.roles import Role
+from tests.factories import file_stub
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 11, 23, 3, 41, tzinfo=UTC)
+S = ChangeRecord.Status
+
+
+@pytest.fixture
+def change(oncall, commander):
+    return file_stub(oncall, now=T0, commander=commander)
+
+
+def move(change, name, actor, reason="", minutes=0):
+    return change_record_transition(
+        change_id=change.pk, transition=name, actor=actor, reason=reason, now=T0 + timedelta(minutes=minutes)
+    )
+
+
+def test_full_lifecycle_with_history_events_and_clocks(change, oncall, commander, qms_coordinator):
+    change = move(change, "authorize_bypass", commander, "P1 confirmed", 10)
+    assert change.status == S.BYPASS_AUTHORISED
+    assert change.bypass_authorised_by == commander
+    change = move(change, "start_hotfix", oncall, minutes=12)
+    change = move(change, "deploy", oncall, "fix deployed", 90)
+    assert change.deployed_at == T0 + timedelta(minutes=90)
+    change = move(change, "start_monitoring", oncall, minutes=95)
+    change = move(change, "resolve", commander, "error rate at baseline", 200)
+    assert change.status == S.POST_INCIDENT
+    change = move(change, "close", qms_coordinator, "closure checklist complete", 3000)
+    assert change.status == S.CLOSED
+
+    statuses = list(change.history.order_by("history_id").values_list("status", "history_user__username"))
+    assert statuses == [
+        ("stub", "oncall"),
+        ("bypass_authorised", "commander"),
+        ("hotfix_in_progress", "oncall"),
+        ("deployed", "oncall"),
+        ("monitoring", "oncall"),
+        ("post_incident", "commander"),
+        ("closed", "qms"),
+    ]
+    actions = list(AuditEvent.objects.filter(action__startswith="change.").values_list("action", flat=True))
+    assert actions == [
+        "change.filed",
+        "change.authorize_bypass",
+        "change.start_hotfix",
+        "change.deploy",
+        "change.start_monitoring",
+        "change.resolve",
+        "change.close",
+    ]
+    clocks = {o.kind: o for o in Obligation.objects.filter(subject_id=change.pk)}
+    assert clocks["triage"].satisfied_at == T0 + timedelta(minutes=10)
+    assert clocks["triage"].met_on_time is True
+    assert clocks["hotfix"].satisfied_at == T0 + timedelta(minutes=90)
+    assert clocks["documentation"].satisfied_at is None  # documentation is not done by moving the state
+
+
+def test_author_cannot_authorise_their_own_emergency(make_user):
+    # An on-call engineer who is also an incident commander still may not authorise what they filed.
+    both = make_user(Role.ONCALL, Role.COMMANDER)
+    change = file_stub(both)
+    with pytest.raises(PermissionDenied):
+        move(change, "authorize_bypass", both, "self")
+    change.refresh_from_db()
+    assert change.status == S.STUB
+
+
+@pytest.mark.parametrize(
+    ("category", "cvss", "allowed", "refused"),
+    [
+        ("p1_incident", None, [Role.COMMANDER], [Role.SECURITY, Role.LEGAL, Role.LEAD]),
+        ("critical_security", "9.1", [Role.COMMANDER, Role.SECURITY], [Role.LEGAL, Role.LEAD]),
+        ("data_breach", None, [Role.COMMANDER, Role.SECURITY, Role.LEGAL], [Role.LEAD, Role.AUDITOR]),
+    ],
+)
+def test_who_may_authorise_follows_the_procedure(oncall, make_user, category, cvss, allowed, refused):
+    from decimal import Decimal
+
+    for role in refused:
+        change = file_stub(oncall, category=category, cvss_score=Decimal(cvss) if cvss else None)
+        with pytest.raises(PermissionDenied):
+            move(change, "authorize_bypass", make_user(role))
+    for role in allowed:
+        change = file_stub(oncall, category=category, cvss_score=Decimal(cvss) if cvss else None)
+        assert move(change, "authorize_bypass", make_user(role)).status == S.BYPASS_AUTHORISED
+
+
+def test_transition_not_available_from_state_is_a_clear_error(change, oncall):
+    with pytest.raises(ValidationError) as exc:
+        move(change, "deploy", oncall)
+    assert "not possible while the change is in progress" in exc.value.messages[0]
+
+
+def test_unknown_transition_is_refused(change, oncall):
+    with pytest.raises(ValidationError):
+        move(change, "delete", oncall)
+
+
+@pytest.mark.parametrize("name", ["convert_to_standard"])
+def test_reason_is_required_where_the_procedure_wants_one(change, commander, name):
+    with pytest.raises(ValidationError) as exc:
+        move(change, name, commander, "  ")
+    assert "reason" in exc.value.message_dict
+    change.refresh_from_db()
+    assert change.status == S.STUB
+
+
+def test_conversion_leaves_the_emergency_path_and_voids_its_clocks(change, commander):
+    change = move(change, "convert_to_standard", commander, "not an outage")
+    assert change.status == S.CONVERTED
+    assert change.level == ChangeRecord.Level.STANDARD
+    assert not Obligation.objects.filter(subject_id=change.pk, satisfied_at__isnull=True).exists()
+    assert Obligation.objects.filter(satisfaction_note__startswith="Voided").count() == 4
+
+
+def test_rollback_then_retry(change, oncall, commander):
+    for name in ("authorize_bypass", "start_hotfix", "deploy"):
+        change = move(change, name, commander if name == "authorize_bypass" else oncall)
+    change = move(change, "roll_back", oncall, "error rate +7%")
+    assert change.status == S.ROLLED_BACK
+    assert change.status_reason == "error rate +7%"
+    assert move(change, "start_hotfix", oncall).status == S.HOTFIX
+
+
+def test_auditor_cannot_move_anything(change, auditor):
+    for name in ("start_hotfix", "convert_to_standard", "authorize_bypass"):
+        with pytest.raises(PermissionDenied):
+            move(change, name, auditor, "x")
+
+
+def test_pages_show_only_the_buttons_the_user_may_press(client, change, commander, auditor, oncall):
+    client.force_login(commander)
+    page = client.get(change.get_absolute_url()).content.decode()
+    assert "Record bypass authorisation" in page and "Convert to standard process" in page
+    client.force_login(oncall)
+    page = client.get(change.get_absolute_url()).content.decode()
+    assert "Record bypass authorisation" not in page and "Start hotfix" in page
+    client.force_login(auditor)
+    page = client.get(change.get_absolute_url()).content.decode()
+    assert "No action is open to you" in page
+
+
+def test_transition_view_posts_and_refuses(client, change, commander, oncall):
+    url = reverse("emergencies:change-transition", args=[change.identifier, "authorize_bypass"])
+    client.force_login(oncall)
+    assert client.post(url).status_code == 403
+    client.force_login(commander)
+    response = client.post(url, {"reason": "P1 confirmed"})
+    assert response.status_code == 302
+    change.refresh_from_db()
+    assert change.status == S.BYPASS_AUTHORISED
+    response = client.post(url, follow=True)  # again: no longer possible, said clearly
+    assert "not possible" in response.content.decode()
+    assert AuditEvent.objects.filter(action="permission.refused", actor=oncall).exists()
+
+
+def test_state_field_cannot_be_assigned_directly(change):
+    with pytest.raises(AttributeError):
+        change.status = S.CLOSED
