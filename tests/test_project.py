@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_production_settings_pass_check_deploy():
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "SESSION_", "CSRF_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "SESSION_", "CSRF_", "DJANGO_"))},
         "DJANGO_SETTINGS_MODULE": "qms.settings",
         "DEBUG": "0",
         "SECRET_KEY": "k8#Yt2!vQ9zL4m@Wp7rX1s$Hd6fN3jB0cA5gE8uR2yT6wZ9qK4",

@@ -1,3 +1,4 @@
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ def test_chain_links_every_event_to_the_one_before(oncall):
     events = list(AuditEvent.objects.order_by("position"))
     assert [e.position for e in events] == list(range(1, len(events) + 1))
     assert events[0].prev_hash == "0" * 64
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     assert audit_chain_verify().ok
 
