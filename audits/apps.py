@@ -6,14 +6,18 @@ class AuditsConfig(AppConfig):
     verbose_name = "Oversight: audit trail and obligations"
 
     def ready(self) -> None:
-        from audits import panels, receivers  # noqa: F401
+        from django.db.models.signals import post_migrate
+
+        from audits import panels, receivers, security_receivers  # noqa: F401
+        from audits.append_only import protect_history_tables
         from qms.registry import Block, register_dashboard_widget, register_subject_panel
 
-        register_subject_panel(
-            "emergencies.ChangeRecord", Block("clocks", "audits/includes/clocks_panel.html", panels.clocks_panel, 10)
-        )
-        register_subject_panel(
-            "emergencies.ChangeRecord",
-            Block("audit_trail", "audits/includes/audit_trail_panel.html", panels.audit_trail_panel, 90),
-        )
+        for model in ("emergencies.ChangeRecord", "emergencies.BypassRequest"):
+            register_subject_panel(model, Block("clocks", "audits/includes/clocks_panel.html", panels.clocks_panel, 10))
+            register_subject_panel(
+                model, Block("audit_trail", "audits/includes/audit_trail_panel.html", panels.audit_trail_panel, 90)
+            )
         register_dashboard_widget(Block("overdue", "audits/includes/overdue_widget.html", panels.overdue_widget, 30))
+        # After every migrate (and flush): history tables created since the audits migrations ran are
+        # made append-only too.
+        post_migrate.connect(protect_history_tables, sender=self, dispatch_uid="audits.protect_history_tables")

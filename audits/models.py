@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from qms.roles import Role
+
 
 class AuditChainHead(models.Model):
     """The single row that serialises appends to the audit chain and remembers its head.
@@ -94,6 +96,15 @@ class Obligation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.satisfied_at is None
+
+    @property
+    def owner_label(self) -> str:
+        if self.owner_id:
+            return self.owner.display_name
+        try:
+            return f"any {Role(self.owner_role).label}" if self.owner_role else "unassigned"
+        except ValueError:
+            return self.owner_role
 
     @property
     def is_overdue(self) -> bool:

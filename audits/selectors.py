@@ -49,3 +49,19 @@ def audit_event_list(*, user: User, action: str = "", subject: str = "") -> Quer
     if subject:
         qs = qs.filter(subject_label__icontains=subject)
     return qs.order_by("-position")
+
+
+def change_trail(*, change) -> dict:
+    """Everything recorded about one change, in a fixed number of queries: its field history and that of
+    its incident and records (bypasses, obligations, signatures…), and every audit event about them."""
+    from audits.exports import _Collector
+
+    collector = _Collector([change])
+    collector.collect()
+    data = collector.per_change[change.pk]
+    history = [{**row, "section": section} for section, rows in data["history"].items() for row in rows]
+    history.sort(key=lambda row: (row["history_date"], row["history_id"]), reverse=True)
+    users = {u.pk: u for u in User.objects.filter(pk__in=collector.user_ids)}
+    for row in history:
+        row["user"] = users.get(row.get("history_user_id"))
+    return {"events": list(reversed(collector.events[change.pk])), "history": history}

@@ -184,12 +184,20 @@ def obligations_open(
 
 @transaction.atomic(savepoint=False)
 def obligations_satisfy(
-    *, subject: models.Model, kinds: list[str] | None, actor: User | None, note: str, at: datetime | None = None
+    *,
+    subject: models.Model,
+    kinds: list[str] | None,
+    actor: User | None,
+    note: str,
+    at: datetime | None = None,
+    keys: list[str] | None = None,
 ) -> list[Obligation]:
     """Mark a subject's open obligations of these kinds (all of them for ``None``) as met."""
     qs = Obligation.objects.select_for_update().filter(**subject_ref(subject), satisfied_at__isnull=True)
     if kinds is not None:
         qs = qs.filter(kind__in=kinds)
+    if keys is not None:
+        qs = qs.filter(key__in=keys)
     at = at or timezone.now()
     done = []
     for obligation in qs:

@@ -1,9 +1,18 @@
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import tempfile
 
-from audits import selectors, services
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from audits import exports, selectors, services
+from audits.forms import AuditExportForm
+from emergencies.selectors import change_get_for_user
+from qms.forms_util import apply_validation_error
+
+# Exports up to this size stay in memory; larger ones spill to a temporary file.
+EXPORT_SPOOL_BYTES = 32 * 1024 * 1024
 
 
 @require_GET
@@ -15,7 +24,11 @@ def event_list(request):
     page = Paginator(selectors.audit_event_list(user=request.user, action=action, subject=subject), 100).get_page(
         request.GET.get("page")
     )
-    return render(request, "audits/auditevent_list.html", {"page": page, "action": action, "subject": subject})
+    return render(
+        request,
+        "audits/auditevent_list.html",
+        {"page": page, "action": action, "subject": subject, "can_export": exports.can_export_audit(request.user)},
+    )
 
 
 @require_GET
@@ -39,3 +52,37 @@ def overdue_list(request):
         request.GET.get("page")
     )
     return render(request, "audits/obligation_overdue_list.html", {"page": page, "mine": mine})
+
+
+@require_http_methods(["GET", "POST"])
+def export(request):
+    """Pick a range and download the auditor's export (a POST: the export is itself an audit event)."""
+    if not exports.can_export_audit(request.user):
+        raise PermissionDenied("Audit exports are for QMS coordinators and auditors.")
+    form = AuditExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+        out = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES)
+        try:
+            summary = exports.audit_export_write(date_from=date_from, date_to=date_to, actor=request.user, out=out)
+        except ValidationError as exc:
+            out.close()
+            apply_validation_error(form, exc)
+        else:
+            out.seek(0)
+            response = FileResponse(
+                out,
+                as_attachment=True,
+                filename=f"qms-audit-export-{date_from:%Y%m%d}-{date_to:%Y%m%d}.zip",
+                content_type="application/zip",
+            )
+            response["X-Manifest-SHA256"] = summary.manifest_sha256
+            return response
+    return render(request, "audits/export.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def change_trail(request, identifier):
+    """A change's full trail: every field-history row and every audit event about it and its records."""
+    change = change_get_for_user(identifier=identifier, user=request.user)
+    return render(request, "audits/change_trail.html", {"change": change, **selectors.change_trail(change=change)})

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from emergencies.models import ChangeRecord, Incident
+from emergencies.models import BypassRequest, ChangeRecord, Incident
 from qms.admin import ReadOnlyHistoryAdmin
 
 
@@ -32,3 +32,10 @@ class ChangeRecordAdmin(ReadOnlyHistoryAdmin):
         "created_at",
         "updated_at",
     )
+
+
+@admin.register(BypassRequest)
+class BypassRequestAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("identifier", "level", "status", "repository", "pull_request", "requested_at", "requested_by")
+    list_filter = ("level", "status")
+    search_fields = ("identifier", "repository", "pull_request")

@@ -4,15 +4,24 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors, services
-from emergencies.models import INCIDENT_TICKET_VALIDATOR, ChangeRecord
-from qms.models import User
-from qms.procedures import CATEGORY_CHOICES
+from emergencies.models import INCIDENT_TICKET_VALIDATOR, BypassRequest, ChangeRecord
+from emergencies.services.bypass import (
+    BypassInput,
+    bypass_reject,
+    bypass_request_create,
+    bypass_sign,
+    bypass_slot_status,
+    can_request_bypass,
+)
+from qms.models import Signature, User
+from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
+from qms.roles import Role
 
 
 class EmergencyStubCreateSerializer(serializers.Serializer):
@@ -128,3 +137,232 @@ class EmergencyDetail(generics.RetrieveAPIView):
 
     def get_object(self):
         return selectors.change_get_for_user(identifier=self.kwargs["identifier"], user=self.request.user)
+
+
+# --- bypass requests ----------------------------------------------------------------------------------
+
+
+class BypassRequestCreateSerializer(serializers.Serializer):
+    repository = serializers.CharField(max_length=200)
+    pull_request = serializers.CharField(max_length=200)
+    checks = serializers.ListField(child=serializers.ChoiceField(choices=list(CHECK_CATALOGUE)), allow_empty=False)
+    production_impact = serializers.ChoiceField(choices=BypassRequest.Impact.values)
+    security_involved = serializers.BooleanField(required=False, default=False)
+    compliance_involved = serializers.BooleanField(required=False, default=False)
+    code_quality_only = serializers.BooleanField(required=False, default=False)
+    incident_ticket = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    implementer = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    reason = serializers.CharField(required=False, allow_blank=True)
+    impact_assessment = serializers.CharField(required=False, allow_blank=True)
+    risk_evaluation = serializers.CharField(required=False, allow_blank=True)
+    complexity_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10)
+    test_coverage_impact = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    integration_risk = serializers.CharField(required=False, allow_blank=True)
+    rollback_feasibility = serializers.ChoiceField(
+        choices=BypassRequest.Feasibility.values, required=False, allow_blank=True
+    )
+    business_factors = serializers.CharField(required=False, allow_blank=True)
+    business_justification = serializers.CharField(required=False, allow_blank=True)
+    stakeholder_notification_plan = serializers.CharField(required=False, allow_blank=True)
+    security_impact_analysis = serializers.CharField(required=False, allow_blank=True)
+    legal_compliance_assessment = serializers.CharField(required=False, allow_blank=True)
+    remediation_roadmap = serializers.CharField(required=False, allow_blank=True)
+    incident_response_plan = serializers.CharField(required=False, allow_blank=True)
+    communication_strategy = serializers.CharField(required=False, allow_blank=True)
+    remediation_plan = serializers.CharField(required=False, allow_blank=True)
+    remediation_due = serializers.DateField(required=False, allow_null=True)
+    tracking_issue = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    success_criteria = serializers.CharField(required=False, allow_blank=True)
+
+    TOP_LEVEL = (
+        "repository",
+        "pull_request",
+        "checks",
+        "production_impact",
+        "security_involved",
+        "compliance_involved",
+        "code_quality_only",
+        "incident_ticket",
+        "implementer",
+    )
+
+    def to_input(self) -> BypassInput:
+        data = dict(self.validated_data)
+        top = {k: data.pop(k) for k in self.TOP_LEVEL if k in data}
+        details = {k: v for k, v in data.items() if v not in (None, "")}
+        return BypassInput(**top, details=details)
+
+
+class SignatureSerializer(serializers.ModelSerializer):
+    signer = serializers.CharField(source="signer.username", read_only=True)
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Signature
+        fields = [
+            "id",
+            "signer",
+            "signer_name",
+            "role",
+            "meaning",
+            "method",
+            "recorded_by",
+            "approved_at",
+            "signed_at",
+            "comment",
+            "content_hash",
+        ]
+        read_only_fields = fields
+
+
+class SlotSerializer(serializers.Serializer):
+    roles = serializers.ListField(child=serializers.CharField())
+    signed_by = serializers.CharField(allow_null=True)
+
+
+class BypassRequestSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="identifier", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    change = serializers.CharField(source="change.identifier", read_only=True, default=None)
+    signatures = serializers.SerializerMethodField()
+    slots = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BypassRequest
+        fields = [
+            "id",
+            "level",
+            "status",
+            "decision_branch",
+            "repository",
+            "pull_request",
+            "checks",
+            "requested_by",
+            "requested_at",
+            "change",
+            "decided_at",
+            "rejection_reason",
+            "remediation_due",
+            "slots",
+            "signatures",
+        ]
+        read_only_fields = fields
+
+    def _signatures(self, obj):
+        cache = self.context.setdefault("signatures", {})
+        return cache.get(obj.pk, [])
+
+    @extend_schema_field(SignatureSerializer(many=True))
+    def get_signatures(self, obj):
+        return SignatureSerializer(self._signatures(obj), many=True).data
+
+    @extend_schema_field(SlotSerializer(many=True))
+    def get_slots(self, obj):
+        slots = bypass_slot_status(obj, self._signatures(obj))
+        return [
+            {"roles": [r.value for r in s.roles], "signed_by": s.signature.signer.username if s.filled else None}
+            for s in slots
+        ]
+
+
+class SignInputSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    role = serializers.ChoiceField(choices=[r.value for r in Role])
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RejectInputSerializer(SignInputSerializer):
+    reason = serializers.CharField()
+
+
+def _with_signatures(serializer_class, objects, many=False):
+    items = objects if many else [objects]
+    context = {"signatures": selectors.signatures_by_subject(list(items))}
+    return serializer_class(objects, many=many, context=context).data
+
+
+def _call_service(fn, **kwargs):
+    try:
+        return fn(**kwargs)
+    except DjangoValidationError as exc:
+        _raise_as_api_error(exc)
+    except DjangoPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from exc
+
+
+class BypassListCreate(generics.ListCreateAPIView):
+    """List bypass requests, or request one (the level comes from the decision tree)."""
+
+    serializer_class = BypassRequestSerializer
+
+    def get_queryset(self):
+        if not permissions.can_view_changes(self.request.user):
+            raise PermissionDenied("You hold no role in the portal.")
+        return selectors.bypass_list(user=self.request.user, status=self.request.query_params.get("status", ""))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(_with_signatures(BypassRequestSerializer, page, many=True))
+
+    @extend_schema(request=BypassRequestCreateSerializer, responses={201: BypassRequestSerializer})
+    def post(self, request, *args, **kwargs):
+        if not can_request_bypass(request.user):
+            raise PermissionDenied("Your roles do not allow requesting bypasses.")
+        serializer = BypassRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bypass = _call_service(bypass_request_create, data=serializer.to_input(), actor=request.user)
+        return Response(_with_signatures(BypassRequestSerializer, bypass), status=status.HTTP_201_CREATED)
+
+
+class BypassDetail(generics.RetrieveAPIView):
+    serializer_class = BypassRequestSerializer
+
+    def get_object(self):
+        return selectors.bypass_get_for_user(identifier=self.kwargs["identifier"], user=self.request.user)
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(_with_signatures(BypassRequestSerializer, self.get_object()))
+
+
+class BypassSign(generics.GenericAPIView):
+    """Approve with an electronic signature: the signer's password again, and the role signed in."""
+
+    serializer_class = SignInputSerializer
+
+    @extend_schema(request=SignInputSerializer, responses={200: BypassRequestSerializer})
+    def post(self, request, identifier):
+        bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bypass = _call_service(
+            bypass_sign,
+            bypass_id=bypass.pk,
+            signer=request.user,
+            password=data.validated_data["password"],
+            role=Role(data.validated_data["role"]),
+            comment=data.validated_data["comment"],
+        )
+        return Response(_with_signatures(BypassRequestSerializer, bypass))
+
+
+class BypassReject(generics.GenericAPIView):
+    """Reject with a signed reason; the request ends."""
+
+    serializer_class = RejectInputSerializer
+
+    @extend_schema(request=RejectInputSerializer, responses={200: BypassRequestSerializer})
+    def post(self, request, identifier):
+        bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bypass = _call_service(
+            bypass_reject,
+            bypass_id=bypass.pk,
+            signer=request.user,
+            password=data.validated_data["password"],
+            role=Role(data.validated_data["role"]),
+            reason=data.validated_data["reason"],
+        )
+        return Response(_with_signatures(BypassRequestSerializer, bypass))

@@ -6,4 +6,8 @@ from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the con
 urlpatterns = [
     path("emergencies/", api.EmergencyListCreate.as_view(), name="api-emergency-list"),
     path("emergencies/<recordid:identifier>/", api.EmergencyDetail.as_view(), name="api-emergency-detail"),
+    path("bypasses/", api.BypassListCreate.as_view(), name="api-bypass-list"),
+    path("bypasses/<recordid:identifier>/", api.BypassDetail.as_view(), name="api-bypass-detail"),
+    path("bypasses/<recordid:identifier>/sign/", api.BypassSign.as_view(), name="api-bypass-sign"),
+    path("bypasses/<recordid:identifier>/reject/", api.BypassReject.as_view(), name="api-bypass-reject"),
 ]

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from emergencies import permissions
-from emergencies.models import ChangeRecord
+from emergencies.models import BypassRequest, ChangeRecord
 from qms.models import User
 from qms.roles import Role
 
@@ -52,10 +52,81 @@ def my_open_changes(*, user: User, limit: int = 20) -> list[ChangeRecord]:
     return list(change_list(user=user, open_only=True).filter(Q(author=user) | Q(incident__commander=user))[:limit])
 
 
-def changes_awaiting_action(*, user: User, limit: int = 20, scan: int = 200) -> list[ChangeRecord]:
-    """Stubs this user may authorise. Authorisers depend on each change's procedure, so the last
-    ``scan`` open stubs are filtered with the same predicate the transition uses."""
+BYPASS_RELATED = (
+    "procedure_version__procedure",
+    "requested_by",
+    "implementer",
+    "remediation_assignee",
+    "incident",
+    "change",
+)
+
+
+def bypass_list(*, user: User, status: str = "", level: str = "", q: str = "") -> QuerySet[BypassRequest]:
+    if not permissions.can_view_changes(user):
+        return BypassRequest.objects.none()
+    qs = BypassRequest.objects.select_related(*BYPASS_RELATED)
+    if status:
+        qs = qs.filter(status=status)
+    if level:
+        qs = qs.filter(level=level)
+    if q:
+        qs = qs.filter(Q(identifier__icontains=q) | Q(repository__icontains=q) | Q(pull_request__icontains=q))
+    return qs.order_by("-requested_at", "-identifier")
+
+
+def bypass_get_for_user(*, identifier: str, user: User) -> BypassRequest:
+    if not permissions.can_view_changes(user):
+        raise Http404
+    bypass = BypassRequest.objects.select_related(*BYPASS_RELATED).filter(identifier=identifier).first()
+    if bypass is None:
+        raise Http404
+    return bypass
+
+
+def emergency_bypass_for_change(*, change: ChangeRecord) -> BypassRequest | None:
+    return (
+        BypassRequest.objects.select_related("procedure_version", "incident")
+        .filter(change=change, level=BypassRequest.Level.EMERGENCY)
+        .order_by("-requested_at")
+        .first()
+    )
+
+
+def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200) -> list[BypassRequest]:
+    """Pending requests with a slot this user could fill (same rules as signing)."""
+    from emergencies.services.bypass import bypass_slot_status
+
     if not user.roles:
         return []
-    stubs = change_list(user=user, status=ChangeRecord.Status.STUB).exclude(author=user)[:scan]
-    return [c for c in stubs if permissions.can_authorise_emergency(c, user)][:limit]
+    pending = list(
+        BypassRequest.objects.select_related("procedure_version", "incident", "change")
+        .filter(status=BypassRequest.Status.PENDING)
+        .exclude(requested_by=user)
+        .order_by("-requested_at")[:scan]
+    )
+    signatures = signatures_by_subject(pending)
+    waiting = []
+    for bypass in pending:
+        slots = bypass_slot_status(bypass, signatures.get(bypass.pk, []))
+        if any(s.filled and s.signature.signer_id == user.pk for s in slots):
+            continue
+        if any(not s.filled and user.roles.intersection(s.roles) for s in slots):
+            waiting.append(bypass)
+    return waiting[:limit]
+
+
+def signatures_by_subject(subjects) -> dict[int, list]:
+    from django.contrib.contenttypes.models import ContentType
+
+    from qms.models import Signature
+
+    if not subjects:
+        return {}
+    ct = ContentType.objects.get_for_model(type(subjects[0]))
+    grouped: dict[int, list] = {}
+    for signature in Signature.objects.filter(subject_type=ct, subject_id__in=[s.pk for s in subjects]).order_by(
+        "signed_at", "pk"
+    ):
+        grouped.setdefault(signature.subject_id, []).append(signature)
+    return grouped

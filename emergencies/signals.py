@@ -10,3 +10,11 @@ from django.dispatch import Signal
 change_record_filed = Signal()
 # change, actor, item, done
 change_record_checklist_changed = Signal()
+# bypass, actor
+bypass_requested = Signal()
+# bypass, actor, at
+bypass_activated = Signal()
+# bypass, signature, actor, due
+verbal_approval_recorded = Signal()
+# bypass, signature, actor
+verbal_approval_confirmed = Signal()

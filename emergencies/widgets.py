@@ -2,7 +2,7 @@ from emergencies import permissions, selectors
 
 
 def awaiting_widget(request) -> dict:
-    return {"changes": selectors.changes_awaiting_action(user=request.user)}
+    return {"bypasses": selectors.bypasses_awaiting_signature(user=request.user)}
 
 
 def my_open_widget(request) -> dict:

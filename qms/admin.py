@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
-from qms.models import Notification, Procedure, ProcedureVersion, User
+from qms.models import Notification, Procedure, ProcedureVersion, Signature, SignerState, User
 
 
 class NoRevertHistoryAdmin(SimpleHistoryAdmin):
@@ -53,3 +53,26 @@ class NotificationAdmin(ReadOnlyHistoryAdmin):
     list_display = ("subject", "recipient", "created_at", "sent_at", "attempts")
     list_filter = ("sent_at",)
     readonly_fields = [f.name for f in Notification._meta.fields]
+
+
+@admin.register(Signature)
+class SignatureAdmin(admin.ModelAdmin):
+    """Signatures are shown, never added, changed or deleted here."""
+
+    list_display = ("subject_label", "signer_name", "role", "meaning", "method", "signed_at")
+    list_filter = ("meaning", "method", "role")
+    search_fields = ("subject_label", "signer_name")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SignerState)
+class SignerStateAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("user", "consecutive_failures", "locked_at")

@@ -1,8 +1,14 @@
 import zoneinfo
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 # Paths that must answer without a session: the login page itself, static files, the API (it answers
 # 401 on its own terms) and the health check for the load balancer.
@@ -65,3 +71,78 @@ class ContentSecurityPolicyMiddleware:
         if not request.path.startswith(("/admin/", "/api/")):
             response.headers.setdefault("Content-Security-Policy", CSP)
         return response
+
+
+SESSION_STARTED_KEY = "_qms_session_started"
+SESSION_SEEN_KEY = "_qms_session_seen"
+# Last activity is written at most once a minute, so a busy page does not save the session on every request.
+ACTIVITY_WRITE_INTERVAL = 60
+
+
+def _login_redirect(request, message: str):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=401)
+    messages.info(request, message)
+    return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+
+class SessionTimeoutMiddleware:
+    """End a signed-in session after SESSION_IDLE_TIMEOUT without activity, or SESSION_COOKIE_AGE after the
+    sign-in, whichever comes first, on the server's clock (a kept cookie does not keep a session alive)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            started = request.session.get(SESSION_STARTED_KEY)
+            seen = request.session.get(SESSION_SEEN_KEY)
+            reason = ""
+            if started is not None and now - started >= settings.SESSION_COOKIE_AGE:
+                reason = "session lifetime reached"
+            elif seen is not None and now - seen >= settings.SESSION_IDLE_TIMEOUT:
+                reason = "idle timeout"
+            if reason:
+                request.logout_reason = reason
+                logout(request)
+                return _login_redirect(request, f"You were signed out ({reason}). Please sign in again.")
+        original_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        response = self.get_response(request)
+        # Only sessions that carry a sign-in; a token-authenticated API call must not create one.
+        session = request.session
+        if SESSION_KEY in session and request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            if session.session_key != original_key or SESSION_STARTED_KEY not in session:
+                # A sign-in (the key was cycled) or a session from before this middleware: the clocks start now.
+                session[SESSION_STARTED_KEY] = now
+                session[SESSION_SEEN_KEY] = now
+            elif now - session.get(SESSION_SEEN_KEY, 0) >= ACTIVITY_WRITE_INTERVAL:
+                session[SESSION_SEEN_KEY] = now
+        return response
+
+
+# A half-signed-in user (password given, code not yet) may reach only these.
+SECOND_FACTOR_EXEMPT_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/2fa/verify/",
+    "/static/",
+    "/healthz",
+)
+
+
+class SecondFactorMiddleware:
+    """A user with a confirmed TOTP device has finished signing in only once a code was accepted."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from qms.security import second_factor_pending
+
+        if not request.path.startswith(SECOND_FACTOR_EXEMPT_PREFIXES) and second_factor_pending(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "Enter your authenticator code to finish signing in."}, status=403)
+            return redirect(f"{reverse('second-factor-verify')}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)

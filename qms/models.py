@@ -6,6 +6,7 @@ from functools import cached_property
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from qms.roles import GROUP_TO_ROLE, Role
@@ -113,3 +114,81 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.recipient}"
+
+
+class Signature(models.Model):
+    """An electronic signature (21 CFR Part 11 style). Never edited, never deleted.
+
+    It records who signed, in which role, what it means, when (UTC) and a SHA-256 of the exact record
+    content signed, so a later edit of the record shows the signature as no longer matching. A changed
+    mind is a new signature. A verbal or written approval recorded by someone else is a signature with
+    ``method`` verbal/written and ``recorded_by`` set; it stays unconfirmed until the signer confirms it
+    with a signature of their own (``confirms``).
+    """
+
+    class Meaning(models.TextChoices):
+        AUTHORED = "authored", "Authored"
+        REVIEWED = "reviewed", "Reviewed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CONFIRMED = "confirmed", "Confirmed verbal approval"
+
+    class Method(models.TextChoices):
+        E_SIGNATURE = "e_signature", "Electronic signature"
+        VERBAL = "verbal", "Verbal approval, recorded"
+        WRITTEN = "written", "Written approval, recorded"
+
+    subject_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.PROTECT)
+    subject_id = models.PositiveBigIntegerField()
+    subject_label = models.CharField(max_length=100)
+    signer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="signatures")
+    signer_name = models.CharField(max_length=200)
+    role = models.CharField(max_length=32)
+    meaning = models.CharField(max_length=16, choices=Meaning.choices)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.E_SIGNATURE)
+    recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(help_text="When the approval was given (for verbal: when it was said).")
+    signed_at = models.DateTimeField(default=timezone.now)
+    comment = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64)
+    confirms = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmation"
+    )
+
+    class Meta:
+        ordering = ["signed_at", "pk"]
+        indexes = [models.Index(fields=["subject_type", "subject_id", "signed_at"], name="signature_subject")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(method="e_signature", recorded_by__isnull=True)
+                | (~Q(method="e_signature") & Q(recorded_by__isnull=False)),
+                name="signature_recorded_by_matches_method",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name} ({self.role}) {self.meaning} {self.subject_label}"
+
+    @property
+    def role_label(self) -> str:
+        try:
+            return Role(self.role).label
+        except ValueError:
+            return self.role
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.method != self.Method.E_SIGNATURE
+
+
+class SignerState(models.Model):
+    """Failed signing attempts of one user; five in a row lock their signing until a security officer
+    unlocks it."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="signer_state")
+    consecutive_failures = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"signing state of {self.user}"

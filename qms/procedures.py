@@ -43,34 +43,88 @@ CHECK_CATALOGUE = {
     "standard_review_cycle": {"label": "Standard review cycle", "min_level": "E"},
 }
 
+# Remediation deadlines follow the "Post-Incident Actions" column of the Incident Classification Matrix
+# (S4 → level 1: 5-day review, S3 → level 2: 3-day review, S2 → level 3: 24-hour review) and the 72-hour
+# deliverables of the emergency bypass.
 _BYPASS_LEVELS = {
     "L1": {
+        "label": "Level 1 — non-critical quality issues",
         "authorisers": [["lead"]],
-        "reviews": [{"kind": "lead_review", "label": "Lead review", "amount": 2, "unit": "hours"}],
+        "required": ["reason", "impact_assessment", "remediation_due", "risk_evaluation"],
+        "max_remediation": {"amount": 5, "unit": "days", "basis": "business"},
+        "reviews": [{"kind": "lead_review", "label": "Lead review", "amount": 2, "unit": "hours", "role": "lead"}],
         "remediation": {"amount": 5, "unit": "days", "basis": "business"},
+        "notify": ["qms"],
     },
     "L2": {
+        "label": "Level 2 — standard quality gates",
         "authorisers": [["architect"], ["qms"]],
-        "reviews": [{"kind": "architect_review", "label": "Architect review", "amount": 4, "unit": "hours"}],
-        "remediation": {"amount": 10, "unit": "days", "basis": "business"},
+        "required": [
+            "impact_assessment",
+            "complexity_score",
+            "test_coverage_impact",
+            "integration_risk",
+            "rollback_feasibility",
+            "business_factors",
+            "business_justification",
+            "remediation_plan",
+            "stakeholder_notification_plan",
+        ],
+        "reviews": [
+            {"kind": "architect_review", "label": "Architect review", "amount": 4, "unit": "hours", "role": "architect"}
+        ],
+        "remediation": {"amount": 3, "unit": "days", "basis": "business"},
+        "notify": ["qms"],
     },
     "L3": {
+        "label": "Level 3 — security and compliance gates",
         "authorisers": [["qms"], ["security"]],
         "authorisers_if": {"compliance_involved": [["legal"]]},
-        "reviews": [
-            {"kind": "initial_review", "label": "Initial review", "amount": 2, "unit": "hours"},
-            {"kind": "security_review", "label": "Security consultation", "amount": 4, "unit": "hours"},
-            {"kind": "legal_review", "label": "Legal review", "amount": 8, "unit": "hours"},
-            {"kind": "final_approval", "label": "Final approval", "amount": 12, "unit": "hours"},
+        "required": [
+            "security_impact_analysis",
+            "legal_compliance_assessment",
+            "remediation_roadmap",
+            "incident_response_plan",
+            "communication_strategy",
         ],
-        "remediation": {"amount": 30, "unit": "days", "basis": "calendar"},
+        "reviews": [
+            {"kind": "initial_review", "label": "Initial review", "amount": 2, "unit": "hours", "role": "qms"},
+            {
+                "kind": "security_review",
+                "label": "Security consultation",
+                "amount": 4,
+                "unit": "hours",
+                "role": "security",
+            },
+            {
+                "kind": "legal_review",
+                "label": "Legal review",
+                "amount": 8,
+                "unit": "hours",
+                "role": "legal",
+                "if": "compliance_involved",
+            },
+            {"kind": "final_approval", "label": "Final approval", "amount": 12, "unit": "hours", "role": "qms"},
+        ],
+        "remediation": {"amount": 24, "unit": "hours", "basis": "calendar"},
+        "notify": ["qms", "executive"],
     },
     "E": {
+        "label": "Emergency — all quality gates",
         "authorisers": [["executive"], ["commander"]],
-        "notify": ["executive"],
+        "required": ["incident"],
         "reviews": [],
         "remediation": {"amount": 72, "unit": "hours", "basis": "calendar"},
+        "notify": ["qms", "executive"],
     },
+}
+
+_DECISION_TREE = {
+    "high_impacts": ["critical", "high"],
+    "high_with_security_or_compliance": "L3",
+    "high_without": "L2",
+    "low_code_quality_only": "L1",
+    "low_other": "L2",
 }
 
 _EMERGENCY_BYPASS_WORKFLOW = {
@@ -123,6 +177,8 @@ _EMERGENCY_BYPASS_WORKFLOW = {
     ],
     "ccb_required": False,
     "bypass_levels": _BYPASS_LEVELS,
+    "decision_tree": _DECISION_TREE,
+    "verbal_confirmation_hours": 24,
 }
 
 _QMS_BYPASS_PROCEDURES = {
@@ -175,6 +231,8 @@ _QMS_BYPASS_PROCEDURES = {
     ],
     "ccb_required": False,
     "bypass_levels": _BYPASS_LEVELS,
+    "decision_tree": _DECISION_TREE,
+    "verbal_confirmation_hours": 24,
 }
 
 _ENG_PROC_004 = {
@@ -215,6 +273,8 @@ _ENG_PROC_004 = {
     ],
     "ccb_required": False,
     "bypass_levels": _BYPASS_LEVELS,
+    "decision_tree": _DECISION_TREE,
+    "verbal_confirmation_hours": 24,
 }
 
 _CM_WF_EMERGENCY = {
@@ -273,6 +333,8 @@ _CM_WF_EMERGENCY = {
     ],
     "ccb_required": True,
     "bypass_levels": _BYPASS_LEVELS,
+    "decision_tree": _DECISION_TREE,
+    "verbal_confirmation_hours": 24,
 }
 
 PRESETS: list[dict] = [
@@ -430,3 +492,61 @@ class ProcedureRules:
                 )
             )
         return specs
+
+    # --- bypasses ---------------------------------------------------------------------------------------
+
+    def bypass_level(self, level: str) -> dict:
+        return self.definition["bypass_levels"][level]
+
+    def decide_bypass_level(self, *, production_impact: str, security_or_compliance: bool, code_quality_only: bool):
+        """The decision tree of QMS Emergency Bypass Procedures v1.0: the level and the branch taken."""
+        tree = self.definition["decision_tree"]
+        if production_impact in tree["high_impacts"]:
+            if security_or_compliance:
+                return tree["high_with_security_or_compliance"], (
+                    f"Production impact {production_impact} → security/compliance involved → Level 3/Emergency"
+                )
+            return tree["high_without"], f"Production impact {production_impact} → no security/compliance → Level 2"
+        if code_quality_only:
+            return tree["low_code_quality_only"], f"Production impact {production_impact} → code quality only → Level 1"
+        return tree["low_other"], f"Production impact {production_impact} → not only code quality → Level 2"
+
+    def bypass_slots(self, level: str, flags: dict[str, bool], *, category: str = "") -> list[list[Role]]:
+        """Who must sign: one slot per required role (a slot may accept any of several roles).
+
+        An emergency bypass that authorises an emergency stub uses the stub's authorisers (§2.3);
+        every other request uses the level's authorisers.
+        """
+        if level == "E" and category:
+            return [[role] for role in self.stub_authoriser_roles(category, flags)]
+        spec = self.bypass_level(level)
+        slots = [list(slot) for slot in spec["authorisers"]]
+        for flag, extra in spec.get("authorisers_if", {}).items():
+            if flags.get(flag):
+                slots += [list(slot) for slot in extra]
+        return [[Role(r) for r in slot] for slot in slots]
+
+    def bypass_reviews(self, level: str, flags: dict[str, bool]) -> list[dict]:
+        return [r for r in self.bypass_level(level)["reviews"] if not r.get("if") or flags.get(r["if"])]
+
+    def remediation_due(self, level: str, start: datetime) -> datetime:
+        spec = self.bypass_level(level)["remediation"]
+        return deadline(start, amount=spec["amount"], unit=spec["unit"], basis=spec.get("basis", "calendar"))
+
+    def max_remediation_due(self, level: str, start: datetime) -> datetime | None:
+        spec = self.bypass_level(level).get("max_remediation")
+        if not spec:
+            return None
+        return deadline(start, amount=spec["amount"], unit=spec["unit"], basis=spec.get("basis", "calendar"))
+
+    @property
+    def verbal_confirmation_hours(self) -> int:
+        return int(self.definition.get("verbal_confirmation_hours", 24))
+
+
+LEVEL_ORDER = {"L1": 1, "L2": 2, "L3": 3, "E": 4}
+
+
+def checks_allowed(level: str) -> list[str]:
+    """The checks a level may bypass: its own and those of every level below it."""
+    return [key for key, check in CHECK_CATALOGUE.items() if LEVEL_ORDER[check["min_level"]] <= LEVEL_ORDER[level]]

@@ -99,6 +99,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that accepts connections but never answers must not hold a request for minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(env("DB_CONNECT_TIMEOUT", "5"))
+# A lost database answers a clear 503 page instead of a 500 (qms.errors); it wraps everything that queries.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "qms.errors.DatabaseUnavailableMiddleware"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -220,6 +227,57 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if env_bool("BEHIND_TLS_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Absolute lifetime (SESSION_COOKIE_AGE, counted from sign-in) and idle lifetime, both enforced by
+# qms.middleware.SessionTimeoutMiddleware on the server whatever the browser keeps.
+SESSION_IDLE_TIMEOUT = int(env("SESSION_IDLE_TIMEOUT", str(30 * 60)))
+
+# Brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed sign-ins, the username and the
+# client address are each locked for AXES_COOLOFF_MINUTES (AXES_LOCKOUT_PARAMETERS: criteria separated by
+# commas, "+" joins fields into one criterion, e.g. "username+ip_address" behind a shared NAT). The client
+# address is REMOTE_ADDR unless the proxy in front is trusted to set X-Forwarded-For
+# (AXES_TRUSTED_PROXY_COUNT), so a forged header cannot dodge the count.
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [
+    c.split("+") if "+" in c else c for c in env_list("AXES_LOCKOUT_PARAMETERS", "username,ip_address")
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail
+AXES_VERBOSE = False
+if int(env("AXES_TRUSTED_PROXY_COUNT", "0")):
+    AXES_IPWARE_PROXY_COUNT = int(env("AXES_TRUSTED_PROXY_COUNT", "0"))
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Optional second factor (TOTP, django-otp). Anyone may enrol a device; once they have one, a sign-in
+# is finished only after a code. With QMS_REQUIRE_TOTP_FOR_SIGNERS on, signing needs a verified session
+# (qms.security.second_factor_satisfied_for_signing).
+QMS_REQUIRE_TOTP_FOR_SIGNERS = env_bool("QMS_REQUIRE_TOTP_FOR_SIGNERS")
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "QMS Emergency Portal")
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE[MIDDLEWARE.index("qms.middleware.LoginRequiredEverywhereMiddleware") : 0] = [
+    "qms.middleware.SessionTimeoutMiddleware",
+    "qms.middleware.SecondFactorMiddleware",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+
+# The auditors' evidence: retention of the record of an emergency change, counted from when it was last
+# in effect (QMS Emergency Bypass Procedures v1.0, audit trail).
+QMS_RETENTION_YEARS = int(env("QMS_RETENTION_YEARS", "7"))
 
 LOGGING = {
     "version": 1,

@@ -26,3 +26,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+from qms import security  # noqa: E402
+
+urlpatterns += [
+    path("accounts/2fa/", security.second_factor_setup, name="second-factor-setup"),
+    path("accounts/2fa/verify/", security.second_factor_verify, name="second-factor-verify"),
+]

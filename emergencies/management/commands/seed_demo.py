@@ -10,8 +10,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from emergencies.models import ChangeRecord
+from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import StubInput, change_record_transition, emergency_stub_file
+from emergencies.services.bypass import (
+    BypassInput,
+    bypass_reject,
+    bypass_request_create,
+    bypass_sign,
+    bypass_slot_status,
+)
 from qms.bootstrap import ensure_reference_data
 from qms.models import User
 from qms.roles import Role
@@ -48,7 +55,8 @@ class Command(BaseCommand):
         if ChangeRecord.objects.exists():
             self.stdout.write("Emergencies already exist; demo changes not added again.")
         else:
-            self._changes(users)
+            self._changes(users, password)
+            self._bypasses(users, password)
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {len(users)} users, password {password!r}."))
 
     @transaction.atomic
@@ -71,7 +79,7 @@ class Command(BaseCommand):
         admin.save()
         return users
 
-    def _changes(self, users: dict[Role, User]) -> None:
+    def _changes(self, users: dict[Role, User], password: str) -> None:
         now = timezone.now()
         oncall, commander, security = users[Role.ONCALL], users[Role.COMMANDER], users[Role.SECURITY]
         qms = users[Role.QMS]
@@ -80,8 +88,22 @@ class Command(BaseCommand):
             data = StubInput(**kwargs)
             return emergency_stub_file(data=data, actor=oncall, now=now - timedelta(minutes=minutes_ago))
 
+        def authorise(change):
+            """Every required authoriser signs the stub's emergency bypass (demo users know the password)."""
+            bypass = BypassRequest.objects.get(change=change)
+            for slot in bypass_slot_status(bypass):
+                role = slot.roles[0]
+                bypass = bypass_sign(
+                    bypass_id=bypass.pk, signer=users[role], password=password, role=role, comment="Demo authorisation"
+                )
+            change.refresh_from_db()
+            return change
+
         def move(change, *steps):
             for name, actor, minutes_ago, reason in steps:
+                if name == "authorize_bypass":
+                    change = authorise(change)
+                    continue
                 change = change_record_transition(
                     change_id=change.pk,
                     transition=name,
@@ -170,4 +192,65 @@ class Command(BaseCommand):
                 problem_statement="Reported as urgent by sales; not an outage.",
             ),
             ("convert_to_standard", commander, 60 * 3 - 15, "Not an outage: handled as a standard change."),
+        )
+
+    def _bypasses(self, users: dict[Role, User], password: str) -> None:
+        lead, architect, qms = users[Role.LEAD], users[Role.ARCHITECT], users[Role.QMS]
+        l1 = BypassInput(
+            repository="web-frontend",
+            pull_request="#881",
+            checks=["documentation_coverage"],
+            production_impact="low",
+            code_quality_only=True,
+            details={
+                "reason": "Docs generator broken upstream",
+                "impact_assessment": "No user impact",
+                "risk_evaluation": "Low",
+                "remediation_due": timezone.now().date() + timedelta(days=2),
+            },
+        )
+        bypass_request_create(data=l1, actor=users[Role.ONCALL])
+        l2 = BypassInput(
+            repository="payments-api",
+            pull_request="#4242",
+            checks=["dor_dod", "code_quality_major"],
+            production_impact="high",
+            details={
+                "impact_assessment": "Checkout latency for 5% of users",
+                "complexity_score": 4,
+                "test_coverage_impact": 12,
+                "integration_risk": "Gateway contract unchanged",
+                "rollback_feasibility": "easy",
+                "business_factors": "Peak sales weekend",
+                "business_justification": "Revenue at risk",
+                "remediation_plan": "Restore DoD and backfill tests",
+                "stakeholder_notification_plan": "Email product and support",
+            },
+        )
+        active = bypass_request_create(data=l2, actor=lead)
+        bypass_sign(bypass_id=active.pk, signer=architect, password=password, role=Role.ARCHITECT, comment="Reviewed")
+        bypass_sign(bypass_id=active.pk, signer=qms, password=password, role=Role.QMS, comment="Compliance ok")
+        l3 = BypassInput(
+            repository="auth-service",
+            pull_request="#97",
+            checks=["security_critical"],
+            production_impact="critical",
+            security_involved=True,
+            details={
+                "security_impact_analysis": "Token validation bypass",
+                "legal_compliance_assessment": "SOC 2 scope",
+                "remediation_roadmap": "Upstream patch in 24 h",
+                "incident_response_plan": "SOC on standby",
+                "communication_strategy": "Status page and customer email",
+            },
+        )
+        pending = bypass_request_create(data=l3, actor=lead)
+        bypass_sign(bypass_id=pending.pk, signer=qms, password=password, role=Role.QMS, comment="Agreed")
+        rejected = bypass_request_create(data=l1, actor=users[Role.ONCALL])
+        bypass_reject(
+            bypass_id=rejected.pk,
+            signer=lead,
+            password=password,
+            role=Role.LEAD,
+            reason="Fix the docs build instead; it is one line.",
         )

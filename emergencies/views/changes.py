@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 from emergencies import permissions, selectors, services
 from emergencies.documents import stub_filename, stub_markdown
 from emergencies.forms import EmergencyStubForm, TransitionForm
-from emergencies.models import ChangeRecord
+from emergencies.models import BypassRequest, ChangeRecord
+from emergencies.services.bypass import bypass_slot_status
 from qms.forms_util import apply_validation_error
 from qms.registry import subject_panels
 
@@ -59,7 +60,13 @@ def change_detail(request, identifier):
 
 
 def _detail_context(request, change):
+    bypass = selectors.emergency_bypass_for_change(change=change)
+    authorised = bypass is not None and bypass.status in (BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED)
     return {
+        "bypass": bypass,
+        "bypass_slots": bypass_slot_status(bypass) if bypass else [],
+        # EMG-E001: the emergency went on to the hotfix (or further) without its authorisation.
+        "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
         "incident": change.incident,
         "transitions": list(change.get_available_user_status_transitions(request.user)),

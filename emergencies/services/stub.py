@@ -7,19 +7,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
 from emergencies import permissions, signals
+from emergencies.identifiers import save_with_unique_identifier
 from emergencies.models import ChangeRecord, Incident
+from emergencies.services.bypass import bypass_emergency_open
 from qms.models import User
 from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
 from qms.services import notification_queue, procedure_version_current
-
-MAX_SAME_MINUTE = 99
 
 
 @dataclass(frozen=True)
@@ -38,29 +37,6 @@ class StubInput:
     procedure_code: str = DEFAULT_PROCEDURE_CODE
     affected_systems: str = ""
     flags: dict = field(default_factory=dict)
-
-
-def _save_with_unique_identifier(obj: Model, *, field_name: str, base: str) -> None:
-    """Save ``obj`` under ``base``, or ``base-02``, ``base-03``… when that is taken.
-
-    The suffix keeps identifiers distinct when two are made in the same minute while still sorting by
-    time. A savepoint per attempt makes this safe under concurrent filing on PostgreSQL.
-    """
-    model = type(obj)
-    taken = model.objects.filter(**{f"{field_name}__startswith": base}).count()
-    n = max(taken, 0) + 1
-    while n <= MAX_SAME_MINUTE:
-        candidate = base if n == 1 else f"{base}-{n:02d}"
-        setattr(obj, field_name, candidate)
-        try:
-            with transaction.atomic():
-                obj.save()
-            return
-        except IntegrityError:
-            if not model.objects.filter(**{field_name: candidate}).exists():
-                raise
-            n += 1
-    raise ValidationError(f"More than {MAX_SAME_MINUTE} records were filed in this minute; try again.")
 
 
 def _validate_stub(data: StubInput) -> dict[str, list[str]]:
@@ -112,8 +88,9 @@ def emergency_stub_file(*, data: StubInput, actor: User, now: datetime | None = 
         declared_at=now,
     )
     change._history_user, change._change_reason = actor, "emergency stub filed"
-    _save_with_unique_identifier(change, field_name="identifier", base=f"CHG-EMG-{now:%Y%m%d-%H%M}")
+    save_with_unique_identifier(change, field_name="identifier", base=f"CHG-EMG-{now:%Y%m%d-%H%M}")
     signals.change_record_filed.send(sender=ChangeRecord, change=change, actor=actor)
+    bypass_emergency_open(change=change, actor=actor)
 
     roles = rules.stub_authoriser_roles(incident.category, incident.flags)
     notification_queue(
@@ -158,7 +135,7 @@ def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity:
     if ticket:
         incident.save()
     else:
-        _save_with_unique_identifier(incident, field_name="ticket", base=f"INC-{now:%Y%m%d-%H%M}")
+        save_with_unique_identifier(incident, field_name="ticket", base=f"INC-{now:%Y%m%d-%H%M}")
     return incident
 
 
@@ -171,10 +148,10 @@ def _authorisers(roles: list[Role], *, commander: User | None) -> list[User]:
     return users
 
 
+# "authorize_bypass" is not here: the last required signature on the emergency bypass takes it.
 TRANSITIONS = {
     name: getattr(ChangeRecord, name)
     for name in (
-        "authorize_bypass",
         "start_hotfix",
         "deploy",
         "start_monitoring",

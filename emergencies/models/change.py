@@ -176,8 +176,8 @@ class ChangeRecord(FSMModelMixin, models.Model):
         field=status,
         source=Status.STUB,
         target=Status.BYPASS_AUTHORISED,
-        permission=permissions.can_authorise_emergency,
-        custom={"label": "Record bypass authorisation"},
+        permission=permissions.only_by_signatures,
+        custom={"label": "Bypass authorised"},
     )
     def authorize_bypass(self, *, by, at, **kwargs) -> None:
         self.bypass_authorised_by, self.bypass_authorised_at = by, at

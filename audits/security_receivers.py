@@ -1,0 +1,44 @@
+"""Security events into the audit trail: lockouts, expired sessions and the second factor."""
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
+
+from audits import services
+from qms.models import User
+from qms.security import second_factor_event
+
+
+@receiver(user_locked_out, dispatch_uid="audits.on_locked_out")
+def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
+    user = User.objects.filter(username=username).first() if username else None
+    services.audit_event_record(
+        action="auth.locked_out",
+        subject=user,
+        subject_label=str(username or "")[:100],
+        reason="Too many failed sign-ins",
+        after={"username": str(username or "")[:150]},
+        ip_address=ip_address or None,
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="audits.on_session_expired")
+def on_session_expired(sender, request=None, user=None, **kwargs):
+    reason = getattr(request, "logout_reason", "")
+    if reason and user is not None:
+        services.audit_event_record(action="auth.session_expired", actor=user, subject=user, reason=reason)
+
+
+SECOND_FACTOR_ACTIONS = {
+    "enrolled": "Authenticator app set up",
+    "verified": "Sign-in completed with an authenticator code",
+    "failed": "Wrong authenticator code",
+    "removed": "Authenticator app removed",
+}
+
+
+@receiver(second_factor_event, dispatch_uid="audits.on_second_factor")
+def on_second_factor(sender, *, user, action, request=None, **kwargs):
+    services.audit_event_record(
+        action=f"auth.second_factor_{action}", actor=user, subject=user, reason=SECOND_FACTOR_ACTIONS.get(action, "")
+    )

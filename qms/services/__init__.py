@@ -1,0 +1,31 @@
+"""Writes of the portal core: procedures, notifications, users and electronic signatures."""
+
+from qms.services.notifications import (
+    notification_deliver,
+    notification_pending_ids,
+    notification_queue,
+)
+from qms.services.procedures import procedure_version_create, procedure_version_current, user_preferences_update
+from qms.services.signatures import (
+    SigningLocked,
+    content_hash,
+    signature_record,
+    signatures_for,
+    signer_authenticate,
+    signer_unlock,
+)
+
+__all__ = [
+    "SigningLocked",
+    "content_hash",
+    "notification_deliver",
+    "notification_pending_ids",
+    "notification_queue",
+    "procedure_version_create",
+    "procedure_version_current",
+    "signature_record",
+    "signatures_for",
+    "signer_authenticate",
+    "signer_unlock",
+    "user_preferences_update",
+]

@@ -1,0 +1,132 @@
+"""Electronic signatures (21 CFR Part 11 style): re-authentication, lockout, immutable records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from qms import signals
+from qms.models import Signature, SignerState, User
+from qms.roles import Role
+from qms.services.notifications import notification_queue
+
+SIGNING_LOCK_THRESHOLD = 5
+
+
+class SigningLocked(PermissionDenied):
+    pass
+
+
+def content_hash(content: dict) -> str:
+    """SHA-256 of a record's signable content, in a canonical JSON form."""
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def signer_authenticate(*, user: User, password: str) -> None:
+    """Ask the signer for their password again. Failures are committed even though the signing fails.
+
+    Call this outside the signing transaction. The fifth wrong password in a row locks the user's
+    signing and alerts the security officers.
+    """
+    with transaction.atomic():
+        SignerState.objects.get_or_create(user=user)
+        state = SignerState.objects.select_for_update().get(user=user)
+        if state.locked_at is not None:
+            raise SigningLocked("Your signing is locked after repeated wrong passwords; ask a security officer.")
+        if password and user.check_password(password):
+            if state.consecutive_failures:
+                state.consecutive_failures = 0
+                state._history_user, state._change_reason = user, "correct password"
+                state.save(update_fields=["consecutive_failures"])
+            return
+        state.consecutive_failures += 1
+        locked = state.consecutive_failures >= SIGNING_LOCK_THRESHOLD
+        if locked:
+            state.locked_at = timezone.now()
+        state._history_user, state._change_reason = user, "wrong password at signing"
+        state.save(update_fields=["consecutive_failures", "locked_at"])
+        signals.signing_failed.send(sender=SignerState, user=user, failures=state.consecutive_failures, locked=locked)
+        if locked:
+            notification_queue(
+                recipients=User.objects.filter(is_active=True, groups__name=Role.SECURITY.group_name),
+                dedupe_prefix=f"signing-locked:{user.pk}:{state.locked_at.isoformat()}",
+                template="signing_locked",
+                context={"user": user, "failures": state.consecutive_failures},
+            )
+    if locked:
+        raise SigningLocked(
+            f"Wrong password. Signing is now locked after {SIGNING_LOCK_THRESHOLD} failures; "
+            "the security officers have been alerted."
+        )
+    left = SIGNING_LOCK_THRESHOLD - state.consecutive_failures
+    raise ValidationError(
+        {"password": [f"Wrong password. {left} attempt{'s' if left != 1 else ''} left before your signing is locked."]}
+    )
+
+
+@transaction.atomic
+def signer_unlock(*, user: User, actor: User) -> SignerState:
+    if not actor.has_role(Role.SECURITY):
+        raise PermissionDenied("Only a security officer can unlock signing.")
+    state = SignerState.objects.select_for_update().get(user=user)
+    state.consecutive_failures, state.locked_at = 0, None
+    state._history_user, state._change_reason = actor, "signing unlocked"
+    state.save(update_fields=["consecutive_failures", "locked_at"])
+    signals.signing_unlocked.send(sender=SignerState, user=user, actor=actor)
+    return state
+
+
+@transaction.atomic(savepoint=False)
+def signature_record(
+    *,
+    subject: models.Model,
+    content: dict,
+    signer: User,
+    role: Role,
+    meaning: str,
+    comment: str = "",
+    method: str = Signature.Method.E_SIGNATURE,
+    recorded_by: User | None = None,
+    approved_at: datetime | None = None,
+    confirms: Signature | None = None,
+) -> Signature:
+    """Write one signature in the caller's transaction. The caller has authenticated the signer (or,
+    for a recorded verbal approval, the recorder) and checked that the signature is allowed."""
+    if not signer.has_role(role):
+        raise PermissionDenied(f"{signer.display_name} does not hold the role {role.label}.")
+    now = timezone.now()
+    signature = Signature(
+        subject_type=ContentType.objects.get_for_model(subject),
+        subject_id=subject.pk,
+        subject_label=str(subject),
+        signer=signer,
+        signer_name=signer.display_name,
+        role=role.value,
+        meaning=meaning,
+        method=method,
+        recorded_by=recorded_by,
+        approved_at=approved_at or now,
+        signed_at=now,
+        comment=comment.strip(),
+        content_hash=content_hash(content),
+        confirms=confirms,
+    )
+    signature.full_clean(validate_constraints=False)
+    signature.save()
+    signals.signature_recorded.send(sender=Signature, signature=signature, subject=subject)
+    return signature
+
+
+def signatures_for(subject: models.Model) -> list[Signature]:
+    return list(
+        Signature.objects.filter(subject_type=ContentType.objects.get_for_model(subject), subject_id=subject.pk)
+        .select_related("signer", "recorded_by", "confirmation")
+        .order_by("signed_at", "pk")
+    )
