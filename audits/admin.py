@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audits.models import AuditChainHead, AuditEvent, Obligation
+from audits.models import AuditChainHead, AuditEvent, ComplianceReport, Obligation
 from qms.admin import ReadOnlyHistoryAdmin
 
 
@@ -45,3 +45,22 @@ class ObligationAdmin(ReadOnlyHistoryAdmin):
         "escalation_level",
         "last_escalated_at",
     )
+
+
+@admin.register(ComplianceReport)
+class ComplianceReportAdmin(admin.ModelAdmin):
+    """Snapshots are immutable: shown, never added, changed or deleted here."""
+
+    list_display = ("kind", "period_start", "period_end", "generated_at", "generated_by", "sha256")
+    list_filter = ("kind",)
+    date_hierarchy = "period_start"
+    exclude = ("html",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -48,7 +48,11 @@ $$ LANGUAGE plpgsql;
 APPEND_ONLY_TABLES = (
     "audits_auditevent",
     "qms_signature",
-    # "emergencies_vote",  when CCB votes exist
+    # The emergency CCB: signed votes, gate decisions, regulatory notifications and status updates.
+    "emergencies_vote",
+    "emergencies_gatedecision",
+    "emergencies_regulatorynotification",
+    "emergencies_statusupdate",
 )
 
 PROTECTED_TABLES_SQL = f"""

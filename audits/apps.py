@@ -8,6 +8,8 @@ class AuditsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        import audits.ccb_receivers
+        import audits.patch_receivers  # noqa: F401
         from audits import panels, receivers, security_receivers  # noqa: F401
         from audits.append_only import protect_history_tables
         from qms.registry import Block, register_dashboard_widget, register_subject_panel
@@ -17,6 +19,10 @@ class AuditsConfig(AppConfig):
             register_subject_panel(
                 model, Block("audit_trail", "audits/includes/audit_trail_panel.html", panels.audit_trail_panel, 90)
             )
+        # The emergency CCB: a session's vote and decision clocks on its page.
+        register_subject_panel(
+            "emergencies.CCBSession", Block("clocks", "audits/includes/clocks_panel.html", panels.clocks_panel, 10)
+        )
         register_dashboard_widget(Block("overdue", "audits/includes/overdue_widget.html", panels.overdue_widget, 30))
         # After every migrate (and flush): history tables created since the audits migrations ran are
         # made append-only too.

@@ -8,7 +8,7 @@ Layout of the zip::
                                   its obligations and signatures, the field history of all of them and
                                   every audit event about any of them (with the fields the chain hashes)
     users.json                    every user those records name (id, username, name, roles, active)
-    reports/<name>.json           reports of the period, when the reports app is installed
+    reports.json                  the compliance reports whose period overlaps the range
 
 Reads are set-based: a fixed number of queries per chunk of changes, whatever the number of rows. On
 PostgreSQL the reads run in one REPEATABLE READ snapshot, so the files and the chain head agree.
@@ -272,7 +272,7 @@ def _period_rows(date_from: date, date_to: date, skipped: set[str]) -> dict[str,
                 continue
             if second:
                 condition = Q(**{f"{first}__lt": end.date() if _is_date(model, first) else end}) & Q(
-                    **{f"{second}__gte": start.date() if _is_date(model, second) else start}
+                    **{f"{second}__gt": start.date() if _is_date(model, second) else start}
                 )
             else:
                 lo, hi = (start.date(), end.date()) if _is_date(model, first) else (start, end)
@@ -342,7 +342,7 @@ def _write_snapshot(*, date_from: date, date_to: date, out: BinaryIO, actor_name
                 put(f"changes/{change.identifier}.json", _dumps(data))
                 count += 1
         for section, rows in _period_rows(date_from, date_to, skipped).items():
-            put(f"{section}/{section}.json", _dumps(rows))
+            put(f"{section}.json", _dumps(rows))
         put("users.json", _dumps(_users(user_ids)))
 
         manifest = {

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -113,3 +115,56 @@ class Obligation(models.Model):
     @property
     def met_on_time(self) -> bool | None:
         return None if self.is_open else self.satisfied_at <= self.due_at
+
+
+class ComplianceReport(models.Model):
+    """An immutable snapshot of a daily, weekly or monthly compliance report (append-only on PostgreSQL).
+
+    ``payload`` holds every figure and the ids of the records behind it; ``html`` and ``text`` are what was
+    rendered and mailed from it, and ``sha256`` is the digest of the canonical JSON of the payload. A period
+    can be generated again (a new snapshot); the beat's own snapshot of a period exists once.
+    """
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    generated_at = models.DateTimeField(default=timezone.now)
+    generated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    payload = models.JSONField()
+    html = models.TextField()
+    text = models.TextField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-period_start", "-generated_at"]
+        indexes = [models.Index(fields=["kind", "-period_start"], name="report_kind_period")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "period_start"],
+                condition=Q(generated_by__isnull=True),
+                name="report_scheduled_once_per_period",
+            ),
+            models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="report_period_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} compliance report {self.period_label}"
+
+    @property
+    def period_label(self) -> str:
+        from datetime import timedelta
+
+        last_day = (self.period_end - timedelta(seconds=1)).astimezone(UTC)
+        start = self.period_start.astimezone(UTC)
+        if self.kind == self.Kind.DAILY:
+            return f"{start:%Y-%m-%d}"
+        if self.kind == self.Kind.MONTHLY:
+            return f"{start:%B %Y}"
+        return f"{start:%Y-%m-%d} – {last_day:%Y-%m-%d}"

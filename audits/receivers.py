@@ -1,12 +1,15 @@
 """How oversight hears about the lifecycle: signals in, audit events and clocks out."""
 
+from datetime import UTC, datetime, time
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
+from django.utils import timezone
 from django_fsm.signals import post_transition
 
 from audits import services
 from emergencies import signals as lifecycle
-from emergencies.models import BypassRequest, ChangeRecord
+from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services.bypass import remediation_due_date
 from emergencies.signals import change_record_checklist_changed, change_record_filed
 from qms import signals as core
@@ -66,15 +69,11 @@ def on_change_transition(sender, instance: ChangeRecord, name, source, target, *
     if name in VOIDING_TRANSITIONS:
         services.obligations_satisfy(subject=instance, kinds=None, actor=actor, note=VOIDING_TRANSITIONS[name], at=at)
         return
-    kinds = [
-        c.kind
-        for c in instance.rules.clocks(instance.incident.severity if instance.incident_id else "")
-        if name in c.satisfied_on
-    ]
-    if kinds:
-        services.obligations_satisfy(
-            subject=instance, kinds=kinds, actor=actor, note=f"met by “{name.replace('_', ' ')}”", at=at
-        )
+    _satisfy_clocks(instance, name, actor, at)
+    if name == "deploy":
+        _open_deferred(instance, actor, at)
+    elif name == "resolve":
+        services.obligations_reanchor(subject=instance, due_by_kind=_resolution_dues(instance, at), actor=actor)
 
 
 @receiver(change_record_checklist_changed)
@@ -251,3 +250,106 @@ def on_signing_failed(sender, *, user, failures, locked, **kwargs):
 @receiver(core.signing_unlocked)
 def on_signing_unlocked(sender, *, user, actor, **kwargs):
     services.audit_event_record(action="signature.unlocked", actor=actor, subject=user, reason="signing unlocked")
+
+
+# --- post-incident --------------------------------------------------------------------------------------
+
+
+def _clocks(change: ChangeRecord):
+    return change.rules.clocks(change.incident.severity if change.incident_id else "")
+
+
+def _satisfy_clocks(change: ChangeRecord, event: str, actor, at) -> None:
+    kinds = [c.kind for c in _clocks(change) if event in c.satisfied_on]
+    if kinds:
+        services.obligations_satisfy(
+            subject=change, kinds=kinds, actor=actor, note=f"met by “{event.replace('_', ' ')}”", at=at
+        )
+
+
+def _resolution_dues(change: ChangeRecord, at) -> dict:
+    """Documentation and post-mortem run from resolution (§4: 24 h and 72 h after it)."""
+    return {c.kind: c.due(at) for c in _clocks(change) if c.anchor == "resolved"}
+
+
+def _open_deferred(change: ChangeRecord, actor, at) -> None:
+    """What the hotfix deferred (full regression, §3.2) becomes an obligation when it is deployed."""
+    specs = [
+        {
+            "kind": d["kind"],
+            "label": d["label"],
+            "owner": change.author,
+            "due_at": deadline(at, amount=d["amount"], unit=d["unit"]),
+        }
+        for d in change.rules.deferred_on_deploy
+    ]
+    if specs:
+        services.obligations_open(
+            subject=change, specs=specs, started_at=at, actor=actor, subject_url=change.get_absolute_url()
+        )
+
+
+@receiver(lifecycle.change_record_milestone)
+def on_milestone(sender, *, change, name, actor, at, **kwargs):
+    services.audit_event_record(action=f"change.{name}", actor=actor, subject=change, reason=name.replace("_", " "))
+    _satisfy_clocks(change, name, actor, at)
+
+
+@receiver(lifecycle.gate_result_recorded)
+def on_gate_result(sender, *, result, bypass, actor, **kwargs):
+    change = result.change
+    services.audit_event_record(
+        action=f"gate.{result.result}",
+        actor=actor,
+        subject=change,
+        reason=result.evidence,
+        after={"gate": result.gate, "result": result.result, "retroactive": result.retroactive},
+    )
+    if not result.clears_gate:
+        return
+    note = f"gate {result.get_result_display().lower()} retroactively"
+    if bypass is not None:
+        services.obligations_satisfy(
+            subject=bypass, kinds=["remediation"], keys=[result.gate], actor=actor, note=note, at=result.validated_at
+        )
+    deferred = [d["kind"] for d in change.rules.deferred_on_deploy if d.get("gate") == result.gate]
+    if deferred:
+        services.obligations_satisfy(subject=change, kinds=deferred, actor=actor, note=note, at=result.validated_at)
+
+
+@receiver(lifecycle.action_item_saved)
+def on_action_item(sender, *, item, actor, **kwargs):
+    change = item.post_mortem.change
+    due = datetime.combine(item.due_date, time(23, 59), tzinfo=UTC)
+    services.obligations_open(
+        subject=change,
+        actor=actor,
+        started_at=timezone.now(),
+        subject_url=change.get_absolute_url(),
+        specs=[
+            {
+                "kind": "action_item",
+                "key": str(item.pk),
+                "label": f"Action {item.number}: {item.action}"[:200],
+                "owner": item.owner,
+                "due_at": due,
+            }
+        ],
+    )
+    if item.status == item.Status.DONE:
+        services.obligations_satisfy(
+            subject=change, kinds=["action_item"], keys=[str(item.pk)], actor=actor, note="action done"
+        )
+
+
+@receiver(post_transition, sender=PostMortem)
+def on_post_mortem_transition(sender, instance, name, source, target, **kwargs):
+    method_kwargs = kwargs.get("method_kwargs", {})
+    services.audit_event_record(
+        action=f"post_mortem.{name}",
+        actor=method_kwargs.get("by"),
+        subject=instance.change,
+        reason=method_kwargs.get("reason", ""),
+        before={"status": source},
+        after={"status": target},
+    )

@@ -16,7 +16,6 @@ from simple_history.utils import bulk_create_with_history
 from audits.context import current_ip
 from audits.models import AuditChainHead, AuditEvent, Obligation
 from qms.models import User
-from qms.services import notification_queue
 
 logger = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -215,46 +214,41 @@ def obligations_satisfy(
     return done
 
 
-def obligation_sweep(*, now: datetime | None = None, batch: int = 1000) -> int:
-    """Notify the owner of every open obligation that has just become overdue, once.
+@transaction.atomic(savepoint=False)
+def obligations_reanchor(
+    *,
+    subject: models.Model,
+    due_by_kind: dict[str, datetime],
+    actor: User | None,
+    note: str = "due re-anchored at resolution",
+) -> int:
+    """Move the due time of a subject's open clocks (e.g. from declaration to resolution)."""
+    moved = 0
+    for obligation in Obligation.objects.select_for_update().filter(
+        **subject_ref(subject), satisfied_at__isnull=True, kind__in=list(due_by_kind)
+    ):
+        due = due_by_kind[obligation.kind]
+        if obligation.due_at == due:
+            continue
+        before = obligation.due_at
+        obligation.due_at = due
+        obligation._history_user, obligation._change_reason = actor, note
+        obligation.save(update_fields=["due_at"])
+        audit_event_record(
+            action="obligation.reanchored",
+            actor=actor,
+            subject=subject,
+            reason=f"{obligation.label} now due {due:%Y-%m-%d %H:%M} UTC",
+            before={"due_at": before},
+            after={"due_at": due, "kind": obligation.kind},
+        )
+        moved += 1
+    return moved
 
-    The row lock plus ``escalation_level`` make a second sweep (or two beat processes) a no-op, and the
-    notification's dedupe key guards the send itself.
-    """
-    now = now or timezone.now()
-    notified = 0
-    ids = list(
-        Obligation.objects.filter(satisfied_at__isnull=True, due_at__lt=now, escalation_level=0)
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:batch]
-    )
-    for pk in ids:
-        with transaction.atomic():
-            obligation = (
-                Obligation.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("owner")
-                .filter(pk=pk, satisfied_at__isnull=True, escalation_level=0)
-                .first()
-            )
-            if obligation is None:
-                continue
-            obligation.escalation_level, obligation.last_escalated_at = 1, now
-            obligation._change_reason = "overdue: owner notified"
-            obligation.save(update_fields=["escalation_level", "last_escalated_at"])
-            audit_event_record(
-                action="obligation.overdue",
-                subject=obligation,
-                subject_label=obligation.subject_label,
-                reason=f"{obligation.label} was due {obligation.due_at:%Y-%m-%d %H:%M} UTC",
-                after={"escalation_level": 1},
-            )
-            if obligation.owner is not None:
-                notification_queue(
-                    recipients=[obligation.owner],
-                    dedupe_prefix=f"obligation-overdue:{obligation.pk}:1",
-                    template="obligation_overdue",
-                    context={"obligation": obligation},
-                    link=obligation.subject_url,
-                )
-            notified += 1
-    return notified
+
+def obligation_sweep(*, now: datetime | None = None, batch: int = 1000, max_batches: int | None = None) -> int:
+    """Escalate every overdue open obligation up the procedure's ladder (owner, lead, QMS coordinator,
+    executive), once per step; returns how many obligations moved up. See ``audits.escalation``."""
+    from audits.escalation import obligation_sweep as sweep
+
+    return sweep(now=now, batch=batch, max_batches=max_batches).escalated

@@ -344,7 +344,14 @@ class _Writer:
                 pks = [pk for (pk,) in cursor.fetchall()]
                 for row, pk in zip(rows, pks, strict=True):
                     row[meta.pk.attname] = pk
-            names = list(rows[0])
+            # Fields the seed does not know yet (added since) get their model default, as an INSERT would.
+            defaults = {
+                f.attname: f.get_default()
+                for f in meta.concrete_fields
+                if f.attname not in rows[0] and not f.primary_key
+            }
+            names = [*rows[0], *defaults]
+            rows = [{**row, **defaults} for row in rows] if defaults else rows
             columns = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in names)
             json_names = {n for n in names if meta.get_field(n).get_internal_type() == "JSONField"}
             with cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:

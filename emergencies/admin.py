@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from emergencies.models import BypassRequest, ChangeRecord, Incident
+from emergencies.models import (
+    ActionItem,
+    BypassRequest,
+    ChangeRecord,
+    GateResult,
+    Incident,
+    PostMortem,
+    PreventiveMeasure,
+    RollbackTriggerReading,
+    TimelineEntry,
+)
 from qms.admin import ReadOnlyHistoryAdmin
 
 
@@ -39,3 +49,21 @@ class BypassRequestAdmin(ReadOnlyHistoryAdmin):
     list_display = ("identifier", "level", "status", "repository", "pull_request", "requested_at", "requested_by")
     list_filter = ("level", "status")
     search_fields = ("identifier", "repository", "pull_request")
+
+
+for model in (PostMortem, TimelineEntry, ActionItem, PreventiveMeasure):
+    admin.site.register(model, ReadOnlyHistoryAdmin)
+
+
+@admin.register(GateResult, RollbackTriggerReading)
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """Append-only records: shown, never added, changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -60,11 +60,12 @@ class EmergencyStubCreateSerializer(serializers.Serializer):
 class ChangeRecordSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="identifier", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
-    incident_ticket = serializers.CharField(source="incident.ticket", read_only=True, default=None)
-    category = serializers.CharField(source="incident.category", read_only=True, default=None)
-    severity = serializers.CharField(source="incident.severity", read_only=True, default=None)
+    # null when the change has no incident (or no score): allow_null puts that in the OpenAPI schema.
+    incident_ticket = serializers.CharField(source="incident.ticket", read_only=True, default=None, allow_null=True)
+    category = serializers.CharField(source="incident.category", read_only=True, default=None, allow_null=True)
+    severity = serializers.CharField(source="incident.severity", read_only=True, default=None, allow_null=True)
     cvss_score = serializers.DecimalField(
-        source="incident.cvss_score", max_digits=3, decimal_places=1, read_only=True, default=None
+        source="incident.cvss_score", max_digits=3, decimal_places=1, read_only=True, default=None, allow_null=True
     )
     author = serializers.CharField(source="author.username", read_only=True)
     procedure = serializers.CharField(source="procedure_version.procedure.code", read_only=True)

@@ -15,3 +15,21 @@ class EmergenciesConfig(AppConfig):
         register_dashboard_widget(
             Block("my_open", "emergencies/includes/my_open_widget.html", widgets.my_open_widget, 20)
         )
+        self._ready_ccb()
+
+    def _ready_ccb(self) -> None:
+        """The emergency CCB: its panel on a change's page, the sessions awaiting your vote on the dashboard,
+        and Gate 4 as a closure condition of changes whose procedure has a CCB."""
+        from emergencies import widgets_ccb
+        from emergencies.services import ccb, postincident
+        from qms.registry import Block, register_dashboard_widget, register_subject_panel
+
+        register_subject_panel(
+            "emergencies.ChangeRecord",
+            Block("ccb", "emergencies/ccb/includes/change_panel.html", widgets_ccb.change_panel, 5),
+        )
+        register_dashboard_widget(
+            Block("ccb_awaiting", "emergencies/ccb/includes/awaiting_widget.html", widgets_ccb.awaiting_vote_widget, 12)
+        )
+        if ccb.ccb_closure_problems not in postincident.CLOSURE_HOOKS:
+            postincident.CLOSURE_HOOKS.append(ccb.ccb_closure_problems)

@@ -130,3 +130,38 @@ def signatures_by_subject(subjects) -> dict[int, list]:
     ):
         grouped.setdefault(signature.subject_id, []).append(signature)
     return grouped
+
+
+def changes_with_findings(*, user: User, limit: int = 200):
+    """Emergency changes still open or closed recently, each with its EMG codes, in a fixed number of queries."""
+    from django.db.models import Prefetch
+
+    from emergencies.models import PostMortem, PreventiveMeasure
+    from emergencies.validation import findings
+
+    if not permissions.can_view_changes(user):
+        return []
+    changes = list(
+        ChangeRecord.objects.select_related(*CHANGE_LIST_RELATED)
+        .filter(level=ChangeRecord.Level.EMERGENCY)
+        .prefetch_related(
+            Prefetch(
+                "bypasses",
+                queryset=BypassRequest.objects.filter(level=BypassRequest.Level.EMERGENCY),
+                to_attr="emergency_bypasses",
+            ),
+            Prefetch("post_mortem__preventive_measures", queryset=PreventiveMeasure.objects.all()),
+        )
+        .order_by("-declared_at")[:limit]
+    )
+    rows = []
+    for change in changes:
+        bypass = change.emergency_bypasses[0] if change.emergency_bypasses else None
+        try:
+            post_mortem = change.post_mortem
+        except PostMortem.DoesNotExist:
+            post_mortem = None
+        found = findings(change, bypass=bypass, post_mortem=post_mortem, prefetched=True)
+        if found:
+            rows.append((change, found))
+    return rows

@@ -18,3 +18,9 @@ bypass_activated = Signal()
 verbal_approval_recorded = Signal()
 # bypass, signature, actor
 verbal_approval_confirmed = Signal()
+# change, name, actor, at — a documented step of the procedure reached (documentation_complete, ...)
+change_record_milestone = Signal()
+# result (GateResult), bypass (the emergency bypass or None), actor
+gate_result_recorded = Signal()
+# item (ActionItem), actor
+action_item_saved = Signal()

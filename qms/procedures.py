@@ -9,10 +9,11 @@ edit through :func:`qms.services.procedure_version_create` makes a new version, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from qms.clock import deadline
+from qms.procedures_ccb import CM_WF_CCB, CM_WF_COMMUNICATION, CCBRules, validate_ccb
 from qms.roles import Role
 
 # Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
@@ -160,14 +161,14 @@ _EMERGENCY_BYPASS_WORKFLOW = {
         },
         {"kind": "hotfix", "label": "Hotfix deployed", "amount": 4, "unit": "hours", "satisfied_on": ["deploy"]},
         {
-            "kind": "documentation",
+            "kind": "documentation", "anchor": "resolved",
             "label": "Full CHG documentation",
             "amount": 24,
             "unit": "hours",
             "satisfied_on": ["documentation_complete"],
         },
         {
-            "kind": "post_mortem",
+            "kind": "post_mortem", "anchor": "resolved",
             "label": "Post-mortem",
             "amount": 72,
             "unit": "hours",
@@ -179,6 +180,11 @@ _EMERGENCY_BYPASS_WORKFLOW = {
     "bypass_levels": _BYPASS_LEVELS,
     "decision_tree": _DECISION_TREE,
     "verbal_confirmation_hours": 24,
+    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
+    "deferred_on_deploy": [
+        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
+         "unit": "hours", "gate": "full_regression"},
+    ],
 }
 
 _QMS_BYPASS_PROCEDURES = {
@@ -214,14 +220,14 @@ _QMS_BYPASS_PROCEDURES = {
             "satisfied_on": ["authorize_bypass", "start_hotfix"],
         },
         {
-            "kind": "documentation",
+            "kind": "documentation", "anchor": "resolved",
             "label": "Post-incident review",
             "amount": 24,
             "unit": "hours",
             "satisfied_on": ["documentation_complete"],
         },
         {
-            "kind": "post_mortem",
+            "kind": "post_mortem", "anchor": "resolved",
             "label": "Detailed incident report",
             "amount": 72,
             "unit": "hours",
@@ -233,6 +239,11 @@ _QMS_BYPASS_PROCEDURES = {
     "bypass_levels": _BYPASS_LEVELS,
     "decision_tree": _DECISION_TREE,
     "verbal_confirmation_hours": 24,
+    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
+    "deferred_on_deploy": [
+        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
+         "unit": "hours", "gate": "full_regression"},
+    ],
 }
 
 _ENG_PROC_004 = {
@@ -255,7 +266,7 @@ _ENG_PROC_004 = {
     "day_basis": "business",
     "clocks": [
         {
-            "kind": "post_mortem",
+            "kind": "post_mortem", "anchor": "resolved",
             "label": "Post-mortem review",
             "amount": 3,
             "unit": "days",
@@ -263,7 +274,7 @@ _ENG_PROC_004 = {
             "satisfied_on": ["post_mortem_approved"],
         },
         {
-            "kind": "documentation",
+            "kind": "documentation", "anchor": "resolved",
             "label": "Retroactive change documentation",
             "amount": 3,
             "unit": "days",
@@ -275,6 +286,11 @@ _ENG_PROC_004 = {
     "bypass_levels": _BYPASS_LEVELS,
     "decision_tree": _DECISION_TREE,
     "verbal_confirmation_hours": 24,
+    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
+    "deferred_on_deploy": [
+        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
+         "unit": "hours", "gate": "full_regression"},
+    ],
 }
 
 _CM_WF_EMERGENCY = {
@@ -332,9 +348,19 @@ _CM_WF_EMERGENCY = {
         },
     ],
     "ccb_required": True,
+    "ccb": CM_WF_CCB,
+    # A patch package (§8.2) distributed per affected unit (§10), its hashes audited before closure, and the
+    # eight §11.2 follow-up documents within 30 days of deployment (emergencies.services.patch).
+    "patch_package": True,
+    "communication": CM_WF_COMMUNICATION,
     "bypass_levels": _BYPASS_LEVELS,
     "decision_tree": _DECISION_TREE,
     "verbal_confirmation_hours": 24,
+    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
+    "deferred_on_deploy": [
+        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
+         "unit": "hours", "gate": "full_regression"},
+    ],
 }
 
 PRESETS: list[dict] = [
@@ -394,6 +420,7 @@ class ClockSpec:
     basis: str
     owner: str = "author"
     satisfied_on: tuple[str, ...] = ()
+    anchor: str = "declared"
 
     def due(self, start: datetime) -> datetime:
         return deadline(start, amount=self.amount, unit=self.unit, basis=self.basis)
@@ -416,10 +443,11 @@ def validate_definition(definition: dict) -> list[str]:
     for clock in definition["clocks"]:
         if clock.get("unit") not in {"minutes", "hours", "days"} or float(clock.get("amount", 0)) <= 0:
             problems.append(f"Clock {clock.get('kind')!r} needs a positive amount in minutes, hours or days.")
+    problems += validate_ccb(definition)
     return problems
 
 
-class ProcedureRules:
+class ProcedureRules(CCBRules):
     """Typed questions asked of one procedure version's definition."""
 
     def __init__(self, definition: dict):
@@ -489,6 +517,7 @@ class ProcedureRules:
                     basis=clock.get("basis", self.definition["day_basis"]),
                     owner=clock.get("owner", "author"),
                     satisfied_on=tuple(clock.get("satisfied_on", ())),
+                    anchor=clock.get("anchor", "declared"),
                 )
             )
         return specs
@@ -544,9 +573,135 @@ class ProcedureRules:
         return int(self.definition.get("verbal_confirmation_hours", 24))
 
 
+    @property
+    def rollback_triggers(self) -> dict:
+        return self.definition.get("rollback_triggers", {})
+
+    @property
+    def deferred_on_deploy(self) -> list[dict]:
+        return self.definition.get("deferred_on_deploy", [])
+
+
 LEVEL_ORDER = {"L1": 1, "L2": 2, "L3": 3, "E": 4}
 
 
 def checks_allowed(level: str) -> list[str]:
     """The checks a level may bypass: its own and those of every level below it."""
     return [key for key, check in CHECK_CATALOGUE.items() if LEVEL_ORDER[check["min_level"]] <= LEVEL_ORDER[level]]
+
+
+
+# --- compliance tracking: escalation, repeat bypasses, reports ---------------------------------------------
+#
+# QMS Emergency Bypass Procedures v1.0 ("Compliance Tracking and Audit Framework", "Metrics and KPIs", "Audit
+# Report Generation") names the escalation triggers (remediation deadline missed, pattern of repeated bypasses)
+# and the daily / weekly / monthly reports, but gives no ladder timings. The ladder below is derived from it:
+#   - overdue (0 h)  → the owner: "remediation_deadline_missed" is the first escalation trigger;
+#   - 24 h overdue   → the owner's lead: a missed day is a missed "daily_progress_updates" (L1) and
+#                      "daily_compliance_status_reports" (L2) cycle. The portal has no team structure, so the
+#                      owner's lead is every Development lead (the level-1 authorisers, "Lead review"), or the
+#                      Engineering managers when no Development lead is active (ENG-PROC-004's Engineering Lead);
+#   - 48 h overdue   → the QMS coordinator, who owns compliance tracking (two daily cycles missed, and the L3
+#                      "24-hour review" missed twice over);
+#   - 72 h overdue   → the executive: the 72-hour deliverables of the post-emergency procedure end in
+#                      "board_level_presentation_materials"; anything still open past them is executive business.
+# A procedure version may carry its own "compliance" key; versions without one use these defaults.
+COMPLIANCE_POLICY: dict = {
+    "escalation": [
+        {"level": 1, "after": "0h", "to": "owner", "label": "Owner"},
+        {
+            "level": 2,
+            "after": "24h",
+            "to": "lead",
+            "label": "Owner's lead",
+            "roles": ["lead"],
+            "fallback_roles": ["engmanager"],
+        },
+        {"level": 3, "after": "48h", "to": "qms", "label": "QMS coordinator", "roles": ["qms"]},
+        {"level": 4, "after": "72h", "to": "executive", "label": "Executive", "roles": ["executive"]},
+    ],
+    # Escalations that reached the QMS coordinator or above are the daily report's "critical escalations".
+    "critical_level": 3,
+    # "pattern_of_repeated_bypasses" (level 1 escalation triggers): the same repository and check bypassed
+    # min_bypasses times within window_days escalates to the roles below and requires a preventive follow-up
+    # change, due within the longest remediation timeline of the procedure (5 business days, level 1).
+    "repeat_bypass": {
+        "min_bypasses": 3,
+        "window_days": 30,
+        "notify": ["lead", "qms"],
+        "owner_role": "lead",
+        "preventive_due": {"amount": 5, "unit": "days", "basis": "business"},
+    },
+    # "improvement_triggers" (Continuous Improvement Framework): a report recommends an improvement when a
+    # metric crosses one of these.
+    "improvement_thresholds": {
+        "on_time_rate_min": 0.9,
+        "remediation_completion_min": 0.9,
+        "rollback_rate_max": 0.1,
+        "false_alarm_rate_max": 0.1,
+        "follow_up_compliance_min": 1.0,
+    },
+    "reports": {"recipients": ["qms"], "trend_months": 12, "trend_weeks": 8},
+}
+_QMS_BYPASS_PROCEDURES["compliance"] = COMPLIANCE_POLICY
+COMPLIANCE_PROCEDURE_CODE = "qms-emergency-bypass-v1"
+
+# When the beat generates the reports (UTC); qms.settings reads COMPLIANCE_REPORT_* from the environment
+# with these defaults. Weekly reports run on Monday (day_of_week 1), monthly ones on the 1st.
+REPORT_SCHEDULE_DEFAULTS = {
+    "daily": {"hour": 6, "minute": 0},
+    "weekly": {"hour": 6, "minute": 30, "day_of_week": 1},
+    "monthly": {"hour": 7, "minute": 0, "day_of_month": 1},
+}
+
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """ "0h", "24h", "30m", "3d" → a timedelta (calendar time: the ladder runs on wall-clock time)."""
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in _DURATION_UNITS or not text[:-1].isdigit():
+        raise ValueError(f"A duration looks like 24h, 30m or 3d, not {text!r}.")
+    return timedelta(**{_DURATION_UNITS[text[-1]]: int(text[:-1])})
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    level: int
+    after: timedelta
+    to: str
+    label: str
+    roles: tuple[str, ...] = ()
+    fallback_roles: tuple[str, ...] = ()
+
+    @property
+    def after_label(self) -> str:
+        minutes = int(self.after.total_seconds() // 60)
+        return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def compliance_policy(definition: dict | None = None) -> dict:
+    """The compliance settings of a procedure definition, defaults filled in for what it does not say."""
+    given = (definition or {}).get("compliance") or {}
+    return {**COMPLIANCE_POLICY, **given}
+
+
+def escalation_steps(definition: dict | None = None) -> list[EscalationStep]:
+    """The escalation ladder, lowest level first. Levels are 1, 2, 3… and their delays never decrease."""
+    steps = [
+        EscalationStep(
+            level=int(step["level"]),
+            after=parse_duration(step["after"]),
+            to=step["to"],
+            label=step.get("label", step["to"]),
+            roles=tuple(step.get("roles", ())),
+            fallback_roles=tuple(step.get("fallback_roles", ())),
+        )
+        for step in compliance_policy(definition)["escalation"]
+    ]
+    steps.sort(key=lambda s: s.level)
+    if [s.level for s in steps] != list(range(1, len(steps) + 1)):
+        raise ValueError("Escalation levels must be 1, 2, 3… without gaps.")
+    if any(steps[i].after < steps[i - 1].after for i in range(1, len(steps))):
+        raise ValueError("A higher escalation level cannot come sooner than a lower one.")
+    return steps

@@ -120,7 +120,7 @@ def second_factor_setup(request):
     """Enrol an authenticator app, or remove it (with a current code)."""
     user = request.user
     has_device = user_has_confirmed_device(user)
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if has_device:
         if request.method == "POST" and form.is_valid():
             device, error = _verify_confirmed(user, form.cleaned_data["token"])
@@ -173,7 +173,7 @@ def second_factor_verify(request):
     user = request.user
     if user_has_verified_second_factor(request) or not user_has_confirmed_device(user):
         return redirect(_safe_next(request))
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device, error = _verify_confirmed(user, form.cleaned_data["token"])
         if device is None:

@@ -123,6 +123,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+# Uploaded patch artifacts. Never served from MEDIA_URL: the portal serves them after a permission check.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
 
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env(
@@ -178,6 +181,28 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17, hour=3),
     },
 }
+
+# Compliance reports (QMS Emergency Bypass Procedures v1.0, "Audit Report Generation"): when the beat generates
+# them, in UTC. Each covers the last complete period (yesterday, last Monday-Sunday week, last month).
+from qms.procedures import REPORT_SCHEDULE_DEFAULTS as _REPORT_DEFAULTS  # noqa: E402
+
+COMPLIANCE_REPORT_SCHEDULE = {
+    kind: {
+        name: int(env(f"COMPLIANCE_REPORT_{kind.upper()}_{name.upper()}", str(default)))
+        for name, default in defaults.items()
+    }
+    for kind, defaults in _REPORT_DEFAULTS.items()
+}
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"compliance-report-{kind}": {
+            "task": "audits.tasks.compliance_report_task",
+            "schedule": crontab(**{k: str(v) for k, v in when.items()}),
+            "args": (kind,),
+        }
+        for kind, when in COMPLIANCE_REPORT_SCHEDULE.items()
+    }
+)
 
 # --- REST API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -274,6 +299,12 @@ MIDDLEWARE[MIDDLEWARE.index("qms.middleware.LoginRequiredEverywhereMiddleware") 
     "qms.middleware.SecondFactorMiddleware",
 ]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+
+# The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "qms.openapi.add_error_responses",
+]
 
 # The auditors' evidence: retention of the record of an emergency change, counted from when it was last
 # in effect (QMS Emergency Bypass Procedures v1.0, audit trail).

@@ -33,3 +33,5 @@ urlpatterns += [
     path("accounts/2fa/", security.second_factor_setup, name="second-factor-setup"),
     path("accounts/2fa/verify/", security.second_factor_verify, name="second-factor-verify"),
 ]
+
+handler404 = "qms.openapi.page_not_found"

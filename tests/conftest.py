@@ -11,6 +11,13 @@ from qms.roles import Role
 from tests.factories import UserFactory
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Reference data even when the test database is built without migrations (--nomigrations)."""
+    with django_db_blocker.unblock():
+        ensure_reference_data()
+
+
 def _is_transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("transaction"):
@@ -133,13 +140,18 @@ def private_redis():
 
 
 @pytest.fixture
-def celery_on(request):
-    """Point the project's Celery app at a broker URL for the test, then put it back."""
+def celery_on(monkeypatch):
+    """Point the project's Celery app at a broker URL for the test, then put it back.
+
+    Celery reads ``CELERY_BROKER_URL`` from the environment before its own configuration, so with the
+    variable set (as ``make test`` sets it) changing ``app.conf`` alone changes nothing: set both.
+    """
     from qms.celery import app
 
     original = app.conf.broker_url
 
     def use(url: str):
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         app.conf.broker_url = url
         app._after_fork()  # drop pooled connections to the previous broker
         return app

@@ -53,3 +53,76 @@ def authorise(change, *signers):
         bypass = bypass_sign(bypass_id=bypass.pk, signer=signer, password=PASSWORD, role=role)
     change.refresh_from_db()
     return bypass
+
+
+def ready_to_deploy(change, reviewer):
+    """Tick the emergency deployment checklist (§3.3) with a second engineer's review."""
+    from emergencies.services.postincident import (
+        DEPLOYMENT_FLAGS,
+        change_deployment_flag_set,
+        change_documentation_update,
+        hotfix_review_record,
+    )
+
+    hotfix_review_record(change_id=change.pk, reviewer=reviewer)
+    for flag in DEPLOYMENT_FLAGS:
+        if flag != "stakeholders_notified":
+            change_deployment_flag_set(change_id=change.pk, flag=flag, done=True, actor=change.author)
+    change_documentation_update(
+        change_id=change.pk, actor=change.author, sections={"rollback_plan": "Revert the release; feature flag off."}
+    )
+    change.refresh_from_db()
+    return change
+
+
+def deploy_and_resolve(change, *, reviewer, commander):
+    """From an authorised stub to post-incident documentation: hotfix, deploy, monitor, resolve."""
+    from emergencies.services import change_record_transition
+
+    change_record_transition(change_id=change.pk, transition="start_hotfix", actor=change.author)
+    ready_to_deploy(change, reviewer)
+    for name, actor in (("deploy", change.author), ("start_monitoring", change.author), ("resolve", commander)):
+        change_record_transition(change_id=change.pk, transition=name, actor=actor, reason=name)
+    change.refresh_from_db()
+    return change
+
+
+def close_emergency(change, *, now=None):
+    """Take an emergency stub through everything the closure checklist (§4.5) asks, then close it."""
+    from emergencies.services import change_record_transition
+    from emergencies.services import postincident as pi
+
+    commander = UserFactory(roles=[Role.COMMANDER.value])
+    reviewer = UserFactory(roles=[Role.ONCALL.value])
+    coordinator = UserFactory(roles=[Role.QMS.value])
+    author = change.author
+    if change.status == "stub":
+        authorise(change, *[commander if r == "commander" else UserFactory(roles=[r]) for r in _slot_roles(change)])
+    change_record_transition(change_id=change.pk, transition="start_hotfix", actor=author, now=now)
+    ready_to_deploy(change, reviewer)
+    for name in ("deploy", "start_monitoring", "resolve"):
+        change_record_transition(change_id=change.pk, transition=name, actor=author, reason=name, now=now)
+    pi.change_documentation_update(change_id=change.pk, actor=author, sections={
+        "root_cause": "r", "impact_assessment": "i", "timeline": "t", "affected_artifacts": "a",
+        "resolution": "fix", "lessons_learned": "l"})
+    pm = pi.post_mortem_start(change_id=change.pk, actor=author)
+    pi.post_mortem_update(post_mortem_id=pm.pk, actor=author, fields={
+        "why_1": "1", "why_2": "2", "why_3": "3", "why_4": "4", "why_5": "5", "resolution": "fix",
+        "went_well": "w", "went_poorly": "p"})
+    measure = pi.preventive_measure_add(post_mortem_id=pm.pk, actor=author, measure="m", category="process",
+                                        priority="Low")
+    pi.preventive_measure_follow_up_create(measure_id=measure.pk, actor=author)
+    pi.post_mortem_submit(post_mortem_id=pm.pk, actor=author)
+    pi.post_mortem_approve(post_mortem_id=pm.pk, signer=commander, password=PASSWORD, role=Role.COMMANDER)
+    for gate in pi.gate_catalogue(change):
+        pi.gate_result_record(change_id=change.pk, gate=gate, result="passed", evidence="ok", actor=coordinator)
+    pi.change_deployment_flag_set(change_id=change.pk, flag="stakeholders_notified", done=True, actor=author)
+    return change_record_transition(change_id=change.pk, transition="close", actor=coordinator, now=now)
+
+
+def _slot_roles(change):
+    from emergencies.models import BypassRequest
+    from emergencies.services.bypass import bypass_slot_status
+
+    bypass = BypassRequest.objects.get(change=change, level="E")
+    return [slot.roles[0].value for slot in bypass_slot_status(bypass) if not slot.filled]

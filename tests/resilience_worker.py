@@ -19,19 +19,21 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qms.settings")
 
-import redis  # noqa: E402
-from celery.signals import task_postrun  # noqa: E402
-from django.core.mail.backends.filebased import EmailBackend as FileEmailBackend  # noqa: E402
+import redis
+from celery.signals import task_postrun
+from django.core.mail.backends.filebased import EmailBackend as FileEmailBackend
 
-from qms.celery import app  # noqa: E402
+from qms.celery import app
 
+# Keys the test reads (tests/test_resilience.py names them too; it must not import this module, which
+# reconfigures the Celery app).
 REACHED = "resilience:reached"
 RAN = "resilience:ran"
 RELEASE = "resilience:release"  # never pushed by the test: a paused worker is killed, not released
 SAFETY_TIMEOUT = 120
 
 PAUSE_AT = os.environ.get("RESILIENCE_PAUSE_AT", "")
-control = redis.Redis.from_url(os.environ["RESILIENCE_REDIS_URL"])
+control = redis.Redis.from_url(os.environ["RESILIENCE_REDIS_URL"], socket_timeout=SAFETY_TIMEOUT + 30)
 
 # Kombu restores an unacknowledged message once it is older than the visibility timeout (an hour in
 # production); the test's workers check every second for messages older than a second or two.
@@ -44,7 +46,7 @@ app.conf.broker_transport_options = {
 
 
 def pause(point: str, **details) -> None:
-    if PAUSE_AT != point:
+    if point != PAUSE_AT:
         return
     control.rpush(REACHED, json.dumps({"point": point, "pid": os.getpid(), **details}))
     control.blpop([RELEASE], timeout=SAFETY_TIMEOUT)

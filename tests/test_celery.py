@@ -5,11 +5,9 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
-from django.urls import reverse
 
 from qms.celery import app
 from qms.models import Notification
-from qms.tasks import notification_dispatch_pending_task
 from tests.conftest import requires_redis
 from tests.factories import file_stub
 
@@ -45,31 +43,4 @@ def test_worker_delivers_the_filing_notification_once(oncall, commander):
     assert Notification.objects.get().sent_at is not None
 
 
-@pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_filing_works_with_the_broker_down_and_nothing_is_lost(client, oncall, commander, private_redis, celery_on):
-    private_redis.start()
-    celery_on(private_redis.url)
-    private_redis.stop()  # the broker goes down mid-incident
-
-    client.force_login(oncall)
-    response = client.post(
-        reverse("emergencies:stub-create"),
-        {"title": "Checkout down", "category": "p1_incident", "problem_statement": "All orders fail."},
-    )
-    assert response.status_code == 302
-    notification = Notification.objects.get()
-    assert notification.sent_at is None
-    assert mail.outbox == []
-
-    private_redis.start()  # back on the same port
-    celery_on(private_redis.url)
-    with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
-        notification_dispatch_pending_task.delay(older_than_seconds=0)
-        assert wait_for(lambda: len(mail.outbox) == 1)
-    # The beat job runs again: nothing is pending any more, so nothing is sent twice.
-    assert notification_dispatch_pending_task(older_than_seconds=0) == 0
-    assert len(mail.outbox) == 1
-    notification.refresh_from_db()
-    assert notification.sent_at is not None
-    assert notification.attempts == 1
+# The broker going down (filing still works, nothing is lost) is in tests/test_resilience.py.

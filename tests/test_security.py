@@ -185,9 +185,7 @@ def test_verify_refuses_an_offsite_next(client, security, time_machine):
     client.post(reverse("logout"))
     _sign_in(client, "security")
     time_machine.move_to(START + timedelta(seconds=60), tick=False)
-    ok = client.post(
-        reverse("second-factor-verify"), {"token": _code(device), "next": "https://evil.example"}
-    )
+    ok = client.post(reverse("second-factor-verify"), {"token": _code(device), "next": "https://evil.example"})
     assert ok["Location"] == "/"
 
 

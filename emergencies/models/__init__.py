@@ -1,9 +1,55 @@
 from emergencies.models.bypass import BypassRequest
+from emergencies.models.ccb import (
+    CCBMember,
+    CCBSession,
+    GateDecision,
+    RegulatoryNotification,
+    StatusUpdate,
+    Vote,
+)
 from emergencies.models.change import (
     CVSS_VALIDATORS,
     INCIDENT_TICKET_VALIDATOR,
     ChangeRecord,
     Incident,
 )
+from emergencies.models.patch import (
+    FollowUpDocument,
+    PatchArtifact,
+    PatchPackage,
+    UnitDistribution,
+    UnitEvent,
+)
+from emergencies.models.postincident import (
+    ActionItem,
+    GateResult,
+    PostMortem,
+    PreventiveMeasure,
+    RollbackTriggerReading,
+    TimelineEntry,
+)
 
-__all__ = ["CVSS_VALIDATORS", "INCIDENT_TICKET_VALIDATOR", "BypassRequest", "ChangeRecord", "Incident"]
+__all__ = [
+    "CVSS_VALIDATORS",
+    "INCIDENT_TICKET_VALIDATOR",
+    "ActionItem",
+    "BypassRequest",
+    "CCBMember",
+    "CCBSession",
+    "ChangeRecord",
+    "FollowUpDocument",
+    "GateDecision",
+    "GateResult",
+    "Incident",
+    "PatchArtifact",
+    "PatchPackage",
+    "PostMortem",
+    "PreventiveMeasure",
+    "RegulatoryNotification",
+    "RollbackTriggerReading",
+    "StatusUpdate",
+    "TimelineEntry",
+    "UnitDistribution",
+    "UnitEvent",
+    "Vote",
+]

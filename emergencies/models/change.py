@@ -132,6 +132,24 @@ class ChangeRecord(FSMModelMixin, models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.")
 
+    # Hotfix rules (§3.1-3.2) and the emergency deployment checklist (§3.3).
+    hotfix_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The second engineer who reviewed the code change (never its author).",
+    )
+    smoke_test_passed = models.BooleanField(default=False)
+    security_scan_passed = models.BooleanField(default=False)
+    deployment_notification_sent = models.BooleanField(default=False)
+    dashboards_open = models.BooleanField("monitoring dashboards open", default=False)
+    oncall_team_notified = models.BooleanField(default=False)
+    stakeholders_notified = models.BooleanField(default=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    documentation_completed_at = models.DateTimeField(null=True, blank=True)
+
     # Full documentation (§4.1), completed after the incident.
     rollback_plan = models.TextField(blank=True)
     root_cause = models.TextField(blank=True)
@@ -140,6 +158,15 @@ class ChangeRecord(FSMModelMixin, models.Model):
     affected_artifacts = models.TextField(blank=True)
     resolution = models.TextField(blank=True)
     lessons_learned = models.TextField(blank=True)
+
+    # Emergency CCB (CM-WF-EMERGENCY §9, §14, §16): set through emergencies.services.ccb.
+    verification_complete = models.BooleanField(
+        default=False, help_text="Focused testing done: fix, regression, integration and rollback testing (§9.1)."
+    )
+    false_alarm = models.BooleanField(
+        default=False, help_text="The emergency was judged not warranted (a false alarm in the metrics, §16)."
+    )
+    false_alarm_reason = models.TextField(blank=True)
 
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -170,6 +197,30 @@ class ChangeRecord(FSMModelMixin, models.Model):
             return ""
         return self.rules.severity_labels.get(self.incident.severity, self.incident.severity)
 
+    @property
+    def security_incident(self) -> bool:
+        return bool(self.incident_id and self.incident.security_involved)
+
+    def deployment_checklist(self) -> list[tuple[str, bool]]:
+        """The emergency deployment checklist of §3.3, plus the security scan for security incidents (§3.2)."""
+        items = [
+            (
+                "Code change reviewed by second engineer",
+                self.hotfix_reviewer_id is not None and self.hotfix_reviewer_id != self.author_id,
+            ),
+            ("Smoke test passed", self.smoke_test_passed),
+            ("Deployment notification sent", self.deployment_notification_sent),
+            ("Rollback plan ready", bool(self.rollback_plan.strip())),
+            ("Monitoring dashboards open", self.dashboards_open),
+            ("On-call team notified", self.oncall_team_notified),
+        ]
+        if self.security_incident:
+            items.append(("Security scan passed (security incident)", self.security_scan_passed))
+        return items
+
+    def deployment_problems(self) -> list[str]:
+        return [label for label, done in self.deployment_checklist() if not done]
+
     # --- transitions: they only set fields; services lock, check, save and record ----------------------
 
     @transition(
@@ -197,6 +248,7 @@ class ChangeRecord(FSMModelMixin, models.Model):
         source=Status.HOTFIX,
         target=Status.DEPLOYED,
         permission=permissions.can_work_on_change,
+        conditions=[lambda change: not change.deployment_problems()],
         custom={"label": "Mark deployed"},
     )
     def deploy(self, *, at, **kwargs) -> None:
@@ -219,8 +271,9 @@ class ChangeRecord(FSMModelMixin, models.Model):
         permission=permissions.can_work_on_change,
         custom={"label": "Confirm resolution"},
     )
-    def resolve(self, **kwargs) -> None:
+    def resolve(self, *, at, **kwargs) -> None:
         self.hotfix_in_progress = False
+        self.resolved_at = at
 
     @transition(
         field=status,

@@ -9,12 +9,13 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 
 from emergencies import permissions, signals
 from emergencies.identifiers import save_with_unique_identifier
 from emergencies.models import ChangeRecord, Incident
 from emergencies.services.bypass import bypass_emergency_open
+from emergencies.services.postincident import closure_problems
 from qms.models import User
 from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
@@ -148,6 +149,12 @@ def _authorisers(roles: list[Role], *, commander: User | None) -> list[User]:
     return users
 
 
+# What must be true before a transition, said item by item (the model's conditions only say yes or no).
+TRANSITION_GUARDS = {
+    "deploy": lambda change: change.deployment_problems(),
+    "close": closure_problems,
+}
+
 # "authorize_bypass" is not here: the last required signature on the emergency bypass takes it.
 TRANSITIONS = {
     name: getattr(ChangeRecord, name)
@@ -177,13 +184,18 @@ def change_record_transition(
     )
     method = getattr(change, transition)
     label = method._django_fsm.get_transition(change.status)
-    if not can_proceed(method):
+    if not can_proceed(method, check_conditions=False):
         raise ValidationError(
             f"“{transition.replace('_', ' ')}” is not possible while the change is "
             f"{change.get_status_display().lower()}."
         )
-    if not has_transition_perm(method, actor):
+    # The transition's own permission (django-fsm's has_transition_perm also demands its conditions).
+    if not label.has_perm(change, actor):
         raise PermissionDenied("You may not take this action on this change.")
+    guard = TRANSITION_GUARDS.get(transition)
+    problems = guard(change) if guard else []
+    if problems or not can_proceed(method):
+        raise ValidationError([f"Not yet: {problem}" for problem in problems] or ["Not yet possible."])
     reason = reason.strip()
     if label.custom.get("reason_required") and not reason:
         raise ValidationError({"reason": ["Give a reason for this action."]})

@@ -47,3 +47,9 @@ def can_file(user) -> bool:
     from emergencies.permissions import can_file_emergency
 
     return can_file_emergency(user)
+
+
+@register.filter
+def table_cell(value) -> str:
+    """Keep a value inside its markdown table cell."""
+    return " ".join(str(value).replace("|", "\\|").split())

@@ -7,9 +7,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import permissions, selectors, services
 from emergencies.documents import stub_filename, stub_markdown
-from emergencies.forms import EmergencyStubForm, TransitionForm
-from emergencies.models import BypassRequest, ChangeRecord
+from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReadingForm, TransitionForm
+from emergencies.models import BypassRequest, ChangeRecord, PostMortem
+from emergencies.services import postincident
 from emergencies.services.bypass import bypass_slot_status
+from emergencies.validation import findings
 from qms.forms_util import apply_validation_error
 from qms.registry import subject_panels
 
@@ -74,6 +76,38 @@ def _detail_context(request, change):
         "history": selectors.change_history(change=change, limit=50),
         "panels": subject_panels(ChangeRecord._meta.label),
         "checklist": [(name, label, getattr(change, name)) for name, label in services.CHECKLIST_ITEMS.items()],
+        **_post_incident_context(request, change, bypass),
+    }
+
+
+def _post_incident_context(request, change, bypass) -> dict:
+    post_mortem = PostMortem.objects.filter(change=change).first()
+    readings = list(change.rollback_readings.select_related("recorded_by")[:5])
+    thresholds = change.rules.rollback_triggers
+    user = request.user
+    return {
+        "deployment_flags": [
+            (name, label, getattr(change, name))
+            for name, label in postincident.DEPLOYMENT_FLAGS.items()
+            if name != "security_scan_passed" or change.security_incident
+        ],
+        "deployment_problems": change.deployment_problems(),
+        "can_review_hotfix": change.is_open
+        and user.pk != change.author_id
+        and permissions.can_work_on_change(change, user)
+        and change.hotfix_reviewer_id is None,
+        "readings": [(r, r.triggered(thresholds)) for r in readings],
+        "reading_form": RollbackReadingForm(),
+        "documentation_missing": postincident.documentation_missing(change),
+        "post_mortem": post_mortem,
+        "gates": postincident.gate_status(change),
+        "gate_form": GateResultForm(),
+        "can_validate_gates": change.is_open
+        and user.has_role(*postincident.VALIDATOR_ROLES)
+        and user.pk != change.author_id,
+        "findings": findings(change, post_mortem=post_mortem, bypass=bypass, prefetched=True),
+        "closure": postincident.closure_checklist(change) if change.status == ChangeRecord.Status.POST_INCIDENT else [],
+        "follow_ups": list(change.follow_ups.all()),
     }
 
 

@@ -1,15 +1,12 @@
 import itertools
-from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
 
-from audits.models import AuditEvent, Obligation
-from audits.services import audit_chain_verify, audit_event_record, obligation_sweep
-from qms.models import Notification
+from audits.models import AuditEvent
+from audits.services import audit_chain_verify, audit_event_record
 from tests.conftest import requires_postgres
 from tests.factories import file_stub
 
@@ -110,15 +107,3 @@ def test_event_written_outside_a_transaction_still_chains(oncall):
     audit_event_record(action="test.one", actor=oncall)
     audit_event_record(action="test.two")
     assert audit_chain_verify().ok
-
-
-def test_sweep_notifies_each_overdue_owner_once(oncall, commander):
-    change = file_stub(oncall, commander=commander, now=timezone.now() - timedelta(hours=5))
-    Notification.objects.all().delete()
-    assert obligation_sweep() == 2  # triage (commander) and hotfix (oncall) are overdue
-    assert obligation_sweep() == 0
-    assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == ["commander", "oncall"]
-    triage = Obligation.objects.get(subject_id=change.pk, kind="triage")
-    assert triage.escalation_level == 1
-    assert triage.history.first().history_change_reason == "overdue: owner notified"
-    assert AuditEvent.objects.filter(action="obligation.overdue").count() == 2

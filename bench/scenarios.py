@@ -1,0 +1,103 @@
+"""What the benchmark measures. Adding a page or a job is one line here.
+
+A page names its URL (``reverse()`` name plus, for a record's page, the record to show). A page whose URL
+name does not resolve yet, or whose model does not exist yet, is listed as "not built yet"; one whose
+records the seed does not write yet is "no data". Either way the table shows it, so a page that lands
+is measured from its first run.
+
+Personas are seeded users (``bench/seeding.py``): ``commander`` (incident commander: the awaiting
+widget, their own open changes and clocks), ``qms`` (QMS coordinator: every overdue clock, the
+reports) and ``oncall`` (files stubs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class NotBuilt(Exception):
+    """The page or job is not in the code base yet."""
+
+
+class NoData(Exception):
+    """The page exists but the seed writes nothing for it to show yet."""
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    url_name: str
+    kwargs: Callable[[Any], dict] | None = None  # called with the bench context; returns reverse() kwargs
+    persona: str = "commander"
+    method: str = "GET"
+    data: Callable[[int], dict] | None = None  # POST body of the i-th request
+    expect: int = 200
+    samples: int | None = None  # default: the run's --samples
+    target_p95_ms: float | None = None
+    baseline: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A set-based operation timed once on the seeded data: ``run(ctx)`` returns what it did, in words."""
+
+    name: str
+    run: Callable[[Any], dict]
+    target_seconds: float | None = None
+    sizes: str = "all"  # "all" or "largest"
+    notes: list[str] = field(default_factory=list)
+
+
+def stub_form(i: int) -> dict:
+    return {
+        "title": f"Bench: checkout API returns 500 (#{i})",
+        "category": "p1_incident",
+        "problem_statement": "Every order fails since the last deploy.",
+    }
+
+
+def record(label: str, field_name: str, **filters) -> Callable[[Any], dict]:
+    """kwargs for a record's page: the newest matching row of ``app_label.Model``."""
+
+    def kwargs(ctx) -> dict:
+        return {field_name: ctx.newest(label, field_name, **filters)}
+
+    return kwargs
+
+
+PAGES: list[Page] = [
+    Page("trivial view (/healthz)", "healthz", baseline=True),
+    Page("dashboard", "qms:dashboard", target_p95_ms=150),
+    Page("change list", "emergencies:change-list", target_p95_ms=150),
+    Page(
+        "change detail", "emergencies:change-detail", record("emergencies.ChangeRecord", "identifier", status="closed")
+    ),
+    Page("bypass request list", "emergencies:bypass-list"),
+    Page("bypass request detail", "emergencies:bypass-detail", record("emergencies.BypassRequest", "identifier")),
+    Page("CCB session page", "emergencies:ccb-session-detail", record("emergencies.CCBSession", "pk")),
+    Page("report page", "audits:report-list", persona="qms"),
+    Page("overdue clocks", "audits:overdue-list", persona="qms"),
+    Page("stub filing (POST)", "emergencies:stub-create", persona="oncall", method="POST", data=stub_form, expect=302),
+    Page("API list", "api-emergency-list"),
+]
+
+
+def _sweep(ctx) -> dict:
+    from bench.jobs import escalation_sweep
+
+    return escalation_sweep(ctx)
+
+
+def _monthly_report(ctx) -> dict:
+    from bench.jobs import call
+
+    # Point this at the compliance report's service when it lands (audits/reports*).
+    return call("audits.reports:compliance_report_build", kind="monthly", period_start=ctx.last_month_start)
+
+
+JOBS: list[Job] = [
+    Job("escalation sweep", _sweep, target_seconds=5.0),
+    Job("monthly report", _monthly_report, target_seconds=3.0),
+]

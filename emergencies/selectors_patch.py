@@ -1,0 +1,130 @@
+"""Every read the patch package pages need, with their queries fixed in advance.
+
+The package page costs the same number of queries with one unit or a thousand: packages, artifacts,
+units (with their installed artifact), the units' events (with their actor), follow-up documents and
+the package's signatures are one query each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Prefetch
+
+from emergencies.models import ChangeRecord
+from emergencies.models.patch import (
+    FOLLOW_UP_ITEMS,
+    FollowUpDocument,
+    PatchArtifact,
+    PatchPackage,
+    UnitDistribution,
+    UnitEvent,
+)
+from qms.models import Signature
+from qms.services import signatures_for
+
+
+def current_package(packages) -> PatchPackage | None:
+    """The package that counts: the newest version that is not withdrawn."""
+    live = [p for p in packages if p.status != PatchPackage.Status.WITHDRAWN]
+    return max(live, key=lambda p: p.version) if live else None
+
+
+def patch_packages_for_change(*, change: ChangeRecord) -> list[PatchPackage]:
+    return list(
+        PatchPackage.objects.filter(change=change)
+        .select_related("author", "approved_by", "approval_signature", "configuration_audited_by")
+        .order_by("-version")
+    )
+
+
+def patch_units(*, package: PatchPackage, with_events: bool = True) -> list[UnitDistribution]:
+    qs = package.units.select_related("installed_artifact").order_by("serial_number")
+    if with_events:
+        events = UnitEvent.objects.select_related("actor").order_by("occurred_at", "pk")
+        qs = qs.prefetch_related(Prefetch("events", queryset=events, to_attr="event_list"))
+    units = list(qs)
+    for unit in units:
+        unit.package = package  # the package is already loaded; the unit's methods use it without a query
+        unit.last_event = unit.event_list[-1] if with_events and unit.event_list else None
+    return units
+
+
+def patch_closure_data(
+    *, change: ChangeRecord
+) -> tuple[PatchPackage | None, list[UnitDistribution], list[FollowUpDocument]]:
+    package = current_package(PatchPackage.objects.filter(change=change))
+    units = patch_units(package=package, with_events=False) if package is not None else []
+    return package, units, list(FollowUpDocument.objects.filter(change=change))
+
+
+@dataclass
+class FollowUpRow:
+    key: str
+    label: str
+    document: FollowUpDocument | None
+
+
+@dataclass
+class PatchPage:
+    change: ChangeRecord
+    packages: list[PatchPackage]
+    package: PatchPackage | None
+    current: PatchPackage | None
+    artifacts: list[PatchArtifact] = field(default_factory=list)
+    units: list[UnitDistribution] = field(default_factory=list)
+    signatures: list[Signature] = field(default_factory=list)
+    follow_ups: list[FollowUpRow] = field(default_factory=list)
+    follow_up_due: datetime | None = None
+    closure_problems: list[str] = field(default_factory=list)
+    approval_problems: list[str] = field(default_factory=list)
+    missing_units: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def is_current(self) -> bool:
+        return self.package is not None and self.current is not None and self.package.pk == self.current.pk
+
+    @property
+    def follow_ups_done(self) -> int:
+        return sum(1 for row in self.follow_ups if row.document is not None)
+
+
+def patch_page_get(*, change: ChangeRecord, version: int | None = None) -> PatchPage:
+    """The package page of a change: the current package (or the version asked for) and everything on it."""
+    from emergencies.services.patch import (
+        affected_units,
+        closure_problems_for,
+        follow_up_due,
+        patch_approval_problems,
+    )
+
+    packages = patch_packages_for_change(change=change)
+    for p in packages:
+        p.change = change  # their links name the change; it is loaded already
+    current = current_package(packages)
+    if version is None:
+        package = current or (packages[0] if packages else None)
+    else:
+        package = next((p for p in packages if p.version == version), None)
+    documents = {d.key: d for d in FollowUpDocument.objects.filter(change=change).select_related("completed_by")}
+    page = PatchPage(
+        change=change,
+        packages=packages,
+        package=package,
+        current=current,
+        follow_ups=[FollowUpRow(key, label, documents.get(key)) for key, label in FOLLOW_UP_ITEMS],
+        follow_up_due=follow_up_due(change),
+    )
+    if package is not None:
+        page.artifacts = list(package.artifacts.select_related("added_by", "verified_by").order_by("kind", "filename"))
+        page.units = patch_units(package=package)
+        page.signatures = signatures_for(package)
+        page.approval_problems = patch_approval_problems(package, page.artifacts) if package.is_draft else []
+        have = {u.serial_number for u in page.units}
+        page.missing_units = [(s, d) for s, d in affected_units(change.incident) if s not in have]
+    current_units = page.units if page.is_current else []
+    if current is not None and not page.is_current:
+        current_units = patch_units(package=current, with_events=False)
+    page.closure_problems = closure_problems_for(change, current, current_units, list(documents.values()))
+    return page

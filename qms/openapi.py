@@ -1,0 +1,53 @@
+"""OpenAPI schema completion: the error answers every API operation can give, so clients (and the
+schemathesis run in CI) can rely on the schema for every status, not only the happy one."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.views import defaults
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "What went wrong: ``detail`` for the request as a whole, or a list of messages per field.",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": True,
+}
+ERRORS = {
+    "400": "The request is invalid; nothing was changed.",
+    "401": "Sign in, or send a valid token (Authorization: Token …).",
+    "403": "Your roles do not allow this, or your sign-in is not finished (second factor).",
+    "404": "No such record, or not one you may see.",
+    "405": "Method not allowed.",
+    "406": "The requested format cannot be served.",
+    "415": "Unsupported media type.",
+    "429": "Too many requests: slow down and retry after the time given.",
+}
+WRITE_ONLY = {"400", "415"}
+WITH_PATH_PARAMS = {"404"}
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: document the error statuses of every operation."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("Error", ERROR_SCHEMA)
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in ERRORS.items():
+                if status in WRITE_ONLY and method == "get":
+                    continue
+                if status in WITH_PATH_PARAMS and "{" not in path:
+                    continue
+                responses.setdefault(status, {"content": {"application/json": {"schema": ref}}, "description": description})
+    return result
+
+
+def page_not_found(request, exception):
+    """404 for a URL no route matches: JSON under /api/ (as the schema documents), the page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,0 +1,300 @@
+"""The escalation sweep: owner, lead, QMS coordinator, executive — each step once, whatever runs it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from audits.escalation import PREVENTIVE_KIND, obligation_sweep, repeat_bypass_sweep
+from audits.models import AuditEvent, Obligation
+from audits.services import audit_chain_verify
+from audits.services import obligation_sweep as obligation_sweep_count
+from qms.models import Notification
+from qms.procedures import COMPLIANCE_POLICY, escalation_steps, parse_duration
+from qms.roles import Role
+from tests.audits.helpers import granted_bypass, open_clocks
+from tests.conftest import requires_postgres
+from tests.factories import file_stub
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(make_user, oncall, commander):
+    return {
+        "oncall": oncall,
+        "commander": commander,
+        "lead": make_user(Role.LEAD, username="lead"),
+        "lead2": make_user(Role.LEAD, username="lead2"),
+        "engmanager": make_user(Role.ENGMANAGER, username="engmanager"),
+        "qms": make_user(Role.QMS, username="qms"),
+        "executive": make_user(Role.EXECUTIVE, username="executive"),
+    }
+
+
+def keys() -> list[str]:
+    return sorted(
+        Notification.objects.filter(dedupe_key__startswith="obligation-overdue:").values_list("dedupe_key", flat=True)
+    )
+
+
+def recipients(obligation, level) -> list[str]:
+    return sorted(
+        Notification.objects.filter(dedupe_key__startswith=f"obligation-overdue:{obligation.pk}:{level}:").values_list(
+            "recipient__username", flat=True
+        )
+    )
+
+
+def test_ladder_comes_from_the_procedure_data():
+    steps = escalation_steps()
+    assert [(s.level, s.to, s.after) for s in steps] == [
+        (1, "owner", timedelta(0)),
+        (2, "lead", timedelta(hours=24)),
+        (3, "qms", timedelta(hours=48)),
+        (4, "executive", timedelta(hours=72)),
+    ]
+    assert steps[1].roles == ("lead",) and steps[1].fallback_roles == ("engmanager",)
+    assert parse_duration("30m") == timedelta(minutes=30)
+    with pytest.raises(ValueError, match="sooner"):
+        escalation_steps(
+            {
+                "compliance": {
+                    "escalation": [{"level": 1, "after": "5h", "to": "owner"}, {"level": 2, "after": "1h", "to": "qms"}]
+                }
+            }
+        )
+
+
+def test_sweep_notifies_each_overdue_owner_once(people):
+    """(Moved from test_audit_chain.) The first step: the owner, once, whatever the number of runs."""
+    declared = timezone.now() - timedelta(hours=5)
+    change = file_stub(people["oncall"], commander=people["commander"], now=declared)
+    Notification.objects.all().delete()
+    assert obligation_sweep_count() == 2  # triage (commander) and hotfix (oncall) are overdue
+    assert obligation_sweep_count() == 0
+    assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == ["commander", "oncall"]
+    triage = Obligation.objects.get(subject_id=change.pk, kind="triage")
+    assert triage.escalation_level == 1
+    assert triage.history.first().history_change_reason == "overdue: owner notified"
+    events = AuditEvent.objects.filter(action="obligation.overdue")
+    assert events.count() == 2
+    # Recorded on the subject (the change's trail shows it) and in the chain.
+    assert {(e.subject_type, e.subject_id) for e in events} == {("emergencies.changerecord", str(change.pk))}
+    assert audit_chain_verify().ok
+
+
+def test_sweep_climbs_the_ladder_one_step_at_a_time(people):
+    declared = timezone.now() - timedelta(hours=1)
+    change = file_stub(people["oncall"], commander=people["commander"], now=declared)
+    (item,) = open_clocks(change, owner=people["oncall"], due_at=declared, count=1)
+    Notification.objects.all().delete()
+
+    for hours_late, level, expected in [
+        (1, 1, ["oncall"]),
+        (25, 2, ["lead", "lead2"]),
+        (49, 3, ["qms"]),
+        (73, 4, ["executive"]),
+    ]:
+        now = declared + timedelta(hours=hours_late)
+        obligation_sweep(now=now)
+        obligation_sweep(now=now)  # a second run of the same beat tick changes nothing
+        item.refresh_from_db()
+        assert item.escalation_level == level
+        assert item.last_escalated_at == now
+        assert recipients(item, level) == expected
+    assert len([k for k in keys() if k.startswith(f"obligation-overdue:{item.pk}:")]) == 5
+    reasons = list(item.history.order_by("history_id").values_list("history_change_reason", flat=True))
+    assert reasons[1:] == [
+        "overdue: owner notified",
+        "overdue: escalated to level 2 (Owner's lead)",
+        "overdue: escalated to level 3 (QMS coordinator)",
+        "overdue: escalated to level 4 (Executive)",
+    ]
+    escalations = AuditEvent.objects.filter(action="obligation.escalated", after__obligation=item.pk)
+    assert sorted(e.after["escalation_level"] for e in escalations) == [2, 3, 4]
+    assert audit_chain_verify().ok
+    # The mail says to whom and why.
+    exec_mail = Notification.objects.get(dedupe_key__startswith=f"obligation-overdue:{item.pk}:4:")
+    assert exec_mail.subject.startswith("[ESCALATED to Executive]")
+    assert "overdue for more than 72 h" in exec_mail.body
+    assert "Action item 0" in exec_mail.html_body
+
+
+def test_a_backlog_jumps_to_its_step_and_every_step_is_told_once(people):
+    change = file_stub(people["oncall"], commander=people["commander"])
+    due = timezone.now() - timedelta(hours=100)
+    (item,) = open_clocks(change, owner=people["oncall"], due_at=due, count=1)
+    result = obligation_sweep()
+    item.refresh_from_db()
+    assert item.escalation_level == 4
+    assert result.by_level[4] >= 1
+    assert [recipients(item, level) for level in (1, 2, 3, 4)] == [
+        ["oncall"],
+        ["lead", "lead2"],
+        ["qms"],
+        ["executive"],
+    ]
+    event = AuditEvent.objects.get(action="obligation.escalated", after__obligation=item.pk)
+    assert event.after["to"] == ["owner", "lead", "qms", "executive"]
+    assert event.before == {"escalation_level": 0}
+
+
+def test_without_development_leads_the_engineering_managers_are_the_leads(make_user, oncall):
+    engmanager = make_user(Role.ENGMANAGER, username="engmanager")
+    change = file_stub(oncall)
+    (item,) = open_clocks(change, owner=oncall, due_at=timezone.now() - timedelta(hours=30), count=1)
+    obligation_sweep()
+    assert recipients(item, 2) == [engmanager.username]
+
+
+def test_clocks_owned_by_a_role_notify_its_holders_and_met_clocks_are_left_alone(people):
+    change = file_stub(people["oncall"], commander=people["commander"])
+    due = timezone.now() - timedelta(hours=2)
+    from audits.services import obligations_open, obligations_satisfy
+
+    obligations_open(
+        subject=change,
+        specs=[
+            {"kind": "review:lead_review", "label": "Lead review", "owner_role": "lead", "due_at": due},
+            {"kind": "done", "label": "Already met", "owner": people["oncall"], "due_at": due},
+        ],
+        started_at=due - timedelta(hours=2),
+        actor=None,
+    )
+    obligations_satisfy(subject=change, kinds=["done"], actor=people["oncall"], note="done", at=due)
+    obligation_sweep()
+    review = Obligation.objects.get(kind="review:lead_review")
+    assert recipients(review, 1) == ["lead", "lead2"]
+    assert Obligation.objects.get(kind="done").escalation_level == 0
+
+
+def test_sweep_queries_do_not_grow_with_the_backlog(people):
+    change = file_stub(people["oncall"], commander=people["commander"])
+    late = timezone.now() - timedelta(hours=50)
+
+    def sweep_queries(count, kind):
+        open_clocks(change, owner=people["oncall"], due_at=late, count=count, kind=kind)
+        with CaptureQueriesContext(connection) as ctx:
+            result = obligation_sweep()
+        assert result.escalated >= count
+        return len(ctx.captured_queries)
+
+    obligation_sweep()  # the stub's own clocks first
+    few, many = sweep_queries(2, "few"), sweep_queries(40, "many")
+    assert few == many, (few, many)
+
+
+def test_batches_are_bounded_and_the_backlog_drains(people):
+    change = file_stub(people["oncall"], commander=people["commander"])
+    open_clocks(change, owner=people["oncall"], due_at=timezone.now() - timedelta(hours=3), count=25)
+    first = obligation_sweep(batch=10, max_batches=1)
+    assert first.escalated == 10 and first.batches == 1
+    rest = obligation_sweep(batch=10)
+    assert first.escalated + rest.escalated == Obligation.objects.filter(escalation_level__gt=0).count()
+    assert not Obligation.objects.filter(
+        satisfied_at__isnull=True, due_at__lt=timezone.now(), escalation_level=0
+    ).exists()
+
+
+# --- repeat-bypass patterns ---------------------------------------------------------------------------------
+
+
+def test_three_bypasses_of_one_check_in_30_days_require_a_preventive_change(people):
+    now = timezone.now()
+    dev, lead = people["oncall"], people["lead"]
+    b = [
+        granted_bypass(dev, lead, requested_at=now - timedelta(days=d), decided_at=now - timedelta(days=d, hours=-1))
+        for d in (40, 20, 10)
+    ]
+    other_repo = granted_bypass(
+        dev, lead, requested_at=now - timedelta(days=5), decided_at=now - timedelta(days=5), repository="search"
+    )
+    assert repeat_bypass_sweep(now=now) == 0  # only two inside the window for payments-api
+    third = granted_bypass(dev, lead, requested_at=now - timedelta(days=2), decided_at=now - timedelta(days=2))
+
+    assert repeat_bypass_sweep(now=now) == 1
+    obligation = Obligation.objects.get(kind=PREVENTIVE_KIND)
+    assert obligation.subject_id == third.pk
+    assert obligation.owner_role == "lead"
+    assert "Code quality (minor) bypassed 3× in payments-api" in obligation.label
+    notified = Notification.objects.filter(dedupe_key__startswith=f"repeat-bypass:{obligation.pk}:")
+    assert sorted(notified.values_list("recipient__username", flat=True)) == ["lead", "lead2", "qms"]
+    event = AuditEvent.objects.get(action="bypass.repeat_pattern")
+    assert event.after["bypasses"] == [b[1].identifier, b[2].identifier, third.identifier]
+    assert event.subject_id == str(third.pk)
+
+    # Idempotent, and a fourth bypass while the follow-up is open does not open another.
+    assert repeat_bypass_sweep(now=now) == 0
+    granted_bypass(dev, lead, requested_at=now - timedelta(days=1), decided_at=now - timedelta(days=1))
+    assert repeat_bypass_sweep(now=now + timedelta(minutes=1)) == 0
+    assert Obligation.objects.filter(kind=PREVENTIVE_KIND).count() == 1
+    assert other_repo.repository == "search"
+    assert COMPLIANCE_POLICY["repeat_bypass"]["min_bypasses"] == 3
+
+
+def test_preventive_change_climbs_the_ladder_when_late(people):
+    now = timezone.now()
+    for d in (20, 19, 18):
+        granted_bypass(
+            people["oncall"], people["lead"], requested_at=now - timedelta(days=d), decided_at=now - timedelta(days=d)
+        )
+    repeat_bypass_sweep(now=now - timedelta(days=17))
+    obligation = Obligation.objects.get(kind=PREVENTIVE_KIND)
+    assert obligation.due_at < now
+    obligation_sweep(now=now)
+    obligation.refresh_from_db()
+    assert obligation.escalation_level >= 1
+    assert recipients(obligation, 1) == ["lead", "lead2"]
+
+
+# --- concurrency --------------------------------------------------------------------------------------------
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_send_each_notification_once(make_user):
+    oncall = make_user(Role.ONCALL, username="oncall")
+    commander = make_user(Role.COMMANDER, username="commander")
+    for name in ("lead", "qms", "executive"):
+        make_user(Role(name), username=name)
+    change = file_stub(oncall, commander=commander)
+    now = timezone.now()
+    open_clocks(change, owner=oncall, due_at=now - timedelta(hours=80), count=30, kind="a")
+    open_clocks(change, owner=oncall, due_at=now - timedelta(hours=30), count=30, kind="b")
+    open_clocks(change, owner=oncall, due_at=now - timedelta(hours=1), count=30, kind="c")
+    Notification.objects.all().delete()
+
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def run():
+        try:
+            barrier.wait(10)
+            results.append(obligation_sweep(now=now, batch=7))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    # Each obligation escalated exactly once, by one of the two sweeps.
+    assert sum(r.escalated for r in results) == 90  # the stub's own clocks are not due yet
+    ours = Notification.objects.filter(dedupe_key__startswith="obligation-overdue:")
+    # a: owner + lead + qms + executive; b: owner + lead; c: owner
+    assert ours.count() == 30 * 4 + 30 * 2 + 30 * 1
+    assert len(set(ours.values_list("dedupe_key", flat=True))) == ours.count()
+    escalated_events = AuditEvent.objects.filter(action__in=["obligation.escalated", "obligation.overdue"])
+    assert escalated_events.count() == 90
+    assert all(r.escalated > 0 for r in results) or len(results) == 2
+    assert audit_chain_verify().ok

@@ -1,0 +1,284 @@
+"""Role × endpoint matrix: every URL of the project, for every role (plus a user with no role and an
+anonymous visitor), for GET and for POST where the endpoint writes.
+
+URLs come from the resolver, so a new endpoint is covered the moment it exists. Until it is given an
+expected outcome per role in ``EXPECTED`` (``test_every_endpoint_is_classified`` fails until it is), it is
+still held to the rules every endpoint obeys: no server error for anyone, a visitor is sent to sign in (or
+told 401/403 by the API), a user without a role never sees a record, and an auditor's POST writes nothing.
+The expected sets are written out here on purpose, not imported from the permission modules, so that a
+change of who may do what shows up as a failing cell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.converters import IntConverter
+
+from qms.roles import Role
+from tests.factories import UserFactory, file_stub
+
+pytestmark = pytest.mark.django_db
+
+ANON, NO_ROLE = "anonymous", "no-role"
+PRINCIPALS = [ANON, NO_ROLE, *[r.value for r in Role]]
+
+ROLES = frozenset(r.value for r in Role)
+FILERS = frozenset({"oncall", "commander", "lead", "architect", "security", "safety", "cm", "engmanager"})
+WORKERS = FILERS | {"release"}
+REQUESTERS = frozenset({"oncall", "lead", "architect", "engmanager", "security", "commander"})
+OVERSIGHT = frozenset({"qms", "auditor", "executive", "quality"})
+EXPORTERS = frozenset({"qms", "auditor"})
+
+
+def by_role(allowed: frozenset[str], yes: int, no: int, *, none: int | None = None, anon: int = 302):
+    """Outcome for principals: ``yes`` for roles in ``allowed``, ``no`` for other roles, ``none`` for a
+    signed-in user without any role (defaults to ``no``), ``anon`` for a visitor."""
+
+    def outcome(who: str) -> int:
+        if who == ANON:
+            return anon
+        if who == NO_ROLE:
+            return no if none is None else none
+        return yes if who in allowed else no
+
+    return outcome
+
+
+def every(status: int, *, anon: int = 302):
+    return by_role(ROLES, status, status, none=status, anon=anon)
+
+
+@dataclass(frozen=True)
+class Case:
+    get: Callable[[str], int]
+    post: Callable[[str], int] | None = None  # None: the endpoint does not write, or only with GET refused
+    data: dict | None = None
+    json: bool = False
+
+
+SEEN = by_role(ROLES, 200, 200, none=404)  # records: any role sees them; a user with no role gets 404
+LIST = by_role(ROLES, 200, 200, none=403)
+API = 401  # anonymous API calls: authentication required (token auth answers 401)
+
+EXPECTED: dict[str, Case] = {
+    # project
+    "qms:dashboard": Case(every(200)),
+    "qms:preferences": Case(every(200), post=every(200)),  # an empty form is shown again, nothing saved
+    "login": Case(every(302, anon=200)),
+    "logout": Case(every(405), post=every(302)),  # posted last: it ends the session
+    "healthz": Case(every(200, anon=200)),
+    "second-factor-setup": Case(every(200), post=every(400), data={"token": "12"}),
+    "second-factor-verify": Case(every(302), post=every(302)),  # no device: straight on
+    "api-token": Case(every(405, anon=405), post=every(400, anon=400), data={}, json=True),
+    "api-schema": Case(every(200, anon=API)),
+    # emergencies: change records
+    "emergencies:change-list": Case(LIST),
+    "emergencies:stub-create": Case(
+        by_role(FILERS, 200, 403), post=by_role(FILERS, 400, 403), data={"title": "", "category": "p1_incident"}
+    ),
+    "emergencies:change-detail": Case(SEEN),
+    "emergencies:change-markdown": Case(SEEN),
+    "emergencies:change-checklist": Case(
+        every(405),
+        post=by_role(WORKERS, 302, 403, none=404),
+        data={"item": "hotfix_in_progress", "done": "1"},
+    ),
+    "emergencies:change-transition": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "api-emergency-list": Case(
+        by_role(ROLES, 200, 200, none=403, anon=API),
+        post=by_role(FILERS, 400, 403, anon=API),
+        data={},
+        json=True,
+    ),
+    "api-emergency-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
+    # emergencies: bypass requests (empty posts: a form error for those who see the request, never a write)
+    "emergencies:bypass-list": Case(LIST),
+    "emergencies:bypass-create": Case(
+        by_role(REQUESTERS, 200, 403), post=by_role(REQUESTERS, 400, 403), data={"reason": ""}
+    ),
+    "emergencies:bypass-level": Case(every(200)),
+    "emergencies:bypass-detail": Case(SEEN),
+    "emergencies:bypass-sign": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
+    "emergencies:bypass-reject": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
+    "emergencies:bypass-verbal": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
+    "emergencies:bypass-withdraw": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
+    "emergencies:bypass-confirm": Case(every(405), post=every(404)),  # no such signature
+    "api-bypass-list": Case(
+        by_role(ROLES, 200, 200, none=403, anon=API),
+        post=by_role(REQUESTERS, 400, 403, anon=API),
+        data={},
+        json=True,
+    ),
+    "api-bypass-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
+    "api-bypass-sign": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-bypass-reject": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    # oversight
+    "audits:event-list": Case(by_role(OVERSIGHT, 200, 403)),
+    "audits:chain-verify": Case(by_role(OVERSIGHT, 200, 403)),
+    "audits:overdue-list": Case(every(200)),
+    "audits:export": Case(
+        by_role(EXPORTERS, 200, 403),
+        post=by_role(EXPORTERS, 200, 403),
+        data={"date_from": "2020-01-01", "date_to": "2030-12-31"},
+    ),
+    "audits:change-trail": Case(SEEN),
+}
+
+# The Django admin: staff only. Nobody in the matrix is staff, so every admin page sends them to the
+# admin's own sign-in (a visitor to the portal's), except these.
+ADMIN_EXCEPTIONS = {
+    "admin:login": every(200),  # "you are not authorised", a form for another account
+}
+ADMIN_DEFAULT = every(302, anon=302)
+
+SAMPLE_KWARGS = {"transition": "start_hotfix", "signature_id": 999999, "app_label": "qms", "fmt": "md"}
+
+
+def _walk(patterns, prefix: str = "", namespace: str | None = None):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = namespace
+            if p.namespace:
+                ns = f"{namespace}:{p.namespace}" if namespace else p.namespace
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            name = f"{namespace}:{p.name}" if namespace and p.name else p.name
+            yield name, prefix + str(p.pattern), p
+
+
+def all_endpoints():
+    return list(_walk(get_resolver().url_patterns))
+
+
+_ROUTES = {name: route for name, route, _ in all_endpoints() if name}
+
+
+def test_every_endpoint_is_classified():
+    unclassified = [
+        name or route
+        for name, route, _ in all_endpoints()
+        if not (name in EXPECTED or (name or "").startswith("admin:") or route.startswith("admin/"))
+    ]
+    assert unclassified == [], "Give these endpoints an expected outcome per role in EXPECTED"
+    stale = sorted(set(EXPECTED) - {name for name, _, _ in all_endpoints()})
+    assert stale == [], "These endpoints no longer exist"
+
+
+def _params(pattern: URLPattern) -> list[str]:
+    return list(pattern.pattern.regex.groupindex)
+
+
+def _url(name: str, pattern: URLPattern, records: dict[str, str]) -> str | None:
+    params = _params(pattern)
+    positional = pattern.pattern.regex.groups - len(params)
+    if positional:
+        return reverse(name, args=["1"] * positional)
+    if not params:
+        return reverse(name)
+    kwargs = {}
+    for param in params:
+        if param == "identifier":
+            kwargs[param] = records["bypass" if "bypass" in name else "change"]
+        elif param in SAMPLE_KWARGS:
+            kwargs[param] = SAMPLE_KWARGS[param]
+        elif name.startswith("admin:"):
+            kwargs[param] = "999999"
+        else:  # a record that does not exist: the endpoint must still answer as the rules say
+            converter = getattr(pattern.pattern, "converters", {}).get(param)
+            kwargs[param] = 999999 if isinstance(converter, IntConverter) else "x"
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.fixture
+def records(make_user):
+    author = make_user(Role.ONCALL, username="author")
+    change = file_stub(author)
+    bypass_model = apps.get_model("emergencies", "BypassRequest")
+    bypass = bypass_model.objects.order_by("pk").first()
+    return {"change": change.identifier, "bypass": bypass.identifier if bypass else "BYPASS-E-MISSING"}
+
+
+def _principal(client, who: str):
+    if who == ANON:
+        return
+    user = UserFactory(username=f"who-{who}", roles=[] if who == NO_ROLE else [who])
+    client.force_login(user)
+
+
+PUBLIC = {"login", "healthz", "api-token"}
+
+
+def _generic(name: str, url: str, method: str, who: str, status: int, location: str) -> str | None:
+    """The rules every endpoint obeys, classified or not; the problem, or None."""
+    if status >= 500:
+        return "server error"
+    if who == ANON and name not in PUBLIC:
+        if url.startswith("/api/"):
+            return None if status in (401, 403, 405) else "the API answered a visitor"
+        if status != 302 or not location.startswith(("/accounts/login/", "/admin/login/")):
+            return "a visitor was not sent to sign in"
+    if who == NO_ROLE and method == "get" and "<recordid:" in _ROUTES.get(name, "") and status == 200:
+        return "a user without a role saw a record"
+    return None
+
+
+def _written_rows() -> int:
+    """Rows of everything the portal never rewrites: history, audit events, signatures."""
+    from simple_history.models import HistoricalChanges
+
+    models = [m for m in apps.get_models() if issubclass(m, HistoricalChanges)]
+    models += [m for m in (apps.get_model("qms", "Signature"),) if m is not None]
+    return sum(m.objects.count() for m in models)
+
+
+def _request(client, method: str, url: str, case: Case):
+    if method == "get":
+        return client.get(url)
+    data = {} if case.data is None else case.data
+    if case.json:
+        return client.post(url, json.dumps(data), content_type="application/json")
+    return client.post(url, data)
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+def test_role_endpoint_matrix(client, records, who):
+    _principal(client, who)
+    mismatches = []
+    endpoints = sorted(all_endpoints(), key=lambda e: e[0] == "logout")
+    full_admin = who in (ANON, NO_ROLE, "auditor")  # the admin is the same wall for every non-staff user
+    for name, _route, pattern in endpoints:
+        if name is None:
+            continue  # unnamed admin redirects; the named admin pages cover the wall
+        if name.startswith("admin:"):
+            if not full_admin and name != "admin:index":
+                continue
+            case = Case(ADMIN_EXCEPTIONS.get(name, ADMIN_DEFAULT))
+        else:
+            # Not classified yet: only the rules every endpoint obeys (GET, and an empty POST).
+            case = EXPECTED.get(name) or Case(lambda who: None, post=lambda who: None)
+        url = _url(name, pattern, records)
+        for method, expect in (("get", case.get), ("post", case.post)):
+            if expect is None:
+                continue
+            before = _written_rows() if who == "auditor" and method == "post" and name != "logout" else None
+            label = f"{method.upper()} {url} ({name})"
+            try:
+                response = _request(client, method, url, case)
+            except Exception as exc:  # a server error; keep going to report every cell
+                mismatches.append(f"{label}: raised {exc.__class__.__name__}: {exc}")
+                continue
+            want = expect(who)
+            if want is not None and response.status_code != want:
+                mismatches.append(f"{label}: {response.status_code}, expected {want}")
+            problem = _generic(name, url, method, who, response.status_code, response.get("Location", ""))
+            if problem:
+                mismatches.append(f"{label}: {response.status_code}, {problem}")
+            if before is not None and _written_rows() != before:
+                mismatches.append(f"{label}: an auditor's POST wrote history or a signature")
+    assert mismatches == [], "\n".join(mismatches)
