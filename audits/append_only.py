@@ -53,6 +53,11 @@ APPEND_ONLY_TABLES = (
     "emergencies_gatedecision",
     "emergencies_regulatorynotification",
     "emergencies_statusupdate",
+    # Post-incident evidence and patch distribution logs.
+    "emergencies_gateresult",
+    "emergencies_rollbacktriggerreading",
+    "emergencies_unitevent",
+    "emergencies_followupdocument",
 )
 
 PROTECTED_TABLES_SQL = f"""
@@ -61,7 +66,7 @@ FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_proc p ON p.oid = t.tgfoid
 WHERE p.proname = '{FUNCTION_NAME}' AND NOT t.tgisinternal
-"""
+"""  # noqa: S608  (constants only)
 
 
 def protected_tables(connection) -> set[str]:

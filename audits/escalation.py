@@ -100,10 +100,17 @@ def _subject_stand_in(obligation: Obligation):
     return model(pk=obligation.subject_id)
 
 
+class _Addressee:
+    """Stands in for the recipient while a message is rendered once for all of them (see ``_Outbox.add``)."""
+
+    display_name = "\u2063recipient\u2063"  # invisible separators: never typed by a person
+
+
 class _Outbox:
     """Outbox rows for many events, written in one statement (same rows as ``qms.services.notification_queue``).
 
-    Templates are rendered once per event and recipient; the dedupe key keeps one row per recipient and event.
+    Each event's templates are rendered once, with a placeholder for the recipient's name (the only thing about
+    the recipient they show), which is then replaced per recipient; the dedupe key keeps one row per recipient.
     """
 
     def __init__(self):
@@ -119,20 +126,26 @@ class _Outbox:
 
     def add(self, *, recipients: list[User], dedupe_prefix: str, template: str, context: dict, link: str) -> None:
         from django.conf import settings
+        from django.utils.html import escape
 
+        recipients = [u for u in recipients if u.is_active and u.email]
+        if not recipients:
+            return
         url = f"{settings.PORTAL_BASE_URL}{link}" if link.startswith("/") else link
         subject_t, text_t, html_t = self._compiled(template)
+        ctx = {**context, "recipient": _Addressee(), "url": url}
+        mark = _Addressee.display_name
+        subject = " ".join(subject_t.render(ctx).split())
+        body, html_body = text_t.render(ctx), html_t.render(ctx)
         for user in recipients:
-            if not (user.is_active and user.email):
-                continue
-            ctx = {**context, "recipient": user, "url": url}
+            name = user.display_name
             self.rows.append(
                 Notification(
                     recipient=user,
                     dedupe_key=f"{dedupe_prefix}:{user.pk}",
-                    subject=" ".join(subject_t.render(ctx).split())[:250],
-                    body=text_t.render(ctx),
-                    html_body=html_t.render(ctx),
+                    subject=subject.replace(mark, name)[:250],
+                    body=body.replace(mark, name),
+                    html_body=html_body.replace(mark, escape(name)),
                     link=url,
                 )
             )

@@ -50,10 +50,26 @@ EXPORT_ROLES = (Role.QMS, Role.AUDITOR)
 CHILD_SOURCES: tuple[tuple[str, str], ...] = (
     ("bypasses", "emergencies.BypassRequest"),
     ("ccb_sessions", "emergencies.CCBSession"),
+    ("ccb_members", "emergencies.CCBMember"),
     ("votes", "emergencies.Vote"),
+    ("ccb_members", "emergencies.CCBMember"),
+    ("gate_decisions", "emergencies.GateDecision"),
+    ("status_updates", "emergencies.StatusUpdate"),
+    ("regulatory_notifications", "emergencies.RegulatoryNotification"),
+    ("gate_decisions", "emergencies.GateDecision"),
     ("gate_results", "emergencies.GateResult"),
+    ("regulatory_notifications", "emergencies.RegulatoryNotification"),
+    ("status_updates", "emergencies.StatusUpdate"),
+    ("rollback_trigger_readings", "emergencies.RollbackTriggerReading"),
+    ("follow_up_documents", "emergencies.FollowUpDocument"),
     ("post_mortems", "emergencies.PostMortem"),
+    ("timeline_entries", "emergencies.TimelineEntry"),
+    ("action_items", "emergencies.ActionItem"),
+    ("preventive_measures", "emergencies.PreventiveMeasure"),
     ("patch_packages", "emergencies.PatchPackage"),
+    ("patch_artifacts", "emergencies.PatchArtifact"),
+    ("unit_distributions", "emergencies.UnitDistribution"),
+    ("unit_events", "emergencies.UnitEvent"),
 )
 # Records that point at any record (the change, its incident or a child) by content type and id.
 GENERIC_SOURCES: tuple[tuple[str, str], ...] = (
@@ -109,7 +125,7 @@ def _history_model(model: type[models.Model]) -> type[models.Model] | None:
 
 def _fk_to(model: type[models.Model], targets: Iterable[type[models.Model]]) -> tuple[str, type] | None:
     for f in model._meta.concrete_fields:
-        if f.many_to_one and f.related_model in targets:
+        if (f.many_to_one or f.one_to_one) and f.related_model in targets:
             return f.attname, f.related_model
     return None
 

@@ -6,7 +6,7 @@ def clocks_panel(request, subject) -> dict:
 
 
 def audit_trail_panel(request, subject) -> dict:
-    return {"events": selectors.audit_events_for_subject(subject=subject, limit=100), "subject": subject}
+    return {"events": selectors.audit_events_for_subject(subject=subject, limit=20), "subject": subject}
 
 
 def overdue_widget(request) -> dict:

@@ -57,6 +57,7 @@ def main(argv=None) -> int:
     server = Postgres(db)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     runs = {}
     for size in sizes:
         print(f"\n== {size:,} changes ==", flush=True)
@@ -80,6 +81,8 @@ def main(argv=None) -> int:
             "python": platform.python_version(),
             "postgres": server.version(),
             "platform": platform.platform(),
+            "load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "method": {
             "pages": f"in-process Django test client, DEBUG off, {args.samples} timed requests after {3} warm-up",
@@ -243,7 +246,8 @@ def render_markdown(results: dict) -> str:
     dirty = " (with uncommitted changes)" if results["uncommitted_changes"] else ""
     lines = [
         f"Benchmark of {results['commit'] or 'a working tree'}{dirty}, {results['generated_at']}: "
-        f"{machine['cpus']} CPUs, PostgreSQL {machine['postgres']}, Python {machine['python']}. "
+        f"{machine['cpus']} CPUs (load average {machine['load_average_before'][0]:.1f} before, "
+        f"{machine['load_average_after'][0]:.1f} after), PostgreSQL {machine['postgres']}, Python {machine['python']}. "
         f"Pages: {results['method']['pages']}. Load: {results['method']['load']}.",
         "",
     ]

@@ -3,7 +3,8 @@
 A page names its URL (``reverse()`` name plus, for a record's page, the record to show). A page whose URL
 name does not resolve yet, or whose model does not exist yet, is listed as "not built yet"; one whose
 records the seed does not write yet is "no data". Either way the table shows it, so a page that lands
-is measured from its first run.
+is measured from its first run. A ``kwargs`` callable may also create the record it needs through the
+real service (it gets the bench context) when the seed does not write that kind of record.
 
 Personas are seeded users (``bench/seeding.py``): ``commander`` (incident commander: the awaiting
 widget, their own open changes and clocks), ``qms`` (QMS coordinator: every overdue clock, the
@@ -74,12 +75,14 @@ PAGES: list[Page] = [
     Page(
         "change detail", "emergencies:change-detail", record("emergencies.ChangeRecord", "identifier", status="closed")
     ),
+    # Filing runs the real service, which also opens the stub's emergency bypass: the bypass pages below
+    # show those until the seed writes bypasses of its own.
+    Page("stub filing (POST)", "emergencies:stub-create", persona="oncall", method="POST", data=stub_form, expect=302),
     Page("bypass request list", "emergencies:bypass-list"),
     Page("bypass request detail", "emergencies:bypass-detail", record("emergencies.BypassRequest", "identifier")),
     Page("CCB session page", "emergencies:ccb-session-detail", record("emergencies.CCBSession", "pk")),
     Page("report page", "audits:report-list", persona="qms"),
     Page("overdue clocks", "audits:overdue-list", persona="qms"),
-    Page("stub filing (POST)", "emergencies:stub-create", persona="oncall", method="POST", data=stub_form, expect=302),
     Page("API list", "api-emergency-list"),
 ]
 

@@ -16,12 +16,20 @@ class EmergenciesConfig(AppConfig):
             Block("my_open", "emergencies/includes/my_open_widget.html", widgets.my_open_widget, 20)
         )
         self._ready_ccb()
+        self._ready_patch()
+
+    def _ready_patch(self) -> None:
+        """The patch package's configuration audit and follow-up documents are closure conditions."""
+        from emergencies.services import patch, postincident
+
+        if patch.patch_closure_problems not in postincident.CLOSURE_HOOKS:
+            postincident.CLOSURE_HOOKS.append(patch.patch_closure_problems)
 
     def _ready_ccb(self) -> None:
         """The emergency CCB: its panel on a change's page, the sessions awaiting your vote on the dashboard,
         and Gate 4 as a closure condition of changes whose procedure has a CCB."""
         from emergencies import widgets_ccb
-        from emergencies.services import ccb, postincident
+        from emergencies.services import gates, postincident
         from qms.registry import Block, register_dashboard_widget, register_subject_panel
 
         register_subject_panel(
@@ -31,5 +39,5 @@ class EmergenciesConfig(AppConfig):
         register_dashboard_widget(
             Block("ccb_awaiting", "emergencies/ccb/includes/awaiting_widget.html", widgets_ccb.awaiting_vote_widget, 12)
         )
-        if ccb.ccb_closure_problems not in postincident.CLOSURE_HOOKS:
-            postincident.CLOSURE_HOOKS.append(ccb.ccb_closure_problems)
+        if gates.ccb_closure_problems not in postincident.CLOSURE_HOOKS:
+            postincident.CLOSURE_HOOKS.append(gates.ccb_closure_problems)

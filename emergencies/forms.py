@@ -14,6 +14,7 @@ from emergencies.models import (
 from emergencies.selectors import commanders
 from emergencies.services import StubInput
 from emergencies.services.bypass import BypassInput
+from emergencies.services.postincident import POST_MORTEM_FIELDS
 from qms.models import ProcedureVersion, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE
 
@@ -161,7 +162,9 @@ class BypassRequestForm(forms.Form):
     # Remediation plan
     remediation_plan = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     remediation_due = forms.DateField(
-        required=False, label="Remediation target date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        required=False,
+        label="Remediation target date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     remediation_assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— the implementer —")
     tracking_issue = forms.CharField(required=False, max_length=300)
@@ -319,25 +322,7 @@ class PostMortemForm(forms.ModelForm):
 
     class Meta:
         model = PostMortem
-        fields = [
-            "post_mortem_date",
-            "incident_start",
-            "incident_end",
-            "users_affected",
-            "duration_hours",
-            "revenue_impact",
-            "reputational_impact",
-            "why_1",
-            "why_2",
-            "why_3",
-            "why_4",
-            "why_5",
-            "contributing_factors",
-            "resolution",
-            "went_well",
-            "went_poorly",
-            "got_lucky",
-        ]
+        fields = list(POST_MORTEM_FIELDS)
         widgets = {
             "post_mortem_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "incident_start": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

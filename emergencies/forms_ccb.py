@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from emergencies.models import RegulatoryNotification, StatusUpdate
-from emergencies.services import ccb as services
+from emergencies.services import ccb, communication, gates
 from qms.models import User
 from qms.roles import Role
 
@@ -55,14 +55,14 @@ class ConveneForm(forms.Form):
         label="Other members", required=False, widget=forms.CheckboxSelectMultiple, help_text="Optional seats."
     )
 
-    def __init__(self, *args, change, actor, gates, eligible, **kwargs):
+    def __init__(self, *args, change, actor, gate_specs, eligible, **kwargs):
         super().__init__(*args, **kwargs)
         self.change = change
-        self.seats = [s for s in services.required_seats(change) if s.role != change.rules.ccb_chair_role]
+        self.seats = [s for s in gates.required_seats(change) if s.role != change.rules.ccb_chair_role]
         chair_role = change.rules.ccb_chair_role
-        self.fields["gate"].choices = [(g.code, f"{g.label}: {g.question}") for g in gates]
-        if len(gates) == 1:
-            self.fields["gate"].initial = gates[0].code
+        self.fields["gate"].choices = [(g.code, f"{g.label}: {g.question}") for g in gate_specs]
+        if len(gate_specs) == 1:
+            self.fields["gate"].initial = gate_specs[0].code
         chairs = [u for u, roles in eligible if chair_role in roles]
         self.fields["chair"].queryset = User.objects.filter(pk__in=[u.pk for u in chairs]).order_by("first_name")
         self.fields["chair"].label_from_instance = lambda u: u.display_name
@@ -91,7 +91,7 @@ class ConveneForm(forms.Form):
         ]
         self.people = {u.pk: u for u, _ in eligible}
 
-    def to_input(self) -> services.SessionInput:
+    def to_input(self) -> ccb.SessionInput:
         data = self.cleaned_data
         members = []
         for seat in self.seats:
@@ -101,7 +101,7 @@ class ConveneForm(forms.Form):
         for value in data.get("advisers", []):
             pk, role = value.split(":", 1)
             members.append((self.people[int(pk)], Role(role)))
-        return services.SessionInput(
+        return ccb.SessionInput(
             gate=data["gate"],
             scheduled_at=_aware(data["scheduled_at"]),
             duration_minutes=data["duration_minutes"],
@@ -155,9 +155,9 @@ class DecisionForm(forms.Form):
             for name in ("waivers", "interim_approval", "fast_track_authority"):
                 del self.fields[name]
 
-    def to_input(self) -> services.DecisionInput:
+    def to_input(self) -> ccb.DecisionInput:
         data = self.cleaned_data
-        return services.DecisionInput(
+        return ccb.DecisionInput(
             outcome=data["outcome"],
             reason=data["reason"],
             questions=data.get("questions", ""),
@@ -216,9 +216,9 @@ class DeclareForm(forms.Form):
         self.fields["criteria"].choices = [(c, c) for _, items in self.criteria_by_severity for c in items]
         self.fields["role"].choices = [(r.value, r.label) for r in roles]
 
-    def to_input(self) -> services.DeclareInput:
+    def to_input(self) -> gates.DeclareInput:
         data = self.cleaned_data
-        return services.DeclareInput(
+        return gates.DeclareInput(
             warranted=data["warranted"],
             severity=data["severity"],
             criteria=tuple(data.get("criteria", ())),
@@ -235,9 +235,9 @@ class StatusUpdateForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Next steps and timeline"
     )
 
-    def to_input(self) -> services.StatusUpdateInput:
+    def to_input(self) -> communication.StatusUpdateInput:
         data = self.cleaned_data
-        return services.StatusUpdateInput(
+        return communication.StatusUpdateInput(
             audience=data["audience"],
             current_status=data["current_status"],
             actions_taken=data.get("actions_taken", ""),
@@ -269,9 +269,9 @@ class RegulatoryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["notified_at"].initial = _local_now()
 
-    def to_input(self) -> services.RegulatoryInput:
+    def to_input(self) -> communication.RegulatoryInput:
         data = self.cleaned_data
-        return services.RegulatoryInput(
+        return communication.RegulatoryInput(
             authority=data["authority"],
             authority_name=data.get("authority_name", ""),
             notified_at=_aware(data["notified_at"]),

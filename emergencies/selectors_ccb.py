@@ -27,7 +27,7 @@ from emergencies.models import (
     StatusUpdate,
     Vote,
 )
-from emergencies.services import ccb as services
+from emergencies.services import ccb, communication, gates
 from qms.models import User
 from qms.procedures_ccb import GateSpec, Seat
 from qms.roles import Role
@@ -84,12 +84,12 @@ class SessionPage:
     session: CCBSession
     change: ChangeRecord
     gate: GateSpec
-    tally: services.Tally
-    preconditions: list[services.Precondition]
+    tally: ccb.Tally
+    preconditions: list[gates.Precondition]
     decisions: list[GateDecision]
     last_update: StatusUpdate | None
     bypass: BypassRequest | None
-    me: services.MemberState | None
+    me: ccb.MemberState | None
     is_decider: bool
     can_manage: bool
     rule_summary: str
@@ -101,8 +101,8 @@ class SessionPage:
         return [p.label for p in self.preconditions if not p.met]
 
 
-def ccb_session_tally(*, session: CCBSession) -> services.Tally:
-    return services.ccb_tally(session, *services.session_members_and_votes(session))
+def ccb_session_tally(*, session: CCBSession) -> ccb.Tally:
+    return ccb.ccb_tally(session, *ccb.session_members_and_votes(session))
 
 
 def ccb_session_page(*, session: CCBSession, user: User) -> SessionPage:
@@ -116,7 +116,7 @@ def ccb_session_page(*, session: CCBSession, user: User) -> SessionPage:
         change=change,
         gate=gate,
         tally=tally,
-        preconditions=services.gate_preconditions(change, gate),
+        preconditions=gates.gate_preconditions(change, gate),
         decisions=list(
             GateDecision.objects.filter(change=change)
             .select_related("decided_by", "session")
@@ -157,7 +157,7 @@ def ccb_sessions_awaiting_vote(*, user: User, limit: int = 20) -> list[CCBSessio
 
 def eligible_members(*, change: ChangeRecord) -> list[tuple[User, list[Role]]]:
     """Active people who could sit on a session of this change, with the seat roles they hold."""
-    roles = services.member_roles(change)
+    roles = gates.member_roles(change)
     users = (
         User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in roles])
         .distinct()
@@ -170,7 +170,7 @@ def eligible_members(*, change: ChangeRecord) -> list[tuple[User, list[Role]]]:
 @dataclass
 class ChangeGatesPage:
     change: ChangeRecord
-    gates: list[services.GateRow]
+    gates: list[gates.GateRow]
     sessions: list[CCBSession]
     decisions: list[GateDecision]
     updates: list[StatusUpdate]
@@ -202,13 +202,13 @@ def ccb_change_page(*, change: ChangeRecord, updates_limit: int = 50) -> ChangeG
     interval = rules.status_update_interval(severity, change.status)
     return ChangeGatesPage(
         change=change,
-        gates=services.gate_rows(change, decisions, sessions),
+        gates=gates.gate_rows(change, decisions, sessions),
         sessions=sessions,
         decisions=decisions,
         updates=updates,
         regulatory=list(RegulatoryNotification.objects.filter(change=change).select_related("recorded_by")),
-        seats=services.required_seats(change),
-        next_update_due=services.next_status_update_due(change, updates[0] if updates else None),
+        seats=gates.required_seats(change),
+        next_update_due=communication.next_status_update_due(change, updates[0] if updates else None),
         cadence_label=interval.label if interval else "",
         regulatory_required=change.incident_id is not None and rules.regulatory_required(change.incident.flags),
     )
@@ -216,7 +216,7 @@ def ccb_change_page(*, change: ChangeRecord, updates_limit: int = 50) -> ChangeG
 
 def ccb_change_panel(*, change: ChangeRecord) -> dict:
     """What the change's own page shows about its gates and sessions (three queries)."""
-    if not services.ccb_available(change):
+    if not gates.ccb_available(change):
         return {"ccb": False}
     sessions = ccb_sessions_for_change(change=change)
     decisions = list(GateDecision.objects.filter(change=change).order_by("-decided_at", "-pk"))
@@ -224,6 +224,6 @@ def ccb_change_panel(*, change: ChangeRecord) -> dict:
         "ccb": True,
         "change": change,
         "sessions": sessions,
-        "gates": services.gate_rows(change, decisions, sessions),
+        "gates": gates.gate_rows(change, decisions, sessions),
         "false_alarm": change.false_alarm,
     }

@@ -1,12 +1,12 @@
 """The emergency CCB's pieces on shared pages: a panel on a change's page, a dashboard widget."""
 
 from emergencies import selectors_ccb
-from emergencies.services import ccb as services
+from emergencies.services import ccb
 
 
 def change_panel(request, change) -> dict:
     context = selectors_ccb.ccb_change_panel(change=change)
-    context["can_convene"] = context["ccb"] and services.can_convene(request.user, change)
+    context["can_convene"] = context["ccb"] and ccb.can_convene(request.user, change)
     return context
 
 

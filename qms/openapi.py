@@ -42,7 +42,9 @@ def add_error_responses(result, generator, request, public):
                     continue
                 if status in WITH_PATH_PARAMS and "{" not in path:
                     continue
-                responses.setdefault(status, {"content": {"application/json": {"schema": ref}}, "description": description})
+                responses.setdefault(
+                    status, {"content": {"application/json": {"schema": ref}}, "description": description}
+                )
     return result
 
 

@@ -161,14 +161,16 @@ _EMERGENCY_BYPASS_WORKFLOW = {
         },
         {"kind": "hotfix", "label": "Hotfix deployed", "amount": 4, "unit": "hours", "satisfied_on": ["deploy"]},
         {
-            "kind": "documentation", "anchor": "resolved",
+            "kind": "documentation",
+            "anchor": "resolved",
             "label": "Full CHG documentation",
             "amount": 24,
             "unit": "hours",
             "satisfied_on": ["documentation_complete"],
         },
         {
-            "kind": "post_mortem", "anchor": "resolved",
+            "kind": "post_mortem",
+            "anchor": "resolved",
             "label": "Post-mortem",
             "amount": 72,
             "unit": "hours",
@@ -182,8 +184,13 @@ _EMERGENCY_BYPASS_WORKFLOW = {
     "verbal_confirmation_hours": 24,
     "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
     "deferred_on_deploy": [
-        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
-         "unit": "hours", "gate": "full_regression"},
+        {
+            "kind": "full_regression",
+            "label": "Full regression (deferred from the hotfix)",
+            "amount": 72,
+            "unit": "hours",
+            "gate": "full_regression",
+        },
     ],
 }
 
@@ -220,14 +227,16 @@ _QMS_BYPASS_PROCEDURES = {
             "satisfied_on": ["authorize_bypass", "start_hotfix"],
         },
         {
-            "kind": "documentation", "anchor": "resolved",
+            "kind": "documentation",
+            "anchor": "resolved",
             "label": "Post-incident review",
             "amount": 24,
             "unit": "hours",
             "satisfied_on": ["documentation_complete"],
         },
         {
-            "kind": "post_mortem", "anchor": "resolved",
+            "kind": "post_mortem",
+            "anchor": "resolved",
             "label": "Detailed incident report",
             "amount": 72,
             "unit": "hours",
@@ -241,8 +250,13 @@ _QMS_BYPASS_PROCEDURES = {
     "verbal_confirmation_hours": 24,
     "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
     "deferred_on_deploy": [
-        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
-         "unit": "hours", "gate": "full_regression"},
+        {
+            "kind": "full_regression",
+            "label": "Full regression (deferred from the hotfix)",
+            "amount": 72,
+            "unit": "hours",
+            "gate": "full_regression",
+        },
     ],
 }
 
@@ -266,7 +280,8 @@ _ENG_PROC_004 = {
     "day_basis": "business",
     "clocks": [
         {
-            "kind": "post_mortem", "anchor": "resolved",
+            "kind": "post_mortem",
+            "anchor": "resolved",
             "label": "Post-mortem review",
             "amount": 3,
             "unit": "days",
@@ -274,7 +289,8 @@ _ENG_PROC_004 = {
             "satisfied_on": ["post_mortem_approved"],
         },
         {
-            "kind": "documentation", "anchor": "resolved",
+            "kind": "documentation",
+            "anchor": "resolved",
             "label": "Retroactive change documentation",
             "amount": 3,
             "unit": "days",
@@ -288,8 +304,13 @@ _ENG_PROC_004 = {
     "verbal_confirmation_hours": 24,
     "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
     "deferred_on_deploy": [
-        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
-         "unit": "hours", "gate": "full_regression"},
+        {
+            "kind": "full_regression",
+            "label": "Full regression (deferred from the hotfix)",
+            "amount": 72,
+            "unit": "hours",
+            "gate": "full_regression",
+        },
     ],
 }
 
@@ -358,8 +379,13 @@ _CM_WF_EMERGENCY = {
     "verbal_confirmation_hours": 24,
     "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
     "deferred_on_deploy": [
-        {"kind": "full_regression", "label": "Full regression (deferred from the hotfix)", "amount": 72,
-         "unit": "hours", "gate": "full_regression"},
+        {
+            "kind": "full_regression",
+            "label": "Full regression (deferred from the hotfix)",
+            "amount": 72,
+            "unit": "hours",
+            "gate": "full_regression",
+        },
     ],
 }
 
@@ -572,7 +598,6 @@ class ProcedureRules(CCBRules):
     def verbal_confirmation_hours(self) -> int:
         return int(self.definition.get("verbal_confirmation_hours", 24))
 
-
     @property
     def rollback_triggers(self) -> dict:
         return self.definition.get("rollback_triggers", {})
@@ -588,7 +613,6 @@ LEVEL_ORDER = {"L1": 1, "L2": 2, "L3": 3, "E": 4}
 def checks_allowed(level: str) -> list[str]:
     """The checks a level may bypass: its own and those of every level below it."""
     return [key for key, check in CHECK_CATALOGUE.items() if LEVEL_ORDER[check["min_level"]] <= LEVEL_ORDER[level]]
-
 
 
 # --- compliance tracking: escalation, repeat bypasses, reports ---------------------------------------------

@@ -301,6 +301,13 @@ MIDDLEWARE[MIDDLEWARE.index("qms.middleware.LoginRequiredEverywhereMiddleware") 
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 
 # The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
+# Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ChangeStatusEnum": "emergencies.models.change.ChangeRecord.Status",
+    "BypassStatusEnum": "emergencies.models.bypass.BypassRequest.Status",
+    "CCBSessionStatusEnum": "emergencies.models.ccb.CCBSession.Status",
+    "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
+}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "qms.openapi.add_error_responses",

@@ -102,15 +102,36 @@ def close_emergency(change, *, now=None):
     ready_to_deploy(change, reviewer)
     for name in ("deploy", "start_monitoring", "resolve"):
         change_record_transition(change_id=change.pk, transition=name, actor=author, reason=name, now=now)
-    pi.change_documentation_update(change_id=change.pk, actor=author, sections={
-        "root_cause": "r", "impact_assessment": "i", "timeline": "t", "affected_artifacts": "a",
-        "resolution": "fix", "lessons_learned": "l"})
+    pi.change_documentation_update(
+        change_id=change.pk,
+        actor=author,
+        sections={
+            "root_cause": "r",
+            "impact_assessment": "i",
+            "timeline": "t",
+            "affected_artifacts": "a",
+            "resolution": "fix",
+            "lessons_learned": "l",
+        },
+    )
     pm = pi.post_mortem_start(change_id=change.pk, actor=author)
-    pi.post_mortem_update(post_mortem_id=pm.pk, actor=author, fields={
-        "why_1": "1", "why_2": "2", "why_3": "3", "why_4": "4", "why_5": "5", "resolution": "fix",
-        "went_well": "w", "went_poorly": "p"})
-    measure = pi.preventive_measure_add(post_mortem_id=pm.pk, actor=author, measure="m", category="process",
-                                        priority="Low")
+    pi.post_mortem_update(
+        post_mortem_id=pm.pk,
+        actor=author,
+        fields={
+            "why_1": "1",
+            "why_2": "2",
+            "why_3": "3",
+            "why_4": "4",
+            "why_5": "5",
+            "resolution": "fix",
+            "went_well": "w",
+            "went_poorly": "p",
+        },
+    )
+    measure = pi.preventive_measure_add(
+        post_mortem_id=pm.pk, actor=author, measure="m", category="process", priority="Low"
+    )
     pi.preventive_measure_follow_up_create(measure_id=measure.pk, actor=author)
     pi.post_mortem_submit(post_mortem_id=pm.pk, actor=author)
     pi.post_mortem_approve(post_mortem_id=pm.pk, signer=commander, password=PASSWORD, role=Role.COMMANDER)

@@ -117,9 +117,8 @@ def test_session_expiry_answers_the_api_with_401(client, oncall, time_machine):
 
 
 def test_token_calls_do_not_create_sessions(client, oncall):
-    from rest_framework.authtoken.models import Token
-
     from django.contrib.sessions.models import Session
+    from rest_framework.authtoken.models import Token
 
     token = Token.objects.create(user=oncall)
     response = client.get("/api/v1/emergencies/", HTTP_AUTHORIZATION=f"Token {token.key}")

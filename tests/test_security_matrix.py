@@ -34,6 +34,7 @@ WORKERS = FILERS | {"release"}
 REQUESTERS = frozenset({"oncall", "lead", "architect", "engmanager", "security", "commander"})
 OVERSIGHT = frozenset({"qms", "auditor", "executive", "quality"})
 EXPORTERS = frozenset({"qms", "auditor"})
+VALIDATORS = frozenset({"qms", "quality", "architect", "lead", "security", "cm", "engmanager"})
 
 
 def by_role(allowed: frozenset[str], yes: int, no: int, *, none: int | None = None, anon: int = 302):
@@ -118,6 +119,51 @@ EXPECTED: dict[str, Case] = {
     "api-bypass-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
     "api-bypass-sign": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
     "api-bypass-reject": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    # emergencies: after the fix. The sample change is a fresh stub with no post-mortem and no patch package.
+    "emergencies:validation-list": Case(LIST),
+    "emergencies:hotfix-review": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "emergencies:deployment-flag": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "emergencies:rollback-reading": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "emergencies:documentation": Case(by_role(WORKERS, 200, 403, none=404), post=by_role(WORKERS, 400, 403, none=404)),
+    "emergencies:gate-result": Case(every(405), post=by_role(VALIDATORS, 302, 403, none=404)),
+    "emergencies:change-export": Case(SEEN),
+    "emergencies:post-mortem-start": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "emergencies:post-mortem": Case(every(404), post=every(404)),
+    # Started by the POST to post-mortem-start just before (endpoints run in URL order).
+    "emergencies:post-mortem-export": Case(by_role(WORKERS, 200, 404)),
+    "emergencies:post-mortem-action": Case(every(405), post=every(404)),
+    "emergencies:action-item-status": Case(every(405), post=every(404)),
+    "emergencies:follow-up-create": Case(every(405), post=every(404)),
+    # emergencies: patch packages (the sample change's procedure has none).
+    "emergencies:patch-detail": Case(every(404)),
+    "emergencies:patch-version": Case(every(404)),
+    "emergencies:patch-artifact-download": Case(every(404)),
+    **{
+        f"emergencies:patch-{n}": Case(every(405), post=every(404))
+        for n in (
+            "create", "follow-up", "update", "artifact-upload", "artifact-enter", "artifact-verify",
+            "artifact-remove", "approve", "withdraw", "unit-add", "units-from-incident", "unit-event", "audit",
+        )
+    },
+    # emergencies: the emergency CCB. The sample change runs under a procedure without a CCB (its gates
+    # pages refuse everyone with a role), and the sample session does not exist.
+    "emergencies:ccb-list": Case(LIST),
+    "emergencies:ccb-session-detail": Case(every(404)),
+    "emergencies:ccb-session-tally": Case(every(404)),
+    "emergencies:ccb-session-ics": Case(every(404)),
+    "emergencies:ccb-vote": Case(every(405), post=every(404)),
+    "emergencies:ccb-decide": Case(every(405), post=every(404)),
+    "emergencies:ccb-member-add": Case(every(405), post=every(404)),
+    "emergencies:ccb-cancel": Case(every(405), post=every(404)),
+    "emergencies:ccb-convene": Case(by_role(ROLES, 403, 403, none=404), post=by_role(ROLES, 403, 403, none=404)),
+    "emergencies:ccb-change-gates": Case(by_role(ROLES, 403, 403, none=404)),
+    "emergencies:ccb-declare": Case(every(405), post=by_role(ROLES, 403, 403, none=404)),
+    "emergencies:ccb-status-update": Case(every(405), post=by_role(ROLES, 403, 403, none=404)),
+    "emergencies:ccb-regulatory": Case(every(405), post=by_role(ROLES, 403, 403, none=404)),
+    "emergencies:ccb-verification": Case(every(405), post=by_role(ROLES, 403, 403, none=404)),
+    "api-ccb-session-list": Case(by_role(ROLES, 200, 200, none=403, anon=API)),
+    "api-ccb-session-detail": Case(every(404, anon=API)),
+    "api-ccb-vote": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     # oversight
     "audits:event-list": Case(by_role(OVERSIGHT, 200, 403)),
     "audits:chain-verify": Case(by_role(OVERSIGHT, 200, 403)),

@@ -119,7 +119,7 @@ def bar_chart(*, chart_id: str, title: str, desc: str, bars: list[dict], unit: s
                 '<text x="{}" y="{}" font-size="13" fill="#17191c" text-anchor="end" ' + FONT + ">{}</text>{}",
                 label_w - 8,
                 y + row_h / 2 + 5,
-                _truncate(bar["label"], 28),
+                _truncate(bar["label"], 25),
                 rect,
             )
         )

@@ -49,6 +49,8 @@ def report_drill(*, report: ComplianceReport, ref: str) -> dict:
     if entry is None or entry.get("model") not in DRILL_MODELS:
         raise Http404
     model, related = DRILL_MODELS[entry["model"]]
+    if "range" in entry:
+        return _drill_range(entry, model, related)
     ids = entry["ids"][:DRILL_PAGE]
     rows = {obj.pk: obj for obj in model.objects.select_related(*related).filter(pk__in=ids)}
     return {
@@ -59,4 +61,31 @@ def report_drill(*, report: ComplianceReport, ref: str) -> dict:
         "stored": len(entry["ids"]),
         "shown": len(ids),
         "missing": len([pk for pk in ids if pk not in rows]),
+    }
+
+
+# Trend points refer to their records by period (see metrics.bypass_trend): the same filter, read live.
+RANGE_FILTERS = {
+    "bypass": ("decided_at", {"status__in": ("active", "remediated")}),
+    "change": ("declared_at", {"source": "emergency"}),
+}
+
+
+def _drill_range(entry: dict, model, related) -> dict:
+    from datetime import datetime
+
+    if entry["model"] not in RANGE_FILTERS:
+        raise Http404
+    field, base = RANGE_FILTERS[entry["model"]]
+    start, end = (datetime.fromisoformat(v) for v in entry["range"])
+    qs = model.objects.select_related(*related).filter(**base, **{f"{field}__gte": start, f"{field}__lt": end})
+    records = list(qs.order_by(field, "pk")[:DRILL_PAGE])
+    return {
+        "title": entry["title"],
+        "model": entry["model"],
+        "records": records,
+        "total": entry["total"],
+        "stored": entry["total"],
+        "shown": len(records),
+        "missing": 0,
     }

@@ -36,7 +36,7 @@ TITLES = {
     "monthly": "Monthly compliance report",
 }
 KIND_LABELS = {
-    "remediation": "Remediation of bypassed gates",
+    "remediation": "Remediations",
     "review": "Bypass reviews",
     "triage": "Triage",
     "hotfix": "Hotfix deployed",
@@ -174,9 +174,18 @@ def _overdue_parts(overdue: dict) -> tuple[dict, dict]:
     table = {
         "title": "Overdue at period end, by escalation level",
         "columns": ["Escalation level", "Obligations"],
-        "rows": [[r["label"], {"text": str(r["value"]), "ref": r["ref"]}] for r in overdue["by_level"]],
+        "rows": [[_level_label(r["label"]), {"text": str(r["value"]), "ref": r["ref"]}] for r in overdue["by_level"]],
     }
     return chart, table
+
+
+def _level_label(label: str) -> str:
+    """ "level 3" → "3 — QMS coordinator" (the ladder's names)."""
+    from qms.procedures import escalation_steps
+
+    level = int(label.split()[-1])
+    names = {0: "not escalated yet", **{step.level: step.label for step in escalation_steps()}}
+    return f"{level} — {names.get(level, '')}"
 
 
 def _patterns_table(patterns: list[dict]) -> dict:
@@ -753,6 +762,24 @@ def report_rows(payload: dict):
     for section in payload["sections"]:
         for f in section.get("figures", []):
             yield section["title"], f["label"], f["display"], records(f.get("ref"))
+        for chart in section.get("charts", []):
+            if chart["type"] == "line":
+                for i, label in enumerate(chart["labels"]):
+                    for series in chart["series"]:
+                        yield (
+                            section["title"],
+                            f"{chart['title']}: {label} — {series['name']}",
+                            str(series["values"][i]),
+                            records(series["refs"][i]),
+                        )
+            else:
+                for bar in chart["bars"]:
+                    yield (
+                        section["title"],
+                        f"{chart['title']}: {bar['label']}",
+                        _shown(bar["value"], chart.get("unit", "")),
+                        records(bar.get("ref")),
+                    )
         for table in section.get("tables", []):
             for row in table["rows"]:
                 cells = [c if isinstance(c, str) else c["text"] for c in row]

@@ -1,6 +1,8 @@
-"""Emergency CCB sessions, signed votes, gate decisions and the communication plan (CM-WF-EMERGENCY §7,
-§12, §14, §15). Every rule (who sits, who decides, the decision rule, the waivers, the gates'
-preconditions, the cadence) comes from the change's procedure version (``qms.procedures_ccb``).
+"""Emergency CCB sessions (CM-WF-EMERGENCY §7, §14, §15): convening with a calendar invitation, signed
+votes that supersede one another, the live tally, and the decision that must agree with the procedure's
+decision rule. Every rule (who sits, who decides, the decision rule, the waivers) comes from the change's
+procedure version (``qms.procedures_ccb``); the gates' preconditions and Gate 1 are in
+:mod:`emergencies.services.gates`.
 
 Signing follows the bypass pattern: check → ask for the password outside the transaction (a wrong
 password is committed even though the signing fails) → lock → check again → signature → effects.
@@ -8,9 +10,9 @@ password is committed even though the signing fails) → lock → check again �
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -20,18 +22,20 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from emergencies import ccb_signals as signals
-from emergencies import permissions
 from emergencies.identifiers import save_with_unique_identifier
-from emergencies.models import (
-    CCBMember,
-    CCBSession,
-    ChangeRecord,
-    GateDecision,
-    RegulatoryNotification,
-    StatusUpdate,
-    Vote,
-)
+from emergencies.models import CCBMember, CCBSession, ChangeRecord, GateDecision, Vote
 from emergencies.models.ccb import Gate
+from emergencies.services.gates import (
+    BEFORE_DEPLOYMENT,
+    ccb_available,
+    gate_missing,
+    latest_decision,
+    leave_emergency_path,
+    lock_change,
+    member_roles,
+    required_seats,
+    severity_of,
+)
 from qms.models import Signature, User
 from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD, GateSpec, Seat
 from qms.roles import Role
@@ -44,99 +48,10 @@ MEANING = {
     MORE_INFO: Signature.Meaning.REVIEWED,
 }
 MAX_DURATION_MINUTES = 8 * 60
-BEFORE_DEPLOYMENT = (
-    ChangeRecord.Status.STUB,
-    ChangeRecord.Status.BYPASS_AUTHORISED,
-    ChangeRecord.Status.HOTFIX,
-    ChangeRecord.Status.ROLLED_BACK,
-)
-
-
-def _severity(change: ChangeRecord) -> str:
-    return change.incident.severity if change.incident_id else ""
-
-
-def _flags(change: ChangeRecord) -> dict[str, bool]:
-    return change.incident.flags if change.incident_id else {}
-
-
-def ccb_available(change: ChangeRecord) -> bool:
-    """Whether the change's procedure has a change control board (only CM-WF-EMERGENCY among the presets)."""
-    return change.rules.ccb_required and bool(change.rules.ccb_session_gates())
 
 
 def can_convene(user: User, change: ChangeRecord) -> bool:
     return user.is_active and ccb_available(change) and user.has_role(*change.rules.ccb_convener_roles)
-
-
-def required_seats(change: ChangeRecord) -> list[Seat]:
-    return change.rules.ccb_required_seats(_severity(change), _flags(change))
-
-
-def member_roles(change: ChangeRecord) -> list[Role]:
-    return change.rules.ccb_member_roles(_severity(change), _flags(change))
-
-
-# --- gate preconditions (§14.3, §14.4) ---------------------------------------------------------------------
-
-
-def _text(change: ChangeRecord, name: str) -> bool:
-    return bool((getattr(change, name, "") or "").strip())
-
-
-def _follow_up_documentation_complete(change: ChangeRecord) -> bool:
-    """The full documentation is complete and, where the procedure keeps the §11.2 follow-up items, every
-    item is recorded."""
-    documented = getattr(change, "documentation_completed_at", None) is not None or all(
-        _text(change, name)
-        for name in ("root_cause", "impact_assessment", "timeline", "affected_artifacts", "resolution")
-    )
-    documents = getattr(change, "follow_up_documents", None)
-    if documented and documents is not None and change.rules.definition.get("patch_package"):
-        wanted = {key for key, _ in documents.model._meta.get_field("key").choices}
-        return wanted <= set(documents.values_list("key", flat=True))
-    return documented
-
-
-def _issue_resolved(change: ChangeRecord) -> bool:
-    return (
-        getattr(change, "resolved_at", None) is not None
-        or (change.incident_id is not None and change.incident.resolved_at is not None)
-        or change.status in (ChangeRecord.Status.POST_INCIDENT, ChangeRecord.Status.CLOSED)
-    )
-
-
-# Each named precondition of a gate, as a check of the change. Other parts of the lifecycle may replace
-# an entry with a finer check (e.g. the §11.2 follow-up documents).
-GATE_PRECONDITIONS: dict[str, Callable[[ChangeRecord], bool]] = {
-    "verification_complete": lambda change: bool(getattr(change, "verification_complete", False)),
-    "risk_assessment_documented": lambda change: _text(change, "impact_assessment"),
-    "rollback_ready": lambda change: _text(change, "rollback_plan"),
-    "follow_up_documentation_complete": _follow_up_documentation_complete,
-    "issue_resolved": _issue_resolved,
-    "lessons_learned_captured": lambda change: _text(change, "lessons_learned"),
-}
-
-
-@dataclass(frozen=True)
-class Precondition:
-    code: str
-    label: str
-    met: bool
-
-
-def gate_preconditions(change: ChangeRecord, gate: GateSpec) -> list[Precondition]:
-    rules = change.rules
-    return [
-        Precondition(
-            code, rules.ccb_precondition_label(code), bool(GATE_PRECONDITIONS.get(code, lambda c: False)(change))
-        )
-        for code in gate.preconditions
-    ]
-
-
-def gate_missing(change: ChangeRecord, gate: GateSpec) -> list[str]:
-    return [p.label for p in gate_preconditions(change, gate) if not p.met]
 
 
 # --- the state of a session, from members and votes already loaded (no queries) ------------------------------
@@ -252,7 +167,7 @@ def ccb_tally(session: CCBSession, members: list[CCBMember], votes: list[Vote]) 
         )
         for seat in seats
     ]
-    decider_role = rules.ccb_decider_role(_severity(change))
+    decider_role = rules.ccb_decider_role(severity_of(change))
     if decider_role is None:
         decider_role, decider_ids = rules.ccb_chair_role, [session.chair_id]
     else:
@@ -288,14 +203,6 @@ def session_members_and_votes(session: CCBSession) -> tuple[list[CCBMember], lis
 # --- locking ---------------------------------------------------------------------------------------------
 
 
-def _lock_change(change_id: int) -> ChangeRecord:
-    return (
-        ChangeRecord.objects.select_for_update(of=("self",))
-        .select_related("incident", "procedure_version")
-        .get(pk=change_id)
-    )
-
-
 def _lock_session(session_id: int) -> CCBSession:
     return (
         CCBSession.objects.select_for_update(of=("self",))
@@ -308,10 +215,6 @@ def _get_session(session_id: int) -> CCBSession:
     return CCBSession.objects.select_related("change__incident", "change__procedure_version", "chair").get(
         pk=session_id
     )
-
-
-def _latest_decision(change: ChangeRecord, gate: str) -> GateDecision | None:
-    return GateDecision.objects.filter(change=change, gate=gate).order_by("-decided_at", "-pk").first()
 
 
 # --- convening --------------------------------------------------------------------------------------------
@@ -342,7 +245,7 @@ def ccb_session_convene(*, change_id: int, data: SessionInput, actor: User, now:
     The members are notified with a calendar invitation; their votes and the decision are on the clock.
     """
     now = (now or timezone.now()).astimezone(UTC)
-    change = _lock_change(change_id)
+    change = lock_change(change_id)
     rules = change.rules
     if not ccb_available(change):
         raise ValidationError(
@@ -369,7 +272,7 @@ def ccb_session_convene(*, change_id: int, data: SessionInput, actor: User, now:
     open_session = CCBSession.objects.filter(change=change, gate=gate.code, status=CCBSession.Status.OPEN).first()
     if open_session is not None:
         raise ValidationError({"gate": [f"{open_session.identifier} is already open for {gate.label}."]})
-    latest = _latest_decision(change, gate.code)
+    latest = latest_decision(change, gate.code)
     if latest is not None and latest.result == GateDecision.Result.PASSED:
         raise ValidationError({"gate": [f"{gate.label} was already passed on {latest.decided_at:%Y-%m-%d %H:%M} UTC."]})
     errors: dict[str, list[str]] = {}
@@ -629,7 +532,7 @@ def ccb_session_decide(*, session_id: int, decider: User, password: str, data: D
     signer_authenticate(user=decider, password=password)
     with transaction.atomic():
         session = _lock_session(session_id)
-        change = _lock_change(session.change_id)
+        change = lock_change(session.change_id)
         session.change = change
         tally = ccb_tally(session, *session_members_and_votes(session))
         role = _check_decision(session, decider, data, tally)
@@ -688,7 +591,7 @@ def ccb_session_decide(*, session_id: int, decider: User, password: str, data: D
         decision.save()
         signals.gate_decision_recorded.send(sender=GateDecision, change=change, decision=decision, actor=decider)
         if data.outcome == STANDARD:
-            _leave_emergency_path(
+            leave_emergency_path(
                 change,
                 actor=decider,
                 at=now,
@@ -717,298 +620,6 @@ def _defer(session, decider, reason, questions, signature, members) -> CCBSessio
         actor=decider,
     )
     return session
-
-
-def _leave_emergency_path(change: ChangeRecord, *, actor: User, at: datetime, reason: str, convert: bool) -> None:
-    """Mark the change a false alarm and, when it still can, take it off the emergency path."""
-    change.false_alarm = True
-    change.false_alarm_reason = reason
-    if convert:
-        change.convert_to_standard(by=actor, at=at, reason=reason)
-        change.status_reason = reason
-    change._history_user, change._change_reason = actor, reason
-    change.save()
-    signals.change_false_alarm.send(sender=ChangeRecord, change=change, reason=reason, actor=actor)
-
-
-# --- Gate 1: declare emergency (§14.1) -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeclareInput:
-    warranted: bool
-    severity: str
-    criteria: tuple[str, ...]
-    reason: str
-    role: Role
-
-
-def _check_declare(change: ChangeRecord, actor: User, data: DeclareInput) -> GateSpec:
-    rules = change.rules
-    if not ccb_available(change):
-        raise ValidationError(f"{change.procedure_version.procedure.title} has no decision gates to record.")
-    try:
-        gate = rules.ccb_gate(Gate.DECLARE)
-    except KeyError:
-        raise ValidationError("This procedure has no Gate 1.") from None
-    if data.role not in gate.roles or not actor.has_role(data.role):
-        raise PermissionDenied(f"{gate.label} is recorded by a {' or '.join(r.label for r in gate.roles)} (§14.1).")
-    if change.status in (ChangeRecord.Status.CONVERTED, ChangeRecord.Status.CLOSED):
-        raise ValidationError(f"{change.identifier} is {change.get_status_display().lower()}.")
-    previous = _latest_decision(change, Gate.DECLARE)
-    if previous is not None:
-        raise ValidationError(f"{gate.label} was already recorded on {previous.decided_at:%Y-%m-%d %H:%M} UTC.")
-    errors: dict[str, list[str]] = {}
-    if data.severity not in rules.severity_labels:
-        errors["severity"] = ["Choose the severity (§4)."]
-    else:
-        allowed = rules.severity_criteria(data.severity)
-        unknown = [c for c in data.criteria if c not in allowed]
-        if unknown:
-            errors["criteria"] = [f"Not a criterion of {rules.severity_labels[data.severity]}: {', '.join(unknown)}."]
-        elif data.warranted and not data.criteria:
-            errors["criteria"] = ["Tick the §4 criteria the issue meets: an emergency must meet at least one."]
-    if not data.reason.strip():
-        errors["reason"] = ["Give the reason for the decision."]
-    if errors:
-        raise ValidationError(errors)
-    return gate
-
-
-def gate_declare_record(*, change_id: int, actor: User, password: str, data: DeclareInput) -> GateDecision:
-    """Gate 1, signed by a safety manager, security officer or configuration manager against the severity
-    criteria of §4. An emergency judged not warranted leaves the emergency path as a false alarm."""
-    change = ChangeRecord.objects.select_related("incident", "procedure_version__procedure").get(pk=change_id)
-    _check_declare(change, actor, data)
-    signer_authenticate(user=actor, password=password)
-    with transaction.atomic():
-        change = _lock_change(change_id)
-        gate = _check_declare(change, actor, data)
-        now = timezone.now()
-        reason = data.reason.strip()
-        signature = signature_record(
-            subject=change,
-            content={
-                "change": change.identifier,
-                "gate": gate.code,
-                "warranted": data.warranted,
-                "severity": data.severity,
-                "criteria": list(data.criteria),
-                "reason": reason,
-            },
-            signer=actor,
-            role=data.role,
-            meaning=Signature.Meaning.APPROVED if data.warranted else Signature.Meaning.REJECTED,
-            comment=reason,
-        )
-        decision = GateDecision(
-            change=change,
-            gate=gate.code,
-            result=GateDecision.Result.PASSED if data.warranted else GateDecision.Result.FAILED,
-            decided_by=actor,
-            role=data.role.value,
-            reason=reason,
-            decided_at=now,
-            retroactive=change.status not in BEFORE_DEPLOYMENT,
-            severity=data.severity,
-            criteria=list(data.criteria),
-            signature=signature,
-        )
-        decision.full_clean(validate_constraints=False)
-        decision.save()
-        incident = change.incident
-        if incident is not None and incident.severity != data.severity:
-            before = incident.severity
-            incident.severity = data.severity
-            incident._history_user = actor
-            incident._change_reason = f"severity assessed at {gate.label}: {before or '—'} → {data.severity}"
-            incident.save(update_fields=["severity"])
-        signals.gate_decision_recorded.send(sender=GateDecision, change=change, decision=decision, actor=actor)
-        if not data.warranted:
-            _leave_emergency_path(
-                change,
-                actor=actor,
-                at=now,
-                reason=f"{gate.label}: not warranted: {reason}",
-                convert=can_proceed(change.convert_to_standard),
-            )
-        return decision
-
-
-# --- gates overview ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class GateRow:
-    gate: GateSpec
-    decision: GateDecision | None
-    open_session: CCBSession | None
-    missing: list[str]
-
-    @property
-    def passed(self) -> bool:
-        return self.decision is not None and self.decision.result == GateDecision.Result.PASSED
-
-    @property
-    def failed(self) -> bool:
-        return self.decision is not None and self.decision.result == GateDecision.Result.FAILED
-
-
-def gate_rows(change: ChangeRecord, decisions: list[GateDecision], sessions: list[CCBSession]) -> list[GateRow]:
-    """Each gate of the procedure with its latest decision and open session, from rows already loaded."""
-    latest: dict[str, GateDecision] = {}
-    for decision in sorted(decisions, key=lambda d: (d.decided_at, d.pk), reverse=True):
-        latest.setdefault(decision.gate, decision)
-    open_by_gate = {s.gate: s for s in sessions if s.status == CCBSession.Status.OPEN}
-    return [
-        GateRow(gate, latest.get(gate.code), open_by_gate.get(gate.code), gate_missing(change, gate))
-        for gate in change.rules.ccb_gates()
-    ]
-
-
-def ccb_closure_problems(change: ChangeRecord) -> list[str]:
-    """Closing a change whose procedure has a CCB needs Gate 4 passed (§14.4)."""
-    if not ccb_available(change):
-        return []
-    try:
-        gate = change.rules.ccb_gate(Gate.CLOSE)
-    except KeyError:
-        return []
-    latest = _latest_decision(change, gate.code)
-    if latest is None or latest.result != GateDecision.Result.PASSED:
-        return [f"{gate.label}: not yet approved by an emergency CCB session (§14.4)."]
-    return []
-
-
-# --- verification, status updates, regulatory notification (§9.1, §12, §7.3) -------------------------------
-
-
-@transaction.atomic
-def change_verification_set(*, change_id: int, complete: bool, actor: User) -> ChangeRecord:
-    change = _lock_change(change_id)
-    if not permissions.can_edit_change(change, actor):
-        raise PermissionDenied("You may not update this change.")
-    if change.verification_complete == complete:
-        return change
-    change.verification_complete = complete
-    change._history_user = actor
-    change._change_reason = "verification complete" if complete else "verification reopened"
-    change.save(update_fields=["verification_complete", "updated_at"])
-    signals.change_verification_set.send(sender=ChangeRecord, change=change, complete=complete, actor=actor)
-    return change
-
-
-def can_post_status_update(user: User, change: ChangeRecord) -> bool:
-    if not user.is_active or not permissions.can_view_changes(user):
-        return False
-    return permissions.can_work_on_change(change, user) or user.has_role(*change.rules.status_update_roles)
-
-
-@dataclass(frozen=True)
-class StatusUpdateInput:
-    current_status: str
-    actions_taken: str = ""
-    next_steps: str = ""
-    audience: str = StatusUpdate.Audience.INTERNAL
-
-
-@transaction.atomic
-def status_update_post(*, change_id: int, data: StatusUpdateInput, actor: User) -> StatusUpdate:
-    """Post a status update (§12): it meets the update cadence, and an external one the external
-    notification deadline."""
-    change = _lock_change(change_id)
-    if not can_post_status_update(actor, change):
-        raise PermissionDenied("You may not post updates on this change.")
-    if change.status in (ChangeRecord.Status.CLOSED, ChangeRecord.Status.CONVERTED):
-        raise ValidationError(f"{change.identifier} is {change.get_status_display().lower()}; updates have stopped.")
-    if not data.current_status.strip():
-        raise ValidationError({"current_status": ["Say where things stand."]})
-    update = StatusUpdate(
-        change=change,
-        audience=data.audience,
-        change_status=change.status,
-        current_status=data.current_status.strip(),
-        actions_taken=data.actions_taken.strip(),
-        next_steps=data.next_steps.strip(),
-        posted_by=actor,
-        posted_at=timezone.now(),
-    )
-    update.full_clean(validate_constraints=False)
-    update.save()
-    signals.status_update_posted.send(sender=StatusUpdate, change=change, update=update, actor=actor)
-    return update
-
-
-def next_status_update_due(change: ChangeRecord, last: StatusUpdate | None) -> datetime | None:
-    """When the next update is due under the cadence (the clocks in audits say the same)."""
-    interval = change.rules.status_update_interval(_severity(change), change.status)
-    if interval is None:
-        return None
-    return interval.due(last.posted_at if last else change.declared_at)
-
-
-def can_record_regulatory(user: User, change: ChangeRecord) -> bool:
-    return user.is_active and user.has_role(*change.rules.regulatory_recorder_roles)
-
-
-@dataclass(frozen=True)
-class RegulatoryInput:
-    authority: str
-    notified_at: datetime
-    reference: str
-    description: str
-    follow_up_commitment: str
-    authority_name: str = ""
-    emergency_approval_requested: bool = True
-    follow_up_due: date | None = None
-
-
-@transaction.atomic
-def regulatory_notification_record(*, change_id: int, data: RegulatoryInput, actor: User) -> RegulatoryNotification:
-    """Record the notification of a certification authority (§7.3): who, when, their reference and the
-    follow-up documentation committed to."""
-    change = _lock_change(change_id)
-    rules = change.rules
-    if not rules.regulatory_authorities:
-        raise ValidationError("This procedure has no regulatory notification.")
-    if not can_record_regulatory(actor, change):
-        roles = " or ".join(r.label for r in rules.regulatory_recorder_roles)
-        raise PermissionDenied(f"A regulatory notification is recorded by a {roles}.")
-    errors: dict[str, list[str]] = {}
-    if data.authority not in rules.regulatory_authorities:
-        errors["authority"] = ["Choose the authority."]
-    if data.authority == RegulatoryNotification.Authority.OTHER and not data.authority_name.strip():
-        errors["authority_name"] = ["Name the authority."]
-    if timezone.is_naive(data.notified_at):
-        errors["notified_at"] = ["Give the time with its time zone."]
-    elif data.notified_at > timezone.now() + timedelta(minutes=5):
-        errors["notified_at"] = ["The notification cannot be in the future."]
-    for name in ("reference", "description", "follow_up_commitment"):
-        if not getattr(data, name).strip():
-            errors[name] = ["Required."]
-    if data.follow_up_due is not None and data.follow_up_due < timezone.now().date():
-        errors["follow_up_due"] = ["The follow-up date is in the past."]
-    if errors:
-        raise ValidationError(errors)
-    notification = RegulatoryNotification(
-        change=change,
-        authority=data.authority,
-        authority_name=data.authority_name.strip(),
-        notified_at=data.notified_at.astimezone(UTC),
-        reference=data.reference.strip(),
-        description=data.description.strip(),
-        emergency_approval_requested=data.emergency_approval_requested,
-        follow_up_commitment=data.follow_up_commitment.strip(),
-        follow_up_due=data.follow_up_due,
-        recorded_by=actor,
-        recorded_at=timezone.now(),
-    )
-    notification.full_clean(validate_constraints=False)
-    notification.save()
-    signals.regulatory_notification_recorded.send(
-        sender=RegulatoryNotification, change=change, notification=notification, actor=actor
-    )
-    return notification
 
 
 # --- notifications and the calendar invitation -------------------------------------------------------------

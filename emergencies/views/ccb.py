@@ -1,5 +1,5 @@
 """Emergency CCB pages: sessions, live tally, signed votes and decisions, and a change's gates and
-communication. Thin: the rules are in emergencies.services.ccb, the reads in emergencies.selectors_ccb."""
+communication. Thin: the rules are in emergencies.ccb.ccb, the reads in emergencies.selectors_ccb."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from emergencies.forms_ccb import (
 )
 from emergencies.models import CCBSession, ChangeRecord
 from emergencies.models.ccb import Gate
-from emergencies.services import ccb as services
+from emergencies.services import ccb, communication, gates
 from qms.forms_util import apply_validation_error
 from qms.registry import subject_panels
 from qms.security import second_factor_satisfied_for_signing
@@ -66,7 +66,7 @@ def ccb_session_list(request):
     )
 
 
-def _conveneable_gates(change: ChangeRecord, rows: list[services.GateRow]):
+def _conveneable_gates(change: ChangeRecord, rows: list[gates.GateRow]):
     return [
         row.gate
         for row in rows
@@ -76,21 +76,23 @@ def _conveneable_gates(change: ChangeRecord, rows: list[services.GateRow]):
 
 def ccb_session_convene(request, identifier):
     change = selectors.change_get_for_user(identifier=identifier, user=request.user)
-    if not services.can_convene(request.user, change):
+    if not ccb.can_convene(request.user, change):
         raise PermissionDenied("Only a configuration manager convenes an emergency CCB, for a procedure that has one.")
     gates_page = selectors_ccb.ccb_change_page(change=change, updates_limit=1)
-    gates = _conveneable_gates(change, gates_page.gates)
+    conveneable = _conveneable_gates(change, gates_page.gates)
     eligible = selectors_ccb.eligible_members(change=change)
-    form = ConveneForm(request.POST or None, change=change, actor=request.user, gates=gates, eligible=eligible)
+    form = ConveneForm(
+        request.POST or None, change=change, actor=request.user, gate_specs=conveneable, eligible=eligible
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            session = services.ccb_session_convene(change_id=change.pk, data=form.to_input(), actor=request.user)
+            session = ccb.ccb_session_convene(change_id=change.pk, data=form.to_input(), actor=request.user)
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
             messages.success(request, f"{session.identifier} convened. The members have their invitation.")
             return redirect(session)
-    context = {"change": change, "form": form, "gates": gates, "gates_page": gates_page}
+    context = {"change": change, "form": form, "gates": conveneable, "gates_page": gates_page}
     return render(request, "emergencies/ccb/session_form.html", context, status=400 if form.errors else 200)
 
 
@@ -103,7 +105,7 @@ def _session_context(request, session: CCBSession, **forms) -> dict:
         "change": page.change,
         "tally": tally,
         "gate": page.gate,
-        "decider": services.ccb_decider_label(tally),
+        "decider": ccb.ccb_decider_label(tally),
         "panels": subject_panels(CCBSession._meta.label),
         "vote_form": None,
         "decision_form": None,
@@ -153,7 +155,7 @@ def ccb_session_tally(request, pk):
         {
             "session": session,
             "tally": tally,
-            "decider": services.ccb_decider_label(tally),
+            "decider": ccb.ccb_decider_label(tally),
             # The decider's "record the decision" card follows the votes too (an out-of-band swap).
             "oob": session.is_open and request.user.pk in tally.decider_user_ids,
         },
@@ -188,7 +190,7 @@ def ccb_vote(request, pk):
 
     def act(session, form):
         data = form.cleaned_data
-        services.ccb_vote_cast(
+        ccb.ccb_vote_cast(
             session_id=session.pk,
             voter=request.user,
             password=data["password"],
@@ -206,7 +208,7 @@ def ccb_decide(request, pk):
     _require_signing_session(request)
 
     def act(session, form):
-        services.ccb_session_decide(
+        ccb.ccb_session_decide(
             session_id=session.pk, decider=request.user, password=form.cleaned_data["password"], data=form.to_input()
         )
 
@@ -223,7 +225,7 @@ def ccb_member_add(request, pk):
 
     def act(session, form):
         user, role = form.person_and_role()
-        services.ccb_member_add(session_id=session.pk, user=user, role=role, actor=request.user)
+        ccb.ccb_member_add(session_id=session.pk, user=user, role=role, actor=request.user)
 
     eligible = selectors_ccb.eligible_members(change=session.change)
     form = MemberAddForm(request.POST, eligible=eligible, seated=set(), prefix="member")
@@ -233,7 +235,7 @@ def ccb_member_add(request, pk):
 @require_POST
 def ccb_cancel(request, pk):
     def act(session, form):
-        services.ccb_session_cancel(session_id=session.pk, actor=request.user, reason=form.cleaned_data["reason"])
+        ccb.ccb_session_cancel(session_id=session.pk, actor=request.user, reason=form.cleaned_data["reason"])
 
     return _post_action(
         request, pk, CancelForm(request.POST, prefix="cancel"), act, "Session cancelled.", "cancel_form"
@@ -245,7 +247,7 @@ def ccb_session_ics(request, pk):
     session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
     members = list(session.members.select_related("user"))
     method = "CANCEL" if session.status == CCBSession.Status.CANCELLED else "REQUEST"
-    response = HttpResponse(services.ccb_session_ics(session, members, method=method), content_type="text/calendar")
+    response = HttpResponse(ccb.ccb_session_ics(session, members, method=method), content_type="text/calendar")
     response["Content-Disposition"] = f'attachment; filename="{session.identifier}.ics"'
     return response
 
@@ -273,7 +275,7 @@ def _gates_context(request, change: ChangeRecord, **forms) -> dict:
     context = {
         "change": change,
         "page": page,
-        "can_convene": services.can_convene(user, change) and bool(_conveneable_gates(change, page.gates)),
+        "can_convene": ccb.can_convene(user, change) and bool(_conveneable_gates(change, page.gates)),
         "declare_form": None,
         "update_form": None,
         "regulatory_form": None,
@@ -283,9 +285,9 @@ def _gates_context(request, change: ChangeRecord, **forms) -> dict:
         context["declare_form"] = forms.get("declare_form") or DeclareForm(
             change=change, roles=declare_roles, prefix="gate1"
         )
-    if open_change and services.can_post_status_update(user, change):
+    if open_change and communication.can_post_status_update(user, change):
         context["update_form"] = forms.get("update_form") or StatusUpdateForm(prefix="update")
-    if rules.regulatory_authorities and services.can_record_regulatory(user, change):
+    if rules.regulatory_authorities and communication.can_record_regulatory(user, change):
         context["regulatory_form"] = forms.get("regulatory_form") or RegulatoryForm(prefix="regulatory")
     return context
 
@@ -318,7 +320,7 @@ def ccb_declare(request, identifier):
     _require_signing_session(request)
 
     def act(change, form):
-        services.gate_declare_record(
+        gates.gate_declare_record(
             change_id=change.pk, actor=request.user, password=form.cleaned_data["password"], data=form.to_input()
         )
 
@@ -330,7 +332,7 @@ def ccb_declare(request, identifier):
 @require_POST
 def ccb_status_update(request, identifier):
     def act(change, form):
-        services.status_update_post(change_id=change.pk, data=form.to_input(), actor=request.user)
+        communication.status_update_post(change_id=change.pk, data=form.to_input(), actor=request.user)
 
     form = StatusUpdateForm(request.POST, prefix="update")
     return _post_change_action(request, identifier, form, act, "Status update posted.", "update_form")
@@ -339,7 +341,7 @@ def ccb_status_update(request, identifier):
 @require_POST
 def ccb_regulatory(request, identifier):
     def act(change, form):
-        services.regulatory_notification_record(change_id=change.pk, data=form.to_input(), actor=request.user)
+        communication.regulatory_notification_record(change_id=change.pk, data=form.to_input(), actor=request.user)
 
     form = RegulatoryForm(request.POST, prefix="regulatory")
     return _post_change_action(request, identifier, form, act, "Regulatory notification recorded.", "regulatory_form")
@@ -349,7 +351,7 @@ def ccb_regulatory(request, identifier):
 def ccb_verification(request, identifier):
     change = _change_for_ccb(request, identifier)
     try:
-        services.change_verification_set(
+        gates.change_verification_set(
             change_id=change.pk, complete=request.POST.get("complete") == "1", actor=request.user
         )
     except ValidationError as exc:

@@ -23,6 +23,14 @@ from qms.roles import Role
 from qms.services import content_hash, signatures_for
 
 
+def _editable_change(request, identifier) -> ChangeRecord:
+    """The change a POST is about, refused up front (403) when the user may not work on it."""
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    if not permissions.can_edit_change(change, request.user):
+        raise PermissionDenied("You may not update this change.")
+    return change
+
+
 def _back(change, anchor=""):
     return redirect(f"{change.get_absolute_url()}{anchor}")
 
@@ -40,7 +48,7 @@ def _run(request, fn, success):
 
 @require_POST
 def hotfix_review(request, identifier):
-    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    change = _editable_change(request, identifier)
     _run(
         request,
         lambda: services.hotfix_review_record(change_id=change.pk, reviewer=request.user),
@@ -51,7 +59,7 @@ def hotfix_review(request, identifier):
 
 @require_POST
 def deployment_flag(request, identifier):
-    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    change = _editable_change(request, identifier)
     flag, done = request.POST.get("flag", ""), request.POST.get("done") == "1"
     _run(
         request,
@@ -63,7 +71,7 @@ def deployment_flag(request, identifier):
 
 @require_POST
 def rollback_reading(request, identifier):
-    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    change = _editable_change(request, identifier)
     form = RollbackReadingForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Rollback reading: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
@@ -82,7 +90,7 @@ def documentation_edit(request, identifier):
     change = selectors.change_get_for_user(identifier=identifier, user=request.user)
     if not permissions.can_edit_change(change, request.user):
         raise PermissionDenied("You may not edit this change's documentation.")
-    form = DocumentationForm(request.POST or None, instance=change)
+    form = DocumentationForm(request.POST if request.method == "POST" else None, instance=change)
     if request.method == "POST" and form.is_valid():
         try:
             services.change_documentation_update(
@@ -106,6 +114,10 @@ def documentation_edit(request, identifier):
 @require_POST
 def gate_result(request, identifier):
     change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    if not request.user.has_role(*services.VALIDATOR_ROLES):
+        raise PermissionDenied(
+            "Validating gates needs a QMS, quality, architect, lead, security, CM or engineering manager role."
+        )
     form = GateResultForm(request.POST)
     if form.is_valid():
         _run(
@@ -131,7 +143,7 @@ def _post_mortem(request, identifier) -> tuple[ChangeRecord, PostMortem]:
 
 @require_POST
 def post_mortem_start(request, identifier):
-    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    change = _editable_change(request, identifier)
     result = _run(
         request,
         lambda: services.post_mortem_start(change_id=change.pk, actor=request.user),
@@ -145,7 +157,8 @@ def post_mortem_start(request, identifier):
 def post_mortem_detail(request, identifier):
     change, post_mortem = _post_mortem(request, identifier)
     timeline_text = "\n".join(f"{row.at:%Y-%m-%d %H:%M} {row.event}" for row in post_mortem.timeline.all())
-    form = PostMortemForm(request.POST or None, instance=post_mortem, initial={"timeline_text": timeline_text})
+    data = request.POST if request.method == "POST" else None
+    form = PostMortemForm(data, instance=post_mortem, initial={"timeline_text": timeline_text})
     editable = post_mortem.status == PostMortem.Status.DRAFT and permissions.can_work_on_change(change, request.user)
     if request.method == "POST":
         if not editable:

@@ -216,7 +216,7 @@ def test_monthly_metrics_match_the_hand_computed_fixture(october):
     on_time = {r[0]: (r[1]["text"], r[2], r[3]["text"], r[4]) for r in posture["tables"][0]["rows"]}
     assert on_time == {
         "30-day follow-up documentation": ("2", "1", "1", "50.0 %"),
-        "Remediation of bypassed gates": ("4", "2", "2", "50.0 %"),
+        "Remediations": ("4", "2", "2", "50.0 %"),
         "Bypass reviews": ("5", "4", "1", "80.0 %"),
     }
     assert f["on_time"]["value"] == round(7 / 11, 4)
@@ -389,6 +389,10 @@ def test_report_page_shows_the_snapshot_and_links_every_number(
     assert drill.status_code == 200
     assert b3.identifier in drill.content.decode() and "Remediate: Code quality (minor)" in drill.content.decode()
     assert client.get(reverse("audits:report-drill", kwargs={"pk": monthly.pk, "ref": "nope"})).status_code == 404
+    # A trend point lists the records of its period: October's four declared emergencies.
+    trend = client.get(reverse("audits:report-drill", kwargs={"pk": monthly.pk, "ref": "trend:c:Oct 26"}))
+    assert trend.status_code == 200
+    assert [c.identifier for c in trend.context["records"]] == [c.identifier for c in october["c"][:4]]
 
 
 @pytest.mark.parametrize("rows", [1, 6])
@@ -415,6 +419,8 @@ def test_csv_and_pdf_exports(client, people, monthly):
     assert rows[1] == ["section", "item", "value", "records"]
     assert ["Process effectiveness analysis", "Rollback rate", "25.0 %", "1"] in rows
     assert ["Process effectiveness analysis", "90th percentile remediation time", "80.4 h", "4"] in rows
+    assert ["Executive dashboard metrics", "Bypasses per repository: payments-api", "3", "3"] in rows
+    assert ["Executive dashboard metrics", "Bypass level distribution: Level 1", "4", "4"] in rows
     pdf = client.get(reverse("audits:report-pdf", kwargs={"pk": monthly.pk}))
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 2000

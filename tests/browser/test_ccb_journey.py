@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from emergencies.models import CCBSession, GateDecision
-from emergencies.services import ccb as services
+from emergencies.services import gates
 from qms.roles import Role
 from tests.browser.conftest import screenshot
 from tests.factories import PASSWORD, file_stub
@@ -38,11 +38,11 @@ def test_three_members_vote_live_and_the_chair_records_the_decision(new_page, lo
         affected_systems="SN-1001\nSN-1004",
     )
     # Gate 1: the configuration manager assesses it as high severity (no program manager seat then).
-    services.gate_declare_record(
+    gates.gate_declare_record(
         change_id=change.pk,
         actor=cm,
         password=PASSWORD,
-        data=services.DeclareInput(
+        data=gates.DeclareInput(
             warranted=True,
             severity="HIGH",
             criteria=("Major operational impact (degraded but not lost capability)",),

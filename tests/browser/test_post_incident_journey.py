@@ -34,8 +34,12 @@ def test_stub_to_closure(new_page, login, live_server, oncall, commander, make_u
     lead.goto(url)
     click_and_wait(lead, "I reviewed this hotfix")
     engineer.reload()
-    for item in ("Smoke test passed", "Deployment notification sent", "Monitoring dashboards open",
-                 "On-call team notified"):
+    for item in (
+        "Smoke test passed",
+        "Deployment notification sent",
+        "Monitoring dashboards open",
+        "On-call team notified",
+    ):
         with engineer.expect_navigation():
             engineer.get_by_role("checkbox", name=item).click()
     engineer.get_by_role("link", name="write it").click()
@@ -55,19 +59,23 @@ def test_stub_to_closure(new_page, login, live_server, oncall, commander, make_u
     click_and_wait(captain, "Confirm resolution")
     engineer.goto(url)
     engineer.get_by_role("link", name="Edit documentation").click()
-    for label, text in (("Root cause analysis", "Retry storm exhausted the pool"),
-                        ("Impact assessment", "All checkouts failed for 42 minutes"),
-                        ("Timeline of events", "02:40 detected, 03:10 deployed"),
-                        ("All affected artifacts", "payments-api v2.3.1"),
-                        ("Resolution details", "Capped retries"),
-                        ("Lessons learned", "Retry budgets need alerts")):
+    for label, text in (
+        ("Root cause analysis", "Retry storm exhausted the pool"),
+        ("Impact assessment", "All checkouts failed for 42 minutes"),
+        ("Timeline of events", "02:40 detected, 03:10 deployed"),
+        ("All affected artifacts", "payments-api v2.3.1"),
+        ("Resolution details", "Capped retries"),
+        ("Lessons learned", "Retry budgets need alerts"),
+    ):
         engineer.get_by_label(label, exact=True).fill(text)
     click_and_wait(engineer, "Save documentation")
 
     # Post-mortem: written by the engineer, approved by the commander with a signature.
     click_and_wait(engineer, "Start the post-mortem")
-    for number, text in enumerate(["Checkout failed", "Pool exhausted", "Retry storm", "No retry budget",
-                                   "Library default never reviewed"], start=1):
+    for number, text in enumerate(
+        ["Checkout failed", "Pool exhausted", "Retry storm", "No retry budget", "Library default never reviewed"],
+        start=1,
+    ):
         engineer.get_by_label(re.compile(rf"^Why\? \({number}\)")).fill(text)
     engineer.get_by_label("Resolution").fill("Capped retries and raised the pool size")
     engineer.get_by_label("What went well").fill("Fast triage")

@@ -13,6 +13,7 @@ from audits.models import AuditEvent, Obligation
 from emergencies.models import CCBMember, CCBSession, ChangeRecord, FollowUpDocument, GateDecision, StatusUpdate, Vote
 from emergencies.models.patch import FOLLOW_UP_ITEMS
 from emergencies.services import ccb as services
+from emergencies.services import communication, gates
 from emergencies.services.postincident import closure_problems
 from qms.models import Notification, Signature
 from qms.procedures import PRESETS, ProcedureRules, validate_definition
@@ -74,7 +75,7 @@ def force_status(change: ChangeRecord, status: str) -> ChangeRecord:
 def convene(change, board, *, gate="fast_track", skip=(), extra=(), actor=None, **kwargs) -> CCBSession:
     members = tuple(
         (getattr(board, ROLE_USER[seat.role]), seat.role)
-        for seat in services.required_seats(change)
+        for seat in gates.required_seats(change)
         if seat.role != Role.CM and seat.role not in skip
     )
     data = services.SessionInput(
@@ -125,7 +126,7 @@ def test_required_representation_follows_severity_and_flags(severity, flags, exp
 
 def test_required_representation_of_a_change_comes_from_its_incident(board):
     change = cmwf_change(board.cm, safety_related=True)  # a P1 incident: critical severity
-    assert [s.role for s in services.required_seats(change)] == [
+    assert [s.role for s in gates.required_seats(change)] == [
         Role.CM,
         Role.SAFETY,
         Role.ENGMANAGER,
@@ -136,7 +137,7 @@ def test_required_representation_of_a_change_comes_from_its_incident(board):
 
 def test_only_procedures_with_a_ccb_have_sessions(board):
     change = file_stub(board.cm)  # the default Emergency Bypass Workflow has no CCB
-    assert not services.ccb_available(change)
+    assert not gates.ccb_available(change)
     with pytest.raises(ValidationError, match="has no change control board"):
         convene(change, board)
     assert not CCBSession.objects.exists()
@@ -531,7 +532,7 @@ def test_gate_3_needs_verification_risk_assessment_and_rollback(board):
     change.impact_assessment = "Deploying: low; not deploying: unsafe mode stays possible"
     change.rollback_plan = "Reinstall 4.2.0 from the release vault"
     change.save()
-    services.change_verification_set(change_id=change.pk, complete=True, actor=board.eng)
+    gates.change_verification_set(change_id=change.pk, complete=True, actor=board.eng)
     with pytest.raises(ValidationError, match="grants no waivers"):
         decide(session, board.cm, "approve", interim_approval=True)
     decide(session, board.cm, "approve", reason="Go for deployment")
@@ -552,7 +553,7 @@ def test_gate_4_needs_follow_up_documentation_resolution_and_lessons_learned(boa
         "Not yet: Issue resolved.",
         "Not yet: Lessons learned captured (§11.5).",
     ]
-    assert services.ccb_closure_problems(change) == [
+    assert gates.ccb_closure_problems(change) == [
         "Gate 4: Close emergency: not yet approved by an emergency CCB session (§14.4)."
     ]
     for name in ("root_cause", "impact_assessment", "timeline", "affected_artifacts", "resolution", "lessons_learned"):
@@ -567,13 +568,13 @@ def test_gate_4_needs_follow_up_documentation_resolution_and_lessons_learned(boa
         )
     decide(session, board.cm, "approve", reason="Return to normal process")
     assert GateDecision.objects.get().gate == "close"
-    assert services.ccb_closure_problems(change) == []
+    assert gates.ccb_closure_problems(change) == []
     assert not any("Gate 4" in p for p in closure_problems(change))
 
 
 def test_closure_waits_for_gate_4_only_under_a_procedure_with_a_ccb(board):
-    assert services.ccb_closure_problems(file_stub(board.cm)) == []
-    assert "Gate 4" in closure_problems(cmwf_change(board.cm))[-1]
+    assert gates.ccb_closure_problems(file_stub(board.cm)) == []
+    assert any(p.startswith("Gate 4: Close emergency") for p in closure_problems(cmwf_change(board.cm)))
 
 
 # --- Gate 1 (§14.1) --------------------------------------------------------------------------------------------
@@ -588,8 +589,8 @@ def declare(change, actor, role, **overrides):
         "role": role,
     }
     values.update(overrides)
-    return services.gate_declare_record(
-        change_id=change.pk, actor=actor, password=PASSWORD, data=services.DeclareInput(**values)
+    return gates.gate_declare_record(
+        change_id=change.pk, actor=actor, password=PASSWORD, data=gates.DeclareInput(**values)
     )
 
 
@@ -604,6 +605,17 @@ def test_gate_1_is_recorded_against_the_severity_criteria(board, role):
     assert change.incident.history.first().history_change_reason.startswith("severity assessed at Gate 1")
     with pytest.raises(ValidationError, match="already recorded"):
         declare(change, board.cm, Role.CM)
+
+
+def test_gate_1_severity_moves_the_clocks_that_depend_on_it(board):
+    change = cmwf_change(board.cm, safety_related=True)  # filed as critical
+    declare(change, board.safety, Role.SAFETY)  # assessed as high
+    declared = change.declared_at
+    assert clocks(change, "hotfix").get().due_at == declared + timedelta(hours=72)
+    assert clocks(change, "external_notification").get().due_at == declared + timedelta(hours=8)
+    assert clocks(change, "regulatory_notification").get().due_at == declared + timedelta(hours=8)
+    assert clocks(change, "status_update").get().due_at == declared + timedelta(hours=4)
+    assert AuditEvent.objects.filter(action="obligation.reanchored", subject_id=str(change.pk)).count() == 4
 
 
 def test_gate_1_refusals(board):
@@ -647,8 +659,8 @@ def test_cancelling_a_session_voids_its_clocks_and_sends_a_cancellation(board, d
 
 
 def post_update(change, actor, audience="internal", text="Patch in test on SN-4"):
-    return services.status_update_post(
-        change_id=change.pk, data=services.StatusUpdateInput(current_status=text, audience=audience), actor=actor
+    return communication.status_update_post(
+        change_id=change.pk, data=communication.StatusUpdateInput(current_status=text, audience=audience), actor=actor
     )
 
 
@@ -660,7 +672,7 @@ def test_status_updates_are_owed_at_the_cadence_of_the_severity(board):
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     change = file_stub(board.cm, procedure_code=CMWF, now=now)
     first = clocks(change, "status_update").get()
-    assert first.due_at == now + timedelta(hours=1) and first.label == "Status update #1 (hourly)"
+    assert first.due_at == now + timedelta(hours=1) and first.label == "Status update #1"
     update = post_update(change, board.eng)
     first.refresh_from_db()
     assert first.satisfied_at == update.posted_at
@@ -702,7 +714,7 @@ def test_safety_related_changes_owe_a_regulatory_notification(board):
     owed = clocks(change, "regulatory_notification").get()
     assert owed.owner_role == "certlead" and owed.due_at == change.declared_at + timedelta(hours=4)
     assert not clocks(cmwf_change(board.cm), "regulatory_notification").exists()
-    data = services.RegulatoryInput(
+    data = communication.RegulatoryInput(
         authority="EASA",
         notified_at=timezone.now(),
         reference="EASA-EMG-2026-118",
@@ -711,8 +723,8 @@ def test_safety_related_changes_owe_a_regulatory_notification(board):
         follow_up_due=(timezone.now() + timedelta(days=30)).date(),
     )
     with pytest.raises(PermissionDenied):
-        services.regulatory_notification_record(change_id=change.pk, data=data, actor=board.eng)
-    notification = services.regulatory_notification_record(change_id=change.pk, data=data, actor=board.certlead)
+        communication.regulatory_notification_record(change_id=change.pk, data=data, actor=board.eng)
+    notification = communication.regulatory_notification_record(change_id=change.pk, data=data, actor=board.certlead)
     assert notification.authority_label == "EASA"
     assert clocks(change, "regulatory_notification").get().satisfied_at is not None
     assert clocks(change, "external_notification").get().satisfied_at is not None
@@ -722,7 +734,7 @@ def test_safety_related_changes_owe_a_regulatory_notification(board):
 
 def test_regulatory_notification_refusals(board):
     change = cmwf_change(board.cm, safety_related=True)
-    data = services.RegulatoryInput(
+    data = communication.RegulatoryInput(
         authority="other",
         notified_at=timezone.now() + timedelta(hours=2),
         reference="",
@@ -730,7 +742,7 @@ def test_regulatory_notification_refusals(board):
         follow_up_commitment="y",
     )
     with pytest.raises(ValidationError) as refused:
-        services.regulatory_notification_record(change_id=change.pk, data=data, actor=board.certlead)
+        communication.regulatory_notification_record(change_id=change.pk, data=data, actor=board.certlead)
     assert set(refused.value.message_dict) == {"authority_name", "notified_at", "reference"}
 
 

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from emergencies.models import CCBSession, GateDecision, RegulatoryNotification, StatusUpdate, Vote
 from emergencies.services import ccb as services
@@ -163,6 +164,14 @@ def test_vote_through_the_page_with_a_password(client, board, session):
     assert Vote.objects.get().choice == "approve"
     page = client.get(session.get_absolute_url()).content.decode()
     assert "Sign and change my vote" in page and "A new signed vote supersedes this one" in page
+
+
+def test_signing_needs_a_verified_session_when_the_second_factor_is_required(client, board, session, settings):
+    settings.QMS_REQUIRE_TOTP_FOR_SIGNERS = True
+    client.force_login(board.eng)
+    data = {"vote-choice": "approve", "vote-comment": "go", "vote-password": PASSWORD}
+    assert client.post(url("ccb-vote", session), data).status_code == 403
+    assert not Vote.objects.exists()
 
 
 def test_decide_through_the_page(client, board, session):
@@ -377,3 +386,31 @@ def test_session_list_has_a_fixed_query_budget(client, board):
         convene(cmwf_change(board.cm, severity="HIGH"), board)
     assert _count(client, reverse("emergencies:ccb-list")) == one
     assert first.pk
+
+
+# --- API -------------------------------------------------------------------------------------------------------
+
+
+def test_api_lists_sessions_shows_the_tally_and_takes_a_signed_vote(board, session):
+    api = APIClient()
+    api.force_authenticate(board.eng)
+    listed = api.get(reverse("api-ccb-session-list")).json()
+    assert listed["results"][0]["id"] == session.identifier and listed["results"][0]["member_count"] == 3
+    detail_url = reverse("api-ccb-session-detail", args=[session.pk])
+    tally = api.get(detail_url).json()["tally"]
+    assert tally["voted"] == 0 and sorted(tally["missing_roles"]) == ["cm", "engmanager", "quality"]
+    vote_url = reverse("api-ccb-vote", args=[session.pk])
+    wrong = api.post(vote_url, {"choice": "approve", "comment": "go", "password": "nope"}, format="json")
+    assert wrong.status_code == 400 and "password" in wrong.json()
+    ok = api.post(vote_url, {"choice": "approve", "comment": "go", "password": PASSWORD}, format="json")
+    assert ok.status_code == 200
+    tally = ok.json()["tally"]
+    assert tally["counts"]["approve"] == 1 and tally["missing_roles"] == ["cm", "quality"]
+    again = api.post(vote_url, {"choice": "standard", "comment": "no", "password": PASSWORD}, format="json").json()
+    eng = next(m for m in again["tally"]["members"] if m["user"] == "eng")
+    assert eng["choice"] == "standard" and eng["superseded_votes"] == 1
+    api.force_authenticate(board.program)  # not a member
+    assert (
+        api.post(vote_url, {"choice": "approve", "comment": "x", "password": PASSWORD}, format="json").status_code
+        == 403
+    )

@@ -2,6 +2,7 @@
 configuration audit that blocks closure, and the §11.2 follow-up documentation."""
 
 import hashlib
+import os
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from emergencies.services import change_record_transition
 from emergencies.services.patch import (
     follow_up_document_complete,
     patch_artifact_enter,
+    patch_artifact_remove,
     patch_artifact_upload,
     patch_artifact_verify_entry,
     patch_artifact_verify_upload,
@@ -181,7 +183,7 @@ def test_entered_hash_counts_only_once_a_second_person_re_enters_it(change, onca
         location="artifactory://avionics/fw-2.4.1.bin",
     )
     assert artifact.sha256 == FIRMWARE_SHA and not artifact.is_verified
-    with pytest.raises(ValidationError, match="Verify the hash of fw-2.4.1.bin"):
+    with pytest.raises(ValidationError, match=r"Verify the hash of fw-2\.4\.1\.bin"):
         patch_package_approve(package_id=package.pk, signer=release, password=PASSWORD, role=Role.RELEASE)
 
     with pytest.raises(PermissionDenied, match="second person"):
@@ -213,6 +215,25 @@ def test_entered_hash_is_verified_by_uploading_the_file(change, oncall):
     )
     assert artifact.verification_method == PatchArtifact.Verification.UPLOAD_MATCHED
     assert artifact.size == len(FIRMWARE) and artifact.file
+
+
+def test_a_wrong_file_is_removed_from_a_draft_and_its_history_stays(
+    change, oncall, cm, django_capture_on_commit_callbacks
+):
+    package = draft(change, oncall)
+    artifact = upload(package, oncall, data=b"wrong build", name="fw-wrong.bin")
+    path = artifact.file.path
+    with django_capture_on_commit_callbacks(execute=True):
+        patch_artifact_remove(artifact_id=artifact.pk, actor=oncall)
+    assert not PatchArtifact.objects.exists()
+    assert [h.history_type for h in PatchArtifact.history.filter(id=artifact.pk).order_by("history_date")] == ["+", "-"]
+    assert not os.path.exists(path)
+    assert AuditEvent.objects.filter(action="patch.artifact_removed", reason__contains="fw-wrong.bin").exists()
+    upload(package, oncall)
+    package = patch_package_approve(package_id=package.pk, signer=cm, password=PASSWORD, role=Role.CM)
+    frozen = package.artifacts.get()
+    with pytest.raises(ValidationError, match="frozen"):
+        patch_artifact_remove(artifact_id=frozen.pk, actor=oncall)
 
 
 # --- approval -----------------------------------------------------------------------------------------
@@ -331,6 +352,7 @@ def test_distribution_lifecycle_per_unit(change, oncall, cm):
     unit_sent_record(distribution_id=sn100.pk, actor=oncall, channel="encrypted_link")
     package.refresh_from_db()
     assert package.status == PatchPackage.Status.DISTRIBUTED
+    assert AuditEvent.objects.get(action="patch.distribute").reason == "first sent to SN-100"
     unit_acknowledgement_record(distribution_id=sn100.pk, actor=oncall, acknowledged_by="Crew chief Ada")
     with pytest.raises(ValidationError) as exc:
         unit_install_record(distribution_id=sn100.pk, actor=oncall, succeeded=True, reported_hash="abc")
@@ -383,7 +405,7 @@ def test_failed_install_needs_a_description(change, oncall, cm):
 
 def test_closure_is_blocked_by_a_hash_mismatch(deployed, oncall, cm):
     package = approved(deployed, oncall, cm)
-    sn100, sn200 = install_everywhere(package, oncall)
+    _, sn200 = install_everywhere(package, oncall)
     complete_follow_up(deployed, oncall)
     assert patch_closure_problems(deployed) == []
 
@@ -408,7 +430,7 @@ def test_closure_problems_are_empty_when_every_unit_matches_and_is_verified(depl
 def test_closure_problems_name_everything_still_missing(deployed, oncall, cm):
     assert patch_closure_problems(deployed)[0] == "No patch package: CM-WF-EMERGENCY requires one (§8.2)."
     package = approved(deployed, oncall, cm)
-    sn100, sn200 = unit_distributions_from_incident(package_id=package.pk, actor=oncall)
+    sn100, _ = unit_distributions_from_incident(package_id=package.pk, actor=oncall)
     unit_sent_record(distribution_id=sn100.pk, actor=oncall, channel="secure_delivery")
     unit_install_record(distribution_id=sn100.pk, actor=oncall, succeeded=True, reported_hash=FIRMWARE_SHA)
     complete_follow_up(deployed, oncall, skip={"sbom", "release_register"})

@@ -8,20 +8,14 @@ from playwright.sync_api import expect
 from emergencies.models import PatchPackage, UnitDistribution
 from emergencies.services.patch import patch_package_create, unit_distributions_from_incident, unit_sent_record
 from qms.roles import Role
-from tests.browser.conftest import browser, login, new_page, screenshot  # noqa: F401 (fixtures)
+from tests.browser.conftest import screenshot
 from tests.emergencies.test_patch import FIRMWARE, FIRMWARE_SHA, OTHER_SHA, TEXTS, cm_wf_change
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_upload_approve_distribute_and_a_hash_mismatch_blocks_closure(
-    new_page,  # noqa: F811
-    login,  # noqa: F811
-    make_user,
-    settings,
-    tmp_path,
-):
+def test_upload_approve_distribute_and_a_hash_mismatch_blocks_closure(new_page, login, make_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     oncall = make_user(Role.ONCALL, username="oncall", first_name="Olivia", last_name="Oncall")
     cm = make_user(Role.CM, username="cm", first_name="Cora", last_name="Config")

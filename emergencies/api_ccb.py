@@ -1,0 +1,166 @@
+"""REST API for the emergency CCB: sessions (list, detail with the live tally) and signed votes. Thin over
+the same services and selectors as the pages."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from emergencies import permissions, selectors_ccb
+from emergencies.api import _call_service
+from emergencies.models import CCBSession
+from emergencies.models.ccb import Choice
+from emergencies.services import ccb
+
+
+class CCBSessionSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="identifier", read_only=True)
+    pk = serializers.IntegerField(read_only=True)
+    change = serializers.CharField(source="change.identifier", read_only=True)
+    chair = serializers.CharField(source="chair.username", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+    member_count = serializers.IntegerField(read_only=True, default=None)
+    vote_count = serializers.IntegerField(read_only=True, default=None)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CCBSession
+        fields = [
+            "id",
+            "pk",
+            "change",
+            "gate",
+            "status",
+            "outcome",
+            "chair",
+            "scheduled_at",
+            "duration_minutes",
+            "location",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "questions",
+            "waivers",
+            "interim_approval",
+            "fast_track_authority",
+            "member_count",
+            "vote_count",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        return obj.get_absolute_url()
+
+
+class MemberVoteSerializer(serializers.Serializer):
+    user = serializers.CharField()
+    role = serializers.CharField()
+    required = serializers.BooleanField()
+    choice = serializers.CharField(allow_null=True)
+    comment = serializers.CharField(allow_null=True)
+    cast_at = serializers.DateTimeField(allow_null=True)
+    signature = serializers.IntegerField(allow_null=True)
+    superseded_votes = serializers.IntegerField()
+
+
+class TallySerializer(serializers.Serializer):
+    counts = serializers.DictField(child=serializers.IntegerField())
+    voted = serializers.IntegerField()
+    missing_roles = serializers.ListField(child=serializers.CharField())
+    rule_outcome = serializers.CharField(allow_null=True)
+    decidable = serializers.BooleanField()
+    decider_role = serializers.CharField()
+    members = MemberVoteSerializer(many=True)
+
+
+class CCBSessionDetailSerializer(CCBSessionSerializer):
+    tally = serializers.SerializerMethodField()
+
+    class Meta(CCBSessionSerializer.Meta):
+        fields = [*CCBSessionSerializer.Meta.fields, "tally"]
+        read_only_fields = fields
+
+    @extend_schema_field(TallySerializer)
+    def get_tally(self, obj) -> dict:
+        tally = self.context["tally"]
+        return TallySerializer(
+            {
+                "counts": tally.counts,
+                "voted": tally.voted,
+                "missing_roles": [s.seat.role.value for s in tally.missing],
+                "rule_outcome": tally.rule_outcome,
+                "decidable": tally.decidable_outcome is not None,
+                "decider_role": tally.decider_role.value,
+                "members": [
+                    {
+                        "user": m.member.user.username,
+                        "role": m.member.role,
+                        "required": m.required,
+                        "choice": m.vote.choice if m.vote else None,
+                        "comment": m.vote.comment if m.vote else None,
+                        "cast_at": m.vote.cast_at if m.vote else None,
+                        "signature": m.vote.signature_id if m.vote else None,
+                        "superseded_votes": len(m.earlier),
+                    }
+                    for m in tally.members
+                ],
+            }
+        ).data
+
+
+def _detail(session: CCBSession) -> dict:
+    tally = selectors_ccb.ccb_session_tally(session=session)
+    return CCBSessionDetailSerializer(session, context={"tally": tally}).data
+
+
+class CCBSessionList(generics.ListAPIView):
+    """Emergency CCB sessions, open ones first."""
+
+    serializer_class = CCBSessionSerializer
+
+    def get_queryset(self):
+        if not permissions.can_view_changes(self.request.user):
+            raise PermissionDenied("You hold no role in the portal.")
+        status = self.request.query_params.get("status", "")
+        return selectors_ccb.ccb_session_list(
+            user=self.request.user, status=status if status in CCBSession.Status.values else ""
+        )
+
+
+class CCBSessionDetail(generics.GenericAPIView):
+    """One session with its live tally: each member's current vote, the missing roles, what the votes give."""
+
+    serializer_class = CCBSessionDetailSerializer
+
+    def get(self, request, pk):
+        return Response(_detail(selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)))
+
+
+class VoteInputSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(choices=Choice.values)
+    comment = serializers.CharField()
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+
+
+class CCBVote(generics.GenericAPIView):
+    """Cast (or change) your vote, signed with your password. A changed vote supersedes the earlier one."""
+
+    serializer_class = VoteInputSerializer
+
+    @extend_schema(request=VoteInputSerializer, responses={200: CCBSessionDetailSerializer})
+    def post(self, request, pk):
+        session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _call_service(
+            ccb.ccb_vote_cast,
+            session_id=session.pk,
+            voter=request.user,
+            password=data.validated_data["password"],
+            choice=data.validated_data["choice"],
+            comment=data.validated_data["comment"],
+        )
+        return Response(_detail(selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)))
