@@ -232,8 +232,10 @@ def obligations_reanchor(
             continue
         before = obligation.due_at
         obligation.due_at = due
+        if due > before:  # a later deadline starts the escalation ladder again
+            obligation.escalation_level, obligation.last_escalated_at = 0, None
         obligation._history_user, obligation._change_reason = actor, note
-        obligation.save(update_fields=["due_at"])
+        obligation.save(update_fields=["due_at", "escalation_level", "last_escalated_at"])
         audit_event_record(
             action="obligation.reanchored",
             actor=actor,

@@ -174,6 +174,15 @@ EXPECTED: dict[str, Case] = {
         data={"date_from": "2020-01-01", "date_to": "2030-12-31"},
     ),
     "audits:change-trail": Case(SEEN),
+    "audits:report-list": Case(
+        by_role(OVERSIGHT, 200, 403),
+        post=by_role(frozenset({"qms"}), 400, 403),
+        data={"kind": "weekly", "date": "not-a-date"},
+    ),
+    "audits:report-detail": Case(every(404)),
+    "audits:report-drill": Case(every(404)),
+    "audits:report-csv": Case(every(404)),
+    "audits:report-pdf": Case(every(404)),
 }
 
 # The Django admin: staff only. Nobody in the matrix is staff, so every admin page sends them to the
