@@ -121,4 +121,4 @@ def test_seed_demo_creates_one_user_per_role_and_changes_in_several_states(setti
     states = set(ChangeRecord.objects.values_list("status", flat=True))
     assert len(states) >= 6
     call_command("seed_demo")  # a second run keeps what is there
-    assert ChangeRecord.objects.filter(level="emergency").count() == 7
+    assert ChangeRecord.objects.filter(source="emergency").count() == 7
