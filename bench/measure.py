@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         result["pages"].append(row)
     if args.load:
         client = Client()
-        client.force_login(ctx.users["oncall"])
+        client.force_login(ctx.users["commander"])  # the dashboard's persona above; commanders file too
         try:
             result["load"] = run_load(
                 session_cookie=client.cookies["sessionid"].value,
