@@ -128,6 +128,26 @@ _DECISION_TREE = {
     "low_other": "L2",
 }
 
+# What the four procedures share: the bypass levels of QMS Emergency Bypass Procedures v1.0 and its
+# decision tree, the verbal-approval confirmation window, the rollback triggers of §3.4 and what a hotfix
+# defers (§3.2).
+_SHARED_RULES = {
+    "bypass_levels": _BYPASS_LEVELS,
+    "decision_tree": _DECISION_TREE,
+    "verbal_confirmation_hours": 24,
+    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
+    "deferred_on_deploy": [
+        {
+            "kind": "full_regression",
+            "label": "Full regression (deferred from the hotfix)",
+            "amount": 72,
+            "unit": "hours",
+            "gate": "full_regression",
+        },
+    ],
+}
+
+
 _EMERGENCY_BYPASS_WORKFLOW = {
     "summary": "Emergency Bypass Workflow: CHG-EMG stub, hotfix, post-incident, EMG error codes.",
     "severity_scale": [
@@ -179,19 +199,7 @@ _EMERGENCY_BYPASS_WORKFLOW = {
         },
     ],
     "ccb_required": False,
-    "bypass_levels": _BYPASS_LEVELS,
-    "decision_tree": _DECISION_TREE,
-    "verbal_confirmation_hours": 24,
-    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
-    "deferred_on_deploy": [
-        {
-            "kind": "full_regression",
-            "label": "Full regression (deferred from the hotfix)",
-            "amount": 72,
-            "unit": "hours",
-            "gate": "full_regression",
-        },
-    ],
+    **_SHARED_RULES,
 }
 
 _QMS_BYPASS_PROCEDURES = {
@@ -245,19 +253,7 @@ _QMS_BYPASS_PROCEDURES = {
         },
     ],
     "ccb_required": False,
-    "bypass_levels": _BYPASS_LEVELS,
-    "decision_tree": _DECISION_TREE,
-    "verbal_confirmation_hours": 24,
-    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
-    "deferred_on_deploy": [
-        {
-            "kind": "full_regression",
-            "label": "Full regression (deferred from the hotfix)",
-            "amount": 72,
-            "unit": "hours",
-            "gate": "full_regression",
-        },
-    ],
+    **_SHARED_RULES,
 }
 
 _ENG_PROC_004 = {
@@ -299,19 +295,7 @@ _ENG_PROC_004 = {
         },
     ],
     "ccb_required": False,
-    "bypass_levels": _BYPASS_LEVELS,
-    "decision_tree": _DECISION_TREE,
-    "verbal_confirmation_hours": 24,
-    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
-    "deferred_on_deploy": [
-        {
-            "kind": "full_regression",
-            "label": "Full regression (deferred from the hotfix)",
-            "amount": 72,
-            "unit": "hours",
-            "gate": "full_regression",
-        },
-    ],
+    **_SHARED_RULES,
 }
 
 _CM_WF_EMERGENCY = {
@@ -374,19 +358,7 @@ _CM_WF_EMERGENCY = {
     # eight §11.2 follow-up documents within 30 days of deployment (emergencies.services.patch).
     "patch_package": True,
     "communication": CM_WF_COMMUNICATION,
-    "bypass_levels": _BYPASS_LEVELS,
-    "decision_tree": _DECISION_TREE,
-    "verbal_confirmation_hours": 24,
-    "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
-    "deferred_on_deploy": [
-        {
-            "kind": "full_regression",
-            "label": "Full regression (deferred from the hotfix)",
-            "amount": 72,
-            "unit": "hours",
-            "gate": "full_regression",
-        },
-    ],
+    **_SHARED_RULES,
 }
 
 PRESETS: list[dict] = [
