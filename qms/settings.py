@@ -155,7 +155,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Fail fast when Redis is unreachable: a request must never hang on the broker.
+    #
+    # max_retries=0 is what bounds a publish from a request to one connect. On a connection that is not up,
+    # kombu's Connection.default_channel reconnects with these options alone (by default: again and again,
+    # sleeping 2 s then 4 s, until broker_connection_timeout), which held each filing about 6 s while Redis
+    # was down; apply_async(retry=False) does not reach that loop, and redis-py does not retry (kombu builds
+    # its pool without redis-py's Retry). The outbox row stays pending for the notification_dispatch_pending
+    # beat job. The worker's consumer and beat connect through ensure_connection with
+    # broker_connection_max_retries, so they still wait for Redis. Keep request publishes at retry=False: a
+    # retry=True publish writes its retry policy into the pooled connection's options (kombu Producer.publish).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "max_retries": 0,
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
         "visibility_timeout": 3600,
