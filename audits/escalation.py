@@ -1,13 +1,18 @@
 """The escalation sweep: every open obligation that is overdue climbs the procedure's ladder, once per step.
 
 Set-based: per batch, one locking query per ladder step selects the obligations whose lateness puts them on
-that step (a slice of ``due_at``), then the escalation levels, their history rows, the outbox rows and the audit
-events are each written with one bulk statement. The number of queries grows with the number of batches,
-never with the rows in a batch.
+that step (a slice of ``due_at``), read as plain values; then the escalation levels and their history rows
+(``qms.bulk.rows_update_with_history``: two statements per level reached), the notifications (one per
+recipient) and the audit events (one ``COPY``) are written. The number of queries grows with the number of
+batches, never with the rows in a batch, and no Python model object is built per obligation.
+
+Each recipient gets one message per batch, a digest of every clock the batch escalated to them (most overdue
+first, a link to the rest); the worker renders it at delivery, so a backlog of 10^5 clocks after an outage is a
+few dozen emails, not hundreds of thousands. Each obligation's audit event names who was told at which step.
 
 Two sweeps at once (two beat processes, a retried task) never notify twice: candidates are locked with
-``SELECT … FOR UPDATE SKIP LOCKED`` and re-checked against their level under the lock, and every notification
-carries the dedupe key ``obligation-overdue:<id>:<level>:<recipient>``, unique in the outbox.
+``SELECT … FOR UPDATE SKIP LOCKED`` and re-checked against their level under the lock, so each (obligation,
+step) lands in exactly one batch; a digest's dedupe key is derived from the (obligation, step) pairs it carries.
 
 The same sweep looks for repeat-bypass patterns (the same repository and check bypassed ``min_bypasses`` times
 within ``window_days``): each escalates to the leads and the QMS coordinator and opens a ``preventive_change``
@@ -18,19 +23,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
-from django.template.loader import get_template
+from django.urls import reverse
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history
 
 from audits.models import AuditEvent, Obligation
-from qms.models import Notification, User
+from qms.bulk import rows_insert, rows_update_with_history
+from qms.models import User
 from qms.procedures import (
     CHECK_CATALOGUE,
     COMPLIANCE_PROCEDURE_CODE,
@@ -39,11 +48,27 @@ from qms.procedures import (
     escalation_steps,
 )
 from qms.roles import Role
+from qms.services import QueuedMessage, notification_queue, notification_queue_many
 
 logger = logging.getLogger(__name__)
 
 OVERDUE_TEMPLATE = "obligation_overdue"
 PREVENTIVE_KIND = "preventive_change"
+DIGEST_ITEMS = 25  # clocks listed in one message; the rest are a link to the overdue list
+CANDIDATE_FIELDS = (
+    "pk",
+    "escalation_level",
+    "due_at",
+    "owner_id",
+    "owner_role",
+    "subject_type_id",
+    "subject_id",
+    "subject_label",
+    "subject_url",
+    "kind",
+    "key",
+    "label",
+)
 
 
 def compliance_definition() -> dict:
@@ -67,13 +92,16 @@ class SweepResult:
 
 
 class _Directory:
-    """Active users by role, read once per sweep (two queries whatever the number of obligations)."""
+    """Active users by role, read once per sweep (two queries whatever the number of obligations), and the
+    owners of a batch's obligations (one query per batch)."""
 
     def __init__(self, roles: set[str]):
         self.by_role: dict[str, list[User]] = defaultdict(list)
+        self.by_pk: dict[int, User] = {}
         wanted = {Role(r).group_name: Role(r).value for r in roles if r in Role._value2member_map_}
         users = User.objects.filter(is_active=True, groups__name__in=wanted).distinct().prefetch_related("groups")
         for user in users:
+            self.by_pk[user.pk] = user
             for group in user.groups.all():
                 if group.name in wanted:
                     self.by_role[wanted[group.name]].append(user)
@@ -84,134 +112,156 @@ class _Directory:
             people = {u.pk: u for r in fallback for u in self.by_role.get(r, [])}
         return list(people.values())
 
+    def load(self, pks: set[int]) -> None:
+        """Read the users among ``pks`` not known yet, in one query (run it every batch: a constant count)."""
+        missing = pks - self.by_pk.keys()
+        for user in User.objects.filter(pk__in=missing):
+            self.by_pk[user.pk] = user
 
-def _recipients(step: EscalationStep, obligation: Obligation, directory: _Directory) -> list[User]:
-    if step.to == "owner":
-        if obligation.owner_id:
-            return [obligation.owner] if obligation.owner.is_active else []
-        return directory.holders([obligation.owner_role]) if obligation.owner_role else []
-    return directory.holders(step.roles, step.fallback_roles)
-
-
-def _subject_stand_in(obligation: Obligation):
-    """An unsaved instance of the obligation's subject model with its pk: enough for the audit event's subject
-    type and id, without one query per obligation."""
-    model = ContentType.objects.get_for_id(obligation.subject_type_id).model_class()
-    return model(pk=obligation.subject_id)
-
-
-class _Addressee:
-    """Stands in for the recipient while a message is rendered once for all of them (see ``_Outbox.add``)."""
-
-    display_name = "\u2063recipient\u2063"  # invisible separators: never typed by a person
+    def owner_label(self, row: dict) -> str:
+        if row["owner_id"]:
+            user = self.by_pk.get(row["owner_id"])
+            return user.display_name if user else "unassigned"
+        try:
+            return f"any {Role(row['owner_role']).label}" if row["owner_role"] else "unassigned"
+        except ValueError:
+            return row["owner_role"]
 
 
-class _Outbox:
-    """Outbox rows for many events, written in one statement (same rows as ``qms.services.notification_queue``).
+def _absolute(link: str) -> str:
+    return f"{settings.PORTAL_BASE_URL}{link}" if link.startswith("/") else link
 
-    Each event's templates are rendered once, with a placeholder for the recipient's name (the only thing about
-    the recipient they show), which is then replaced per recipient; the dedupe key keeps one row per recipient.
+
+class _Digests:
+    """What one batch tells each recipient: every (obligation, step) escalated to them, as one message.
+
+    Built per audience, not per recipient: every obligation reaching a role step tells the same people, so it
+    is filed once under that step; an owner step is filed under its owner (or owning role). A recipient's
+    message is the union of their audiences' lists. Its dedupe key names its most overdue (obligation, step)
+    pair and the recipient: a pair is escalated in exactly one batch, so a batch written twice is queued once.
     """
 
-    def __init__(self):
-        self.rows: list[Notification] = []
-        self._templates: dict[str, tuple] = {}
+    def __init__(self, directory: _Directory):
+        self.directory = directory
+        self.lists: dict[tuple, list[tuple]] = {}  # audience -> (due_at, obligation pk, step, item)
+        self.names: dict[tuple, set[str]] = {}  # audience -> usernames told (active or not: the audit says)
+        self.audiences: dict[int, list[tuple]] = defaultdict(list)  # recipient pk -> audiences
+        self.users: dict[int, User] = {}
 
-    def _compiled(self, template: str):
-        if template not in self._templates:
-            self._templates[template] = tuple(
-                get_template(f"emails/{template}{suffix}") for suffix in ("_subject.txt", ".txt", ".html")
-            )
-        return self._templates[template]
+    def _people(self, audience: tuple, step: EscalationStep) -> list[User]:
+        kind, who = audience
+        if kind == "owner":
+            owner = self.directory.by_pk.get(who)
+            return [owner] if owner is not None and owner.is_active else []
+        if kind == "role":
+            return self.directory.holders([who]) if who else []
+        return self.directory.holders(step.roles, step.fallback_roles)
 
-    def add(self, *, recipients: list[User], dedupe_prefix: str, template: str, context: dict, link: str) -> None:
-        from django.conf import settings
-        from django.utils.html import escape
+    def add(self, step: EscalationStep, row: dict, item: dict) -> set[str]:
+        """File one (obligation, step); return the usernames it tells."""
+        if step.to == "owner":
+            audience = ("owner", row["owner_id"]) if row["owner_id"] else ("role", row["owner_role"])
+        else:
+            audience = ("step", step.level)
+        entries = self.lists.get(audience)
+        if entries is None:
+            entries = self.lists[audience] = []
+            people = self._people(audience, step)
+            self.names[audience] = {u.username for u in people}
+            for user in people:
+                if user.email:
+                    self.users[user.pk] = user
+                    self.audiences[user.pk].append(audience)
+        entries.append((row["due_at"], row["pk"], step, item))
+        return self.names[audience]
 
-        recipients = [u for u in recipients if u.is_active and u.email]
-        if not recipients:
-            return
-        url = f"{settings.PORTAL_BASE_URL}{link}" if link.startswith("/") else link
-        subject_t, text_t, html_t = self._compiled(template)
-        ctx = {**context, "recipient": _Addressee(), "url": url}
-        mark = _Addressee.display_name
-        subject = " ".join(subject_t.render(ctx).split())
-        body, html_body = text_t.render(ctx), html_t.render(ctx)
-        for user in recipients:
-            name = user.display_name
-            self.rows.append(
-                Notification(
-                    recipient=user,
-                    dedupe_key=f"{dedupe_prefix}:{user.pk}",
-                    subject=subject.replace(mark, name)[:250],
-                    body=body.replace(mark, name),
-                    html_body=html_body.replace(mark, escape(name)),
-                    link=url,
+    def messages(self) -> list[QueuedMessage]:
+        overdue_url = _absolute(reverse("audits:overdue-list"))
+        out = []
+        for pk, audiences in self.audiences.items():
+            entries = [e for audience in audiences for e in self.lists[audience]]
+            if len(audiences) > 1:  # one clock told twice (an owner who is also the lead): keep the higher step
+                best: dict[int, tuple] = {}
+                for entry in entries:
+                    held = best.get(entry[1])
+                    if held is None or held[2].level < entry[2].level:
+                        best[entry[1]] = entry
+                entries = list(best.values())
+            entries.sort(key=lambda e: (e[0], e[1]))
+            counts: dict[EscalationStep, int] = defaultdict(int)
+            for entry in entries:
+                counts[entry[2]] += 1
+            shown = [
+                {
+                    **item,
+                    "due": f"{due_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+                    "level": step.level,
+                    "step_label": step.label,
+                    "after_label": step.after_label,
+                    "escalated": step.level > 1,
+                }
+                for due_at, _, step, item in entries[:DIGEST_ITEMS]
+            ]
+            top = max(shown, key=lambda i: i["level"])
+            first = entries[0]
+            out.append(
+                QueuedMessage(
+                    recipient=self.users[pk],
+                    dedupe_key=f"obligation-overdue:{first[1]}:{first[2].level}:{pk}",
+                    template=OVERDUE_TEMPLATE,
+                    context={
+                        "total": len(entries),
+                        "items": shown,
+                        "more": max(0, len(entries) - DIGEST_ITEMS),
+                        "top": top,
+                        "by_step": [
+                            {"level": step.level, "label": step.label, "after_label": step.after_label, "count": n}
+                            for step, n in sorted(counts.items(), key=lambda c: -c[0].level)
+                        ],
+                        "overdue_url": overdue_url,
+                    },
+                    link=shown[0]["url"] if len(entries) == 1 else overdue_url,
                 )
             )
-
-    def flush(self) -> int:
-        """Write the rows not already in the outbox and publish them to the worker once the transaction commits."""
-        if not self.rows:
-            return 0
-        keys = [r.dedupe_key for r in self.rows]
-        existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
-        rows = list({r.dedupe_key: r for r in self.rows if r.dedupe_key not in existing}.values())
-        self.rows = []
-        if not rows:
-            return 0
-        bulk_create_with_history(rows, Notification, default_change_reason="queued")
-        ids = list(
-            Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("pk", flat=True)
-        )
-
-        def publish() -> None:
-            from qms.tasks import notification_send_task
-
-            # As notification_queue: no publish retries; the beat job re-sends what a down broker never got.
-            for start in range(0, len(ids), 500):
-                notification_send_task.apply_async(args=[ids[start : start + 500]], retry=False)
-
-        transaction.on_commit(publish, robust=True)
-        return len(rows)
+        return out
 
 
-def audit_events_append(events: list[dict]) -> list[AuditEvent]:
+def audit_events_append(events: list[dict]) -> int:
     """Append many system events to the chain with one head lock and one insert (in the caller's transaction).
 
-    Each dict gives action, subject_type, subject_id, subject_label, reason and after, as ``audit_event_record``.
+    Each dict gives action, subject_type, subject_id, subject_label, reason, before and after (plain JSON:
+    strings, numbers, lists and dicts of them, so what is stored hashes as it was hashed).
     """
-    from audits.services import _head_for_update, _jsonable, audit_event_digest
+    from audits.services import _head_for_update, audit_event_digest
 
     if not events:
-        return []
+        return 0
     head = _head_for_update()
     position, prev_hash, now, rows = head.position, head.hash, timezone.now(), []
     for spec in events:
         position += 1
-        event = AuditEvent(
-            position=position,
-            occurred_at=now,
-            actor=None,
-            actor_name="system",
-            actor_roles="",
-            action=spec["action"],
-            subject_type=spec.get("subject_type", ""),
-            subject_id=str(spec.get("subject_id", "")),
-            subject_label=spec.get("subject_label", "")[:100],
-            reason=spec.get("reason", ""),
-            before=_jsonable(spec.get("before")),
-            after=_jsonable(spec.get("after")),
-            ip_address="",
-            prev_hash=prev_hash,
-        )
-        event.hash = audit_event_digest(event)
-        prev_hash = event.hash
-        rows.append(event)
-    AuditEvent.objects.bulk_create(rows)
+        row = {
+            "position": position,
+            "occurred_at": now,
+            "actor_id": None,
+            "actor_name": "system",
+            "actor_roles": "",
+            "action": spec["action"],
+            "subject_type": spec.get("subject_type", ""),
+            "subject_id": str(spec.get("subject_id", "")),
+            "subject_label": spec.get("subject_label", "")[:100],
+            "reason": spec.get("reason", ""),
+            "before": spec.get("before") or {},
+            "after": spec.get("after") or {},
+            "ip_address": "",
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = audit_event_digest(SimpleNamespace(**row))
+        rows.append(row)
+    rows_insert(AuditEvent, rows)
     head.position, head.hash = position, prev_hash
     head.save(update_fields=["position", "hash"])
-    return rows
+    return len(rows)
 
 
 def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) -> list[tuple[EscalationStep, list]]:
@@ -232,8 +282,8 @@ def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) 
             qs = qs.filter(due_at__gt=now - steps[index + 1].after)
         rows = list(
             qs.select_for_update(skip_locked=True, of=("self",))
-            .select_related("owner")
-            .order_by("due_at", "pk")[:limit]
+            .order_by("due_at", "pk")
+            .values(*CANDIDATE_FIELDS)[:limit]
         )
         if rows:
             picked.append((step, rows))
@@ -244,69 +294,102 @@ def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) 
 def _escalate_batch(
     steps: list[EscalationStep], directory: _Directory, *, now: datetime, batch: int, result: SweepResult
 ) -> int:
-    by_level = {s.level: s for s in steps}
     with transaction.atomic():
         picked = _step_candidates(steps, now=now, limit=batch)
         if not picked:
             return 0
-        outbox, changed, events = _Outbox(), [], []
-        for target, obligations in picked:
-            for obligation in obligations:
-                reached = [by_level[level] for level in range(obligation.escalation_level + 1, target.level + 1)]
-                notified = []
+        directory.load({row["owner_id"] for _, rows in picked for row in rows if row["owner_id"]})
+        digests, events, escalated = _Digests(directory), [], 0
+        for target, rows in picked:
+            action = "obligation.escalated" if target.level > 1 else "obligation.overdue"
+            ladders: dict[int, tuple] = {}  # from level -> (steps reached, their labels, their audiences)
+            for row in rows:
+                before = row["escalation_level"]
+                if before not in ladders:
+                    reached = [s for s in steps if before < s.level <= target.level]
+                    ladders[before] = (reached, ", ".join(s.label for s in reached), [s.to for s in reached])
+                reached, labels, to = ladders[before]
+                item = {
+                    "obligation": row["pk"],
+                    "label": row["label"],
+                    "subject_label": row["subject_label"],
+                    "url": _absolute(row["subject_url"]),
+                    "owner_label": directory.owner_label(row),
+                }
+                notified: set[str] = set()
                 for step in reached:
-                    people = _recipients(step, obligation, directory)
-                    notified += [u.username for u in people]
-                    outbox.add(
-                        recipients=people,
-                        dedupe_prefix=f"obligation-overdue:{obligation.pk}:{step.level}",
-                        template=OVERDUE_TEMPLATE,
-                        context={"obligation": obligation, "step": step, "late_by": now - obligation.due_at},
-                        link=obligation.subject_url,
-                    )
-                before = obligation.escalation_level
-                obligation.escalation_level, obligation.last_escalated_at = target.level, now
-                obligation._history_date = now
-                obligation._change_reason = (
-                    f"overdue: escalated to level {target.level} ({target.label})"
-                    if target.level > 1
-                    else "overdue: owner notified"
-                )
-                changed.append(obligation)
-                subject = _subject_stand_in(obligation)
+                    notified |= digests.add(step, row, item)
                 events.append(
                     {
-                        "action": "obligation.escalated" if target.level > 1 else "obligation.overdue",
-                        "subject_type": subject._meta.label_lower,
-                        "subject_id": obligation.subject_id,
-                        "subject_label": obligation.subject_label,
-                        "reason": f"{obligation.label} was due {obligation.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
-                        f"escalated to {', '.join(s.label for s in reached)}",
+                        "action": action,
+                        "subject_type": _subject_type(row["subject_type_id"]),
+                        "subject_id": row["subject_id"],
+                        "subject_label": row["subject_label"],
+                        "reason": f"{row['label']} was due {row['due_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
+                        f"escalated to {labels}",
                         "before": {"escalation_level": before},
                         "after": {
-                            "obligation": obligation.pk,
-                            "kind": obligation.kind,
-                            "key": obligation.key,
+                            "obligation": row["pk"],
+                            "kind": row["kind"],
+                            "key": row["key"],
                             "escalation_level": target.level,
-                            "to": [s.to for s in reached],
-                            "notified": sorted(set(notified)),
+                            "to": to,
+                            "notified": sorted(notified),
                         },
                     }
                 )
-                result.by_level[target.level] = result.by_level.get(target.level, 0) + 1
-        bulk_update_with_history(changed, Obligation, ["escalation_level", "last_escalated_at"], default_date=now)
-        result.notifications += outbox.flush()
+            rows_update_with_history(
+                Obligation,
+                [row["pk"] for row in rows],
+                {"escalation_level": target.level, "last_escalated_at": now},
+                at=now,
+                reason=f"overdue: escalated to level {target.level} ({target.label})"
+                if target.level > 1
+                else "overdue: owner notified",
+            )
+            result.by_level[target.level] = result.by_level.get(target.level, 0) + len(rows)
+            escalated += len(rows)
+        result.notifications += notification_queue_many(messages=digests.messages())
+        # Last: the chain head stays locked from here to the commit, so concurrent batches wait the least.
         audit_events_append(events)
-        result.escalated += len(changed)
+        result.escalated += escalated
         result.batches += 1
-        return len(changed)
+        return escalated
 
 
-def obligation_sweep(*, now: datetime | None = None, batch: int = 1000, max_batches: int | None = None) -> SweepResult:
+def _subject_type(content_type_id: int) -> str:
+    """The audit label of a content type (cached by Django: no query per obligation)."""
+    return ContentType.objects.get_for_id(content_type_id).model_class()._meta.label_lower
+
+
+class _Budget:
+    """The batches a sweep may still run, shared by its connections."""
+
+    def __init__(self, max_batches: int | None):
+        self.left, self.finished, self.lock = max_batches, False, threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            if self.finished or (self.left is not None and self.left <= 0):
+                return False
+            if self.left is not None:
+                self.left -= 1
+            return True
+
+    def finish(self) -> None:
+        with self.lock:
+            self.finished = True
+
+
+def obligation_sweep(
+    *, now: datetime | None = None, batch: int = 5000, max_batches: int | None = None, connections: int = 2
+) -> SweepResult:
     """Escalate every overdue open obligation to the step of the ladder its lateness has reached.
 
-    Runs in transactions of at most ``batch`` obligations until nothing is left (or ``max_batches``).
-    A second run at the same time escalates nothing (see the module docstring).
+    Runs in transactions of at most ``batch`` obligations until nothing is left (or ``max_batches``). On
+    PostgreSQL, outside a transaction, ``connections`` batches run at once, each on its own connection: the
+    candidates' ``SKIP LOCKED`` keeps them apart, and one batch prepares its rows while the database writes
+    another's. A second sweep at the same time escalates nothing twice (see the module docstring).
     """
     now = now or timezone.now()
     definition = compliance_definition()
@@ -320,10 +403,40 @@ def obligation_sweep(*, now: datetime | None = None, batch: int = 1000, max_batc
         .distinct()
     )
     directory = _Directory(roles)
+    budget = _Budget(max_batches)
+    parallel = connection.vendor == "postgresql" and not connection.in_atomic_block and connections > 1
+    results = [SweepResult() for _ in range(connections if parallel else 1)]
+    errors: list[BaseException] = []
+
+    def drain(result: SweepResult) -> None:
+        try:
+            while budget.take():
+                if _escalate_batch(steps, directory, now=now, batch=batch, result=result) < batch:
+                    break
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            budget.finish()  # one connection found the end (or failed): the others stop after their batch
+            if parallel:
+                connection.close()  # this thread's own connection
+
+    if parallel:
+        threads = [threading.Thread(target=drain, args=(r,), name=f"sweep-{i}") for i, r in enumerate(results)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        drain(results[0])
+    if errors:
+        raise errors[0]
     result = SweepResult()
-    while max_batches is None or result.batches < max_batches:
-        if _escalate_batch(steps, directory, now=now, batch=batch, result=result) < batch:
-            break
+    for part in results:
+        result.escalated += part.escalated
+        result.notifications += part.notifications
+        result.batches += part.batches
+        for level, n in part.by_level.items():
+            result.by_level[level] = result.by_level.get(level, 0) + n
     try:
         result.patterns = repeat_bypass_sweep(now=now, definition=definition, directory=directory)
     except IntegrityError:
@@ -405,8 +518,6 @@ def repeat_patterns(*, start: datetime, end: datetime, min_bypasses: int, since:
 @transaction.atomic
 def repeat_bypass_sweep(*, now: datetime, definition: dict | None = None, directory: _Directory | None = None) -> int:
     """Open a preventive follow-up obligation, escalate and audit each new repeat-bypass pattern. Idempotent."""
-    from django.urls import reverse
-
     from emergencies.models import BypassRequest
     from qms.clock import deadline
 
@@ -457,11 +568,11 @@ def repeat_bypass_sweep(*, now: datetime, definition: dict | None = None, direct
         )
     }
     directory = directory or _Directory(set(policy["notify"]))
-    outbox, events = _Outbox(), []
+    events = []
     by_key = {p.key: p for p in patterns}
     for key, obligation in created.items():
         pattern = by_key[key]
-        outbox.add(
+        notification_queue(
             recipients=directory.holders(policy["notify"]),
             dedupe_prefix=f"repeat-bypass:{obligation.pk}",
             template="repeat_bypass",
@@ -481,11 +592,10 @@ def repeat_bypass_sweep(*, now: datetime, definition: dict | None = None, direct
                     "check": pattern.check,
                     "bypasses": list(pattern.identifiers),
                     "obligation": obligation.pk,
-                    "due_at": obligation.due_at,
+                    "due_at": obligation.due_at.astimezone(UTC).isoformat(),
                     "notified": policy["notify"],
                 },
             }
         )
-    outbox.flush()
     audit_events_append(events)
     return len(created)

@@ -37,7 +37,7 @@ class AuditEvent(models.Model):
     )
     actor_name = models.CharField(max_length=200, blank=True)
     actor_roles = models.CharField(max_length=500, blank=True)
-    action = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=100)
     subject_type = models.CharField(max_length=100, blank=True)
     subject_id = models.CharField(max_length=64, blank=True)
     subject_label = models.CharField(max_length=100, blank=True)
@@ -46,11 +46,17 @@ class AuditEvent(models.Model):
     after = models.JSONField(default=dict, blank=True)
     ip_address = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["position"]
-        indexes = [models.Index(fields=["subject_type", "subject_id", "position"], name="auditevent_subject")]
+        # Declared in Meta rather than with unique=/db_index= on the fields: PostgreSQL then gets no second
+        # ``varchar_pattern_ops`` index for LIKE queries nobody makes, which the sweep's bulk appends would pay for.
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "position"], name="auditevent_subject"),
+            models.Index(fields=["action"], name="auditevent_action"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["hash"], name="auditevent_hash_unique")]
 
     def __str__(self) -> str:
         return f"#{self.position} {self.action} {self.subject_label}"

@@ -248,12 +248,12 @@ def obligations_reanchor(
     return moved
 
 
-def obligation_sweep(*, now: datetime | None = None, batch: int = 1000, max_batches: int | None = 5) -> int:
+def obligation_sweep(*, now: datetime | None = None, batch: int = 5000, max_batches: int | None = 10) -> int:
     """Escalate overdue open obligations up the procedure's ladder (owner, lead, QMS coordinator, executive),
     once per step; returns how many obligations moved up. See ``audits.escalation``.
 
-    One beat run handles at most ``batch`` x ``max_batches`` obligations (a backlog, after an outage, drains over
-    the next runs instead of holding one task for minutes); ``max_batches=None`` drains it all.
+    One beat run handles at most ``batch`` x ``max_batches`` obligations (a larger backlog, after an outage,
+    drains over the next runs instead of holding one task for long); ``max_batches=None`` drains it all.
     """
     from audits.escalation import obligation_sweep as sweep
 

@@ -102,11 +102,15 @@ class Notification(models.Model):
     attachment_name = models.CharField(max_length=200, blank=True)
     attachment_content = models.TextField(blank=True)
     attachment_mimetype = models.CharField(max_length=100, blank=True)
+    # A message queued in bulk (the escalation digests) is rendered by the worker at delivery: ``template``
+    # names emails/<template>{.txt,.html} and ``context`` is its JSON context. ``body`` is empty until then.
+    template = models.CharField(max_length=64, blank=True)
+    context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    history = HistoricalRecords(excluded_fields=["html_body", "attachment_content"])
+    history = HistoricalRecords(excluded_fields=["html_body", "attachment_content", "context"])
 
     class Meta:
         ordering = ["-created_at"]

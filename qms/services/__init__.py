@@ -1,9 +1,11 @@
 """Writes of the portal core: procedures, notifications, users and electronic signatures."""
 
 from qms.services.notifications import (
+    QueuedMessage,
     notification_deliver,
     notification_pending_ids,
     notification_queue,
+    notification_queue_many,
 )
 from qms.services.procedures import procedure_version_create, procedure_version_current, user_preferences_update
 from qms.services.signatures import (
@@ -16,11 +18,13 @@ from qms.services.signatures import (
 )
 
 __all__ = [
+    "QueuedMessage",
     "SigningLocked",
     "content_hash",
     "notification_deliver",
     "notification_pending_ids",
     "notification_queue",
+    "notification_queue_many",
     "procedure_version_create",
     "procedure_version_current",
     "signature_record",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from audits.services import obligation_sweep as obligation_sweep_count
 from qms.models import Notification
 from qms.procedures import COMPLIANCE_POLICY, escalation_steps, parse_duration
 from qms.roles import Role
+from qms.services import notification_deliver
 from tests.audits.helpers import granted_bypass, open_clocks
 from tests.conftest import requires_postgres
 from tests.factories import file_stub
@@ -43,12 +45,26 @@ def keys() -> list[str]:
     )
 
 
-def recipients(obligation, level) -> list[str]:
-    return sorted(
-        Notification.objects.filter(dedupe_key__startswith=f"obligation-overdue:{obligation.pk}:{level}:").values_list(
-            "recipient__username", flat=True
-        )
+def told(obligation=None) -> Counter:
+    """(obligation pk, step, username) -> how many messages listed it (each digest lists its clocks)."""
+    digests = Notification.objects.filter(dedupe_key__startswith="obligation-overdue:").select_related("recipient")
+    return Counter(
+        (item["obligation"], item["level"], n.recipient.username)
+        for n in digests
+        for item in n.context["items"]
+        if obligation is None or item["obligation"] == obligation.pk
     )
+
+
+def recipients(obligation, level) -> list[str]:
+    return sorted(name for (_, step, name), n in told(obligation).items() for _ in range(n) if step == level)
+
+
+def delivered(notification: Notification) -> Notification:
+    """The worker renders a digest when it sends it."""
+    notification_deliver(notification_id=notification.pk)
+    notification.refresh_from_db()
+    return notification
 
 
 def test_ladder_comes_from_the_procedure_data():
@@ -120,7 +136,7 @@ def test_sweep_climbs_the_ladder_one_step_at_a_time(people):
     assert sorted(e.after["escalation_level"] for e in escalations) == [2, 3, 4]
     assert audit_chain_verify().ok
     # The mail says to whom and why.
-    exec_mail = Notification.objects.get(dedupe_key__startswith=f"obligation-overdue:{item.pk}:4:")
+    exec_mail = delivered(Notification.objects.get(dedupe_key__startswith=f"obligation-overdue:{item.pk}:4:"))
     assert exec_mail.subject.startswith("[ESCALATED to Executive]")
     assert "overdue for more than 72 h" in exec_mail.body
     assert "Action item 0" in exec_mail.html_body
@@ -202,6 +218,80 @@ def test_batches_are_bounded_and_the_backlog_drains(people):
     ).exists()
 
 
+def test_a_backlog_is_one_digest_per_recipient_rendered_at_delivery(people):
+    change = file_stub(people["oncall"], commander=people["commander"])
+    items = open_clocks(change, owner=people["oncall"], due_at=timezone.now() - timedelta(hours=50), count=40)
+    Notification.objects.all().delete()
+    result = obligation_sweep()
+    assert result.escalated == 40
+    # owner, the two leads, the QMS coordinator: one message each for the 40 clocks, not 40 each.
+    digests = Notification.objects.filter(dedupe_key__startswith="obligation-overdue:")
+    assert sorted(digests.values_list("recipient__username", flat=True)) == ["lead", "lead2", "oncall", "qms"]
+    assert result.notifications == 4
+    qms = digests.get(recipient=people["qms"])
+    assert qms.subject == "[ESCALATED to QMS coordinator] 40 overdue clocks need you"
+    assert qms.body == "" and qms.template == "obligation_overdue"  # rendered by the worker, when sent
+    assert qms.context["total"] == 40 and qms.context["more"] == 15 and len(qms.context["items"]) == 25
+    assert qms.link.endswith("/audit/overdue/")
+    qms = delivered(qms)
+    assert "40 clocks you answer for are overdue" in qms.body
+    assert "- 40 escalated to you as QMS coordinator (overdue for more than 48 h)" in qms.body
+    assert qms.body.count('"Action item') == 25 and "... and 15 more." in qms.body
+    assert "All overdue clocks: http" in qms.body
+    assert "<table" in qms.html_body and "… and 15 more." in qms.html_body
+    assert qms.sent_at is not None
+    from django.core import mail
+
+    assert mail.outbox[-1].subject == qms.subject and mail.outbox[-1].to == [people["qms"].email]
+    # The owner's message says the clocks are theirs; each clock's audit event names everyone told.
+    owner = delivered(digests.get(recipient=people["oncall"]))
+    assert "- 40 that you own" in owner.body
+    events = AuditEvent.objects.filter(action="obligation.escalated", after__obligation__in=[o.pk for o in items])
+    assert events.count() == 40
+    assert {tuple(e.after["notified"]) for e in events} == {("lead", "lead2", "oncall", "qms")}
+    assert audit_chain_verify().ok
+    # Each key names the message's most overdue (clock, step), escalated in exactly one batch.
+    first = min(o.pk for o in items)
+    assert keys() == sorted(
+        f"obligation-overdue:{first}:{level}:{people[name].pk}"
+        for name, level in [("oncall", 1), ("lead", 2), ("lead2", 2), ("qms", 3)]
+    )
+
+
+def test_an_owner_who_is_also_the_lead_is_told_once_at_the_higher_step(people):
+    change = file_stub(people["oncall"], commander=people["commander"])
+    (item,) = open_clocks(change, owner=people["lead"], due_at=timezone.now() - timedelta(hours=30), count=1)
+    Notification.objects.all().delete()
+    obligation_sweep()
+    assert told(item) == Counter({(item.pk, 2, "lead"): 1, (item.pk, 2, "lead2"): 1})
+    event = AuditEvent.objects.get(action="obligation.escalated", after__obligation=item.pk)
+    assert event.after["notified"] == ["lead", "lead2"] and event.after["to"] == ["owner", "lead"]
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_drains_a_backlog_over_two_connections_each_clock_once(make_user):
+    oncall = make_user(Role.ONCALL, username="oncall")
+    for name in ("lead", "qms", "executive"):
+        make_user(Role(name), username=name)
+    change = file_stub(oncall)
+    now = timezone.now()
+    open_clocks(change, owner=oncall, due_at=now - timedelta(hours=80), count=45, kind="a")
+    open_clocks(change, owner=oncall, due_at=now - timedelta(hours=2), count=45, kind="c")
+    result = obligation_sweep(now=now, batch=6, connections=2)
+    assert result.escalated == 90 and result.batches >= 15
+    assert result.by_level == {4: 45, 1: 45}
+    assert not Obligation.objects.filter(kind__in=["a", "c"], escalation_level=0).exists()
+    listed = told()
+    assert len(listed) == 45 * 4 + 45 and set(listed.values()) == {1}
+    assert AuditEvent.objects.filter(action__in=["obligation.escalated", "obligation.overdue"]).count() == 90
+    history = Obligation.history.filter(kind__in=["a", "c"], history_type="~")
+    assert history.count() == 90 and {h.history_date for h in history} == {now}
+    assert audit_chain_verify().ok
+    assert obligation_sweep(now=now, batch=6, connections=2).escalated == 0
+
+
 # --- repeat-bypass patterns ---------------------------------------------------------------------------------
 
 
@@ -249,8 +339,10 @@ def test_preventive_change_climbs_the_ladder_when_late(people):
     assert obligation.due_at < now
     obligation_sweep(now=now)
     obligation.refresh_from_db()
-    assert obligation.escalation_level >= 1
-    assert recipients(obligation, 1) == ["lead", "lead2"]
+    assert obligation.escalation_level == 4  # 17 days late
+    # The leads own it (level 1) and are its lead step (level 2): told once, at the higher step.
+    assert recipients(obligation, 1) == [] and recipients(obligation, 2) == ["lead", "lead2"]
+    assert recipients(obligation, 3) == ["qms"] and recipients(obligation, 4) == ["executive"]
 
 
 # --- concurrency --------------------------------------------------------------------------------------------
@@ -290,10 +382,12 @@ def test_two_sweeps_at_once_send_each_notification_once(make_user):
     assert not errors, errors
     # Each obligation escalated exactly once, by one of the two sweeps.
     assert sum(r.escalated for r in results) == 90  # the stub's own clocks are not due yet
-    ours = Notification.objects.filter(dedupe_key__startswith="obligation-overdue:")
-    # a: owner + lead + qms + executive; b: owner + lead; c: owner
-    assert ours.count() == 30 * 4 + 30 * 2 + 30 * 1
-    assert len(set(ours.values_list("dedupe_key", flat=True))) == ours.count()
+    # a: owner + lead + qms + executive; b: owner + lead; c: owner; each told once, in one digest or another.
+    listed = told()
+    assert len(listed) == 30 * 4 + 30 * 2 + 30 * 1
+    assert set(listed.values()) == {1}
+    by_kind = Counter(Obligation.objects.get(pk=pk).kind for pk, _, _ in listed)
+    assert by_kind == {"a": 120, "b": 60, "c": 30}
     escalated_events = AuditEvent.objects.filter(action__in=["obligation.escalated", "obligation.overdue"])
     assert escalated_events.count() == 90
     assert all(r.escalated > 0 for r in results) or len(results) == 2
