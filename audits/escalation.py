@@ -27,7 +27,6 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -232,7 +231,7 @@ def audit_events_append(events: list[dict]) -> int:
     Each dict gives action, subject_type, subject_id, subject_label, reason, before and after (plain JSON:
     strings, numbers, lists and dicts of them, so what is stored hashes as it was hashed).
     """
-    from audits.services import _head_for_update, audit_event_digest
+    from audits.services import _head_for_update, audit_values_digest
 
     if not events:
         return 0
@@ -256,7 +255,7 @@ def audit_events_append(events: list[dict]) -> int:
             "ip_address": "",
             "prev_hash": prev_hash,
         }
-        row["hash"] = prev_hash = audit_event_digest(SimpleNamespace(**row))
+        row["hash"] = prev_hash = audit_values_digest(row)
         rows.append(row)
     rows_insert(AuditEvent, rows)
     head.position, head.hash = position, prev_hash
@@ -300,6 +299,7 @@ def _escalate_batch(
             return 0
         directory.load({row["owner_id"] for _, rows in picked for row in rows if row["owner_id"]})
         digests, events, escalated = _Digests(directory), [], 0
+        subject_types: dict[int, str] = {}
         for target, rows in picked:
             action = "obligation.escalated" if target.level > 1 else "obligation.overdue"
             ladders: dict[int, tuple] = {}  # from level -> (steps reached, their labels, their audiences)
@@ -319,10 +319,13 @@ def _escalate_batch(
                 notified: set[str] = set()
                 for step in reached:
                     notified |= digests.add(step, row, item)
+                type_id = row["subject_type_id"]
+                if type_id not in subject_types:
+                    subject_types[type_id] = ContentType.objects.get_for_id(type_id).model_class()._meta.label_lower
                 events.append(
                     {
                         "action": action,
-                        "subject_type": _subject_type(row["subject_type_id"]),
+                        "subject_type": subject_types[type_id],
                         "subject_id": row["subject_id"],
                         "subject_label": row["subject_label"],
                         "reason": f"{row['label']} was due {row['due_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
@@ -355,11 +358,6 @@ def _escalate_batch(
         result.escalated += escalated
         result.batches += 1
         return escalated
-
-
-def _subject_type(content_type_id: int) -> str:
-    """The audit label of a content type (cached by Django: no query per obligation)."""
-    return ContentType.objects.get_for_id(content_type_id).model_class()._meta.label_lower
 
 
 class _Budget:

@@ -43,8 +43,13 @@ def _jsonable(value) -> dict:
 
 
 def audit_event_digest(event: AuditEvent) -> str:
-    payload = {name: getattr(event, name) for name in HASHED_FIELDS}
-    payload["occurred_at"] = event.occurred_at.astimezone(UTC).isoformat()
+    return audit_values_digest({name: getattr(event, name) for name in HASHED_FIELDS})
+
+
+def audit_values_digest(values: dict) -> str:
+    """The hash of an event given as a dict with (at least) ``HASHED_FIELDS``, as ``audit_event_digest``."""
+    payload = {name: values[name] for name in HASHED_FIELDS}
+    payload["occurred_at"] = payload["occurred_at"].astimezone(UTC).isoformat()
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
