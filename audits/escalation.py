@@ -315,6 +315,7 @@ def _escalate_batch(
                     "subject_label": row["subject_label"],
                     "url": _absolute(row["subject_url"]),
                     "owner_label": directory.owner_label(row),
+                    "now_with": target.label if target.level > 1 else "",  # where the clock stands, for its owner
                 }
                 notified: set[str] = set()
                 for step in reached:

@@ -246,6 +246,7 @@ def test_a_backlog_is_one_digest_per_recipient_rendered_at_delivery(people):
     # The owner's message says the clocks are theirs; each clock's audit event names everyone told.
     owner = delivered(digests.get(recipient=people["oncall"]))
     assert "- 40 that you own" in owner.body
+    assert '"Action item 0", due ' in owner.body and "; you own it, now escalated to QMS coordinator" in owner.body
     events = AuditEvent.objects.filter(action="obligation.escalated", after__obligation__in=[o.pk for o in items])
     assert events.count() == 40
     assert {tuple(e.after["notified"]) for e in events} == {("lead", "lead2", "oncall", "qms")}
