@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audits import exports, selectors, services
 from audits.forms import AuditExportForm
 from emergencies.selectors import change_get_for_user
-from qms.forms_util import apply_validation_error
+from qms.forms_util import apply_validation_error, form_data
 
 # Exports up to this size stay in memory; larger ones spill to a temporary file.
 EXPORT_SPOOL_BYTES = 32 * 1024 * 1024
@@ -59,7 +59,7 @@ def export(request):
     """Pick a range and download the auditor's export (a POST: the export is itself an audit event)."""
     if not exports.can_export_audit(request.user):
         raise PermissionDenied("Audit exports are for QMS coordinators and auditors.")
-    form = AuditExportForm(request.POST or None)
+    form = AuditExportForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
         out = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES)  # noqa: SIM115  (FileResponse closes it)

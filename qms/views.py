@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from qms.forms import PreferencesForm
+from qms.forms_util import form_data
 from qms.registry import dashboard_widgets
 from qms.services import user_preferences_update
 
@@ -16,12 +17,12 @@ def dashboard(request):
 
 @login_required
 def preferences(request):
-    form = PreferencesForm(request.POST or None, instance=request.user)
+    form = PreferencesForm(form_data(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         user_preferences_update(user=request.user, time_zone=form.cleaned_data["time_zone"])
         messages.success(request, "Preferences saved.")
         return redirect("qms:preferences")
-    return render(request, "qms/preferences.html", {"form": form})
+    return render(request, "qms/preferences.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @require_GET

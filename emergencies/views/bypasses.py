@@ -11,7 +11,7 @@ from emergencies import permissions, selectors
 from emergencies.forms import BypassRequestForm, PasswordForm, RejectForm, SignForm, VerbalApprovalForm, WithdrawForm
 from emergencies.models import BypassRequest
 from emergencies.services import bypass as services
-from qms.forms_util import apply_validation_error
+from qms.forms_util import apply_validation_error, form_data
 from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
 from qms.registry import subject_panels
@@ -74,7 +74,7 @@ def _level_preview(form: BypassRequestForm) -> dict:
 def bypass_create(request):
     if not services.can_request_bypass(request.user):
         raise PermissionDenied("Your roles do not allow requesting bypasses.")
-    form = BypassRequestForm(request.POST or None)
+    form = BypassRequestForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             bypass = services.bypass_request_create(data=form.to_input(), actor=request.user)
@@ -91,6 +91,8 @@ def bypass_create(request):
 
 @require_GET
 def bypass_level_preview(request):
+    if not services.can_request_bypass(request.user):
+        raise PermissionDenied("Your roles do not allow requesting bypasses.")
     form = BypassRequestForm(request.GET)
     return render(request, "emergencies/includes/bypass_level.html", {"form": form, "preview": _level_preview(form)})
 

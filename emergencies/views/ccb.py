@@ -26,7 +26,7 @@ from emergencies.forms_ccb import (
 from emergencies.models import CCBSession, ChangeRecord
 from emergencies.models.ccb import Gate
 from emergencies.services import ccb, communication, gates
-from qms.forms_util import apply_validation_error
+from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
 from qms.security import second_factor_satisfied_for_signing
 
@@ -81,9 +81,7 @@ def ccb_session_convene(request, identifier):
     gates_page = selectors_ccb.ccb_change_page(change=change, updates_limit=1)
     conveneable = _conveneable_gates(change, gates_page.gates)
     eligible = selectors_ccb.eligible_members(change=change)
-    form = ConveneForm(
-        request.POST or None, change=change, actor=request.user, gate_specs=conveneable, eligible=eligible
-    )
+    form = ConveneForm(form_data(request), change=change, actor=request.user, gate_specs=conveneable, eligible=eligible)
     if request.method == "POST" and form.is_valid():
         try:
             session = ccb.ccb_session_convene(change_id=change.pk, data=form.to_input(), actor=request.user)

@@ -12,7 +12,7 @@ from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import postincident
 from emergencies.services.bypass import bypass_slot_status
 from emergencies.validation import findings
-from qms.forms_util import apply_validation_error
+from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
 
 
@@ -41,7 +41,7 @@ def change_list(request):
 def stub_create(request):
     if not permissions.can_file_emergency(request.user):
         raise PermissionDenied("Your roles do not allow filing emergency changes.")
-    form = EmergencyStubForm(request.POST or None)
+    form = EmergencyStubForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             change = services.emergency_stub_file(data=form.to_input(), actor=request.user)

@@ -240,9 +240,24 @@ def test_preferences_change_the_time_zone(client, oncall):
     assert response.status_code == 302
     oncall.refresh_from_db()
     assert oncall.time_zone == "America/New_York"
-    assert client.post(reverse("qms:preferences"), {"time_zone": "Mars/Olympus"}).status_code == 200
+    assert client.post(reverse("qms:preferences"), {"time_zone": "Mars/Olympus"}).status_code == 400
     oncall.refresh_from_db()
     assert oncall.time_zone == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    ("url_name", "who"),
+    [("emergencies:stub-create", "oncall"), ("emergencies:bypass-create", "oncall"), ("qms:preferences", "oncall")],
+)
+def test_an_empty_post_is_told_what_is_missing_and_saves_nothing(client, make_user, url_name, who):
+    user = make_user(Role(who), username=who)
+    client.force_login(user)
+    before = ChangeRecord.objects.count(), user.time_zone
+    response = client.post(reverse(url_name), {})
+    assert response.status_code == 400
+    assert "This field is required" in response.content.decode()
+    user.refresh_from_db()
+    assert (ChangeRecord.objects.count(), user.time_zone) == before
 
 
 def test_checklist_ticks_through_htmx_and_records_history(client, oncall, change):
