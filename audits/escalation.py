@@ -27,6 +27,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -146,6 +147,7 @@ class _Digests:
         self.names: dict[tuple, set[str]] = {}  # audience -> usernames told (active or not: the audit says)
         self.audiences: dict[int, list[tuple]] = defaultdict(list)  # recipient pk -> audiences
         self.users: dict[int, User] = {}
+        self.steps: dict[int, EscalationStep] = {}
 
     def _people(self, audience: tuple, step: EscalationStep) -> list[User]:
         kind, who = audience
@@ -156,8 +158,8 @@ class _Digests:
             return self.directory.holders([who]) if who else []
         return self.directory.holders(step.roles, step.fallback_roles)
 
-    def add(self, step: EscalationStep, row: dict, item: dict) -> set[str]:
-        """File one (obligation, step); return the usernames it tells."""
+    def add(self, step: EscalationStep, row: dict, target: EscalationStep) -> set[str]:
+        """File one (obligation, step) of an obligation escalated to ``target``; return the usernames it tells."""
         if step.to == "owner":
             audience = ("owner", row["owner_id"]) if row["owner_id"] else ("role", row["owner_role"])
         else:
@@ -171,57 +173,73 @@ class _Digests:
                 if user.email:
                     self.users[user.pk] = user
                     self.audiences[user.pk].append(audience)
-        entries.append((row["due_at"], row["pk"], step, item))
+        self.steps.setdefault(step.level, step)
+        entries.append((row["due_at"], row["pk"], step, row, target))
         return self.names[audience]
+
+    def _item(self, entry: tuple) -> dict:
+        due_at, pk, step, row, target = entry
+        return {
+            "obligation": pk,
+            "label": row["label"],
+            "subject_label": row["subject_label"],
+            "url": _absolute(row["subject_url"]),
+            "owner_label": self.directory.owner_label(row),
+            "due": f"{due_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+            "level": step.level,
+            "step_label": step.label,
+            "after_label": step.after_label,
+            "escalated": step.level > 1,
+            "now_with": target.label if target.level > 1 else "",  # where the clock stands, for its owner
+        }
+
+    def _content(self, audiences: tuple) -> tuple[tuple, dict]:
+        """The (most overdue clock, step) and the message context for the people told through ``audiences``."""
+        entries = [e for audience in audiences for e in self.lists[audience]]
+        if len(audiences) > 1:  # one clock told twice (an owner who is also the lead): keep the higher step
+            best: dict[int, tuple] = {}
+            for entry in entries:
+                held = best.get(entry[1])
+                if held is None or held[2].level < entry[2].level:
+                    best[entry[1]] = entry
+            entries = list(best.values())
+        entries.sort(key=itemgetter(0, 1))
+        counts: dict[int, int] = defaultdict(int)
+        for entry in entries:
+            counts[entry[2].level] += 1
+        shown = [self._item(e) for e in entries[:DIGEST_ITEMS]]
+        return (entries[0][1], entries[0][2].level), {
+            "total": len(entries),
+            "items": shown,
+            "more": max(0, len(entries) - DIGEST_ITEMS),
+            "top": max(shown, key=lambda i: i["level"]),
+            "by_step": [
+                {"level": level, "label": step.label, "after_label": step.after_label, "count": counts[level]}
+                for level, step in sorted(self.steps.items(), reverse=True)
+                if level in counts
+            ],
+        }
 
     def messages(self) -> list[QueuedMessage]:
         overdue_url = _absolute(reverse("audits:overdue-list"))
-        out = []
+        groups: dict[tuple, list[int]] = defaultdict(list)  # people told through the same audiences share a text
         for pk, audiences in self.audiences.items():
-            entries = [e for audience in audiences for e in self.lists[audience]]
-            if len(audiences) > 1:  # one clock told twice (an owner who is also the lead): keep the higher step
-                best: dict[int, tuple] = {}
-                for entry in entries:
-                    held = best.get(entry[1])
-                    if held is None or held[2].level < entry[2].level:
-                        best[entry[1]] = entry
-                entries = list(best.values())
-            entries.sort(key=lambda e: (e[0], e[1]))
-            counts: dict[EscalationStep, int] = defaultdict(int)
-            for entry in entries:
-                counts[entry[2]] += 1
-            shown = [
-                {
-                    **item,
-                    "due": f"{due_at.astimezone(UTC):%Y-%m-%d %H:%M}",
-                    "level": step.level,
-                    "step_label": step.label,
-                    "after_label": step.after_label,
-                    "escalated": step.level > 1,
-                }
-                for due_at, _, step, item in entries[:DIGEST_ITEMS]
-            ]
-            top = max(shown, key=lambda i: i["level"])
-            first = entries[0]
-            out.append(
+            groups[tuple(audiences)].append(pk)
+        out = []
+        for audiences, pks in groups.items():
+            (first, level), context = self._content(audiences)
+            context["overdue_url"] = overdue_url
+            link = context["items"][0]["url"] if context["total"] == 1 else overdue_url
+            out += [
                 QueuedMessage(
                     recipient=self.users[pk],
-                    dedupe_key=f"obligation-overdue:{first[1]}:{first[2].level}:{pk}",
+                    dedupe_key=f"obligation-overdue:{first}:{level}:{pk}",
                     template=OVERDUE_TEMPLATE,
-                    context={
-                        "total": len(entries),
-                        "items": shown,
-                        "more": max(0, len(entries) - DIGEST_ITEMS),
-                        "top": top,
-                        "by_step": [
-                            {"level": step.level, "label": step.label, "after_label": step.after_label, "count": n}
-                            for step, n in sorted(counts.items(), key=lambda c: -c[0].level)
-                        ],
-                        "overdue_url": overdue_url,
-                    },
-                    link=shown[0]["url"] if len(entries) == 1 else overdue_url,
+                    context=context,
+                    link=link,
                 )
-            )
+                for pk in pks
+            ]
         return out
 
 
@@ -309,17 +327,9 @@ def _escalate_batch(
                     reached = [s for s in steps if before < s.level <= target.level]
                     ladders[before] = (reached, ", ".join(s.label for s in reached), [s.to for s in reached])
                 reached, labels, to = ladders[before]
-                item = {
-                    "obligation": row["pk"],
-                    "label": row["label"],
-                    "subject_label": row["subject_label"],
-                    "url": _absolute(row["subject_url"]),
-                    "owner_label": directory.owner_label(row),
-                    "now_with": target.label if target.level > 1 else "",  # where the clock stands, for its owner
-                }
                 notified: set[str] = set()
                 for step in reached:
-                    notified |= digests.add(step, row, item)
+                    notified |= digests.add(step, row, target)
                 type_id = row["subject_type_id"]
                 if type_id not in subject_types:
                     subject_types[type_id] = ContentType.objects.get_for_id(type_id).model_class()._meta.label_lower

@@ -75,22 +75,31 @@ def rows_update_with_history(
     chunk, in the caller's transaction. The caller holds the rows' locks (``select_for_update``)."""
     if not pks:
         return 0
-    history = model.history.model
+    meta, history = model._meta, model.history.model
     quote = connection.ops.quote_name
-    tracked = [f.column for f in history._meta.concrete_fields if not f.name.startswith("history_")]
-    columns = ", ".join(quote(c) for c in tracked)
-    history_columns = ", ".join(
-        quote(c) for c in ("history_date", "history_change_reason", "history_type", "history_user_id")
-    )
+    tracked = ", ".join(quote(f.column) for f in history._meta.concrete_fields if not f.name.startswith("history_"))
+    marks = ("history_date", "history_change_reason", "history_type", "history_user_id")
+    fields = [meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    prepared = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
     updated = 0
-    for chunk in _chunks(list(pks)):
-        updated += model._base_manager.filter(pk__in=chunk).update(**values)
-        marks = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(pks)):
+            # One array parameter on PostgreSQL; a list of them elsewhere.
+            where, ids = (
+                (f"{pk} = ANY(%s)", [list(chunk)])
+                if connection.vendor == "postgresql"
+                else (
+                    f"{pk} IN ({', '.join(['%s'] * len(chunk))})",
+                    list(chunk),
+                )
+            )
+            cursor.execute(f"UPDATE {table} SET {assignments} WHERE {where}", [*prepared, *ids])  # noqa: S608
+            updated += cursor.rowcount
             cursor.execute(
-                f"INSERT INTO {quote(history._meta.db_table)} ({columns}, {history_columns}) "  # noqa: S608
-                f"SELECT {columns}, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
-                f"WHERE {quote(model._meta.pk.column)} IN ({marks})",
-                [at, reason, "~", user_id, *chunk],
+                f"INSERT INTO {quote(history._meta.db_table)} ({tracked}, {', '.join(quote(m) for m in marks)}) "  # noqa: S608
+                f"SELECT {tracked}, %s, %s, %s, %s FROM {table} WHERE {where}",
+                [at, reason, "~", user_id, *ids],
             )
     return updated
