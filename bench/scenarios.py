@@ -59,13 +59,28 @@ def stub_form(i: int) -> dict:
     }
 
 
-def record(label: str, field_name: str, **filters) -> Callable[[Any], dict]:
-    """kwargs for a record's page: the newest matching row of ``app_label.Model``."""
+def record(label: str, field_name: str, *alternatives: dict, **filters) -> Callable[[Any], dict]:
+    """kwargs for a record's page: the newest row of ``app_label.Model`` matching ``filters``, else the newest
+    matching the first of ``alternatives`` (filter dicts) that has one. A filter value that is a callable is
+    called with the bench context (``persona("commander")`` is that persona's user)."""
+
+    options = (filters, *alternatives)
 
     def kwargs(ctx) -> dict:
-        return {field_name: ctx.newest(label, field_name, **filters)}
+        for n, option in enumerate(options, start=1):
+            resolved = {k: v(ctx) if callable(v) else v for k, v in option.items()}
+            try:
+                return {field_name: ctx.newest(label, field_name, **resolved)}
+            except NoData:
+                if n == len(options):
+                    raise
+        raise AssertionError("unreachable")
 
     return kwargs
+
+
+def persona(name: str) -> Callable[[Any], Any]:
+    return lambda ctx: ctx.users[name]
 
 
 PAGES: list[Page] = [
@@ -75,8 +90,6 @@ PAGES: list[Page] = [
     Page(
         "change detail", "emergencies:change-detail", record("emergencies.ChangeRecord", "identifier", status="closed")
     ),
-    # Filing runs the real service, which also opens the stub's emergency bypass: the bypass pages below
-    # show those until the seed writes bypasses of its own.
     # 20 samples: with the 70 of the load test's burst, under the id scheme's 99 filings per minute.
     Page(
         "stub filing (POST)",
@@ -87,9 +100,27 @@ PAGES: list[Page] = [
         expect=302,
         samples=20,
     ),
+    # Seeded records, not the stubs filed above (whose emergency bypasses are the newest): a level 2 bypass
+    # with its two signatures, remediation clocks and history; an open CCB session with signed votes, on which
+    # the persona sits (the vote form shows), else any open one with votes.
     Page("bypass request list", "emergencies:bypass-list"),
-    Page("bypass request detail", "emergencies:bypass-detail", record("emergencies.BypassRequest", "identifier")),
-    Page("CCB session page", "emergencies:ccb-session-detail", record("emergencies.CCBSession", "pk")),
+    Page(
+        "bypass request detail",
+        "emergencies:bypass-detail",
+        record("emergencies.BypassRequest", "identifier", level="L2", status="active"),
+    ),
+    Page(
+        "CCB session page",
+        "emergencies:ccb-session-detail",
+        record(
+            "emergencies.CCBSession",
+            "pk",
+            {"status": "open", "votes__isnull": False},
+            status="open",
+            votes__isnull=False,
+            members__user=persona("commander"),
+        ),
+    ),
     Page("report page", "audits:report-list", persona="qms"),
     Page("overdue clocks", "audits:overdue-list", persona="qms"),
     Page("API list", "api-emergency-list"),

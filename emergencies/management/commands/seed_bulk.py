@@ -9,14 +9,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = (
-        "Write N emergency changes in every state with their incidents, history, clocks, notifications and "
-        "a valid audit chain, in bulk (10^5 in a few minutes). Refuses with DEBUG off unless --force."
+        "Write N emergency changes in every state with their incidents, bypass requests and signatures, CCB "
+        "sessions and votes, post-mortems and action items, history, clocks, notifications and a valid audit "
+        "chain, in bulk (10^5 in a few minutes). Refuses with DEBUG off unless --force."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--changes", type=int, required=True, help="How many emergency changes to write.")
         parser.add_argument("--days", type=int, default=730, help="Spread them over the last DAYS (730).")
-        parser.add_argument("--batch-size", type=int, default=1000, help="Changes per transaction (1000).")
+        parser.add_argument("--batch-size", type=int, default=500, help="Changes per transaction (500).")
         parser.add_argument("--seed", type=int, default=8, help="Random seed (the same seed gives the same data).")
         parser.add_argument(
             "--force", action="store_true", help="Run with DEBUG off (the benchmark does, on its own database)."
@@ -38,9 +39,11 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {report.changes} changes ({states}), {report.incidents} incidents, "
-                f"{report.obligations} obligations, {report.notifications} notifications, "
-                f"{report.audit_events} audit events, {report.history_rows} history rows, {report.users} new users "
-                f"in {report.seconds:.1f} s."
+                f"{report.bypasses} bypass requests, {report.signatures} signatures, {report.ccb_sessions} CCB "
+                f"sessions ({report.votes} votes), {report.post_mortems} post-mortems ({report.action_items} action "
+                f"items), {report.gate_results} gate results, {report.obligations} obligations, "
+                f"{report.notifications} notifications, {report.audit_events} audit events, "
+                f"{report.history_rows} history rows, {report.users} new users in {report.seconds:.1f} s."
             )
         )
 
