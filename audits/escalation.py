@@ -8,7 +8,8 @@ batches, never with the rows in a batch, and no Python model object is built per
 
 Each recipient gets one message per batch, a digest of every clock the batch escalated to them (most overdue
 first, a link to the rest); the worker renders it at delivery, so a backlog of 10^5 clocks after an outage is a
-few dozen emails, not hundreds of thousands. Each obligation's audit event names who was told at which step.
+few dozen emails, not hundreds of thousands. One audit event per record and batch names its clocks, the steps each
+passed and who was told.
 
 Two sweeps at once (two beat processes, a retried task) never notify twice: candidates are locked with
 ``SELECT … FOR UPDATE SKIP LOCKED`` and re-checked against their level under the lock, so each (obligation,
@@ -317,41 +318,19 @@ def _escalate_batch(
             return 0
         directory.load({row["owner_id"] for _, rows in picked for row in rows if row["owner_id"]})
         digests, events, escalated = _Digests(directory), [], 0
-        subject_types: dict[int, str] = {}
         for target, rows in picked:
-            action = "obligation.escalated" if target.level > 1 else "obligation.overdue"
-            ladders: dict[int, tuple] = {}  # from level -> (steps reached, their labels, their audiences)
+            ladders: dict[int, list[EscalationStep]] = {}  # from level -> the steps reached
+            by_subject: dict[tuple[int, int], list[tuple[dict, list[EscalationStep], set[str]]]] = defaultdict(list)
             for row in rows:
                 before = row["escalation_level"]
                 if before not in ladders:
-                    reached = [s for s in steps if before < s.level <= target.level]
-                    ladders[before] = (reached, ", ".join(s.label for s in reached), [s.to for s in reached])
-                reached, labels, to = ladders[before]
+                    ladders[before] = [s for s in steps if before < s.level <= target.level]
+                reached = ladders[before]
                 notified: set[str] = set()
                 for step in reached:
                     notified |= digests.add(step, row, target)
-                type_id = row["subject_type_id"]
-                if type_id not in subject_types:
-                    subject_types[type_id] = ContentType.objects.get_for_id(type_id).model_class()._meta.label_lower
-                events.append(
-                    {
-                        "action": action,
-                        "subject_type": subject_types[type_id],
-                        "subject_id": row["subject_id"],
-                        "subject_label": row["subject_label"],
-                        "reason": f"{row['label']} was due {row['due_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
-                        f"escalated to {labels}",
-                        "before": {"escalation_level": before},
-                        "after": {
-                            "obligation": row["pk"],
-                            "kind": row["kind"],
-                            "key": row["key"],
-                            "escalation_level": target.level,
-                            "to": to,
-                            "notified": sorted(notified),
-                        },
-                    }
-                )
+                by_subject[(row["subject_type_id"], row["subject_id"])].append((row, reached, notified))
+            events += [_escalation_event(target, clocks) for clocks in by_subject.values()]
             rows_update_with_history(
                 Obligation,
                 [row["pk"] for row in rows],
@@ -369,6 +348,38 @@ def _escalate_batch(
         result.escalated += escalated
         result.batches += 1
         return escalated
+
+
+def _escalation_event(target: EscalationStep, clocks: list[tuple[dict, list[EscalationStep], set[str]]]) -> dict:
+    """One audit event for the clocks of one record that a batch escalated to ``target``: which clocks, from
+    which level, the steps each passed, and everyone told (on the record's trail)."""
+    first = clocks[0][0]
+    reached = max((r for _, r, _ in clocks), key=len)
+    steps_label = ", ".join(s.label for s in reached)
+    if len(clocks) == 1:
+        reason = (
+            f"{first['label']} was due {first['due_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC; escalated to {steps_label}"
+        )
+    else:
+        names = [f"{row['label']} (due {row['due_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC)" for row, _, _ in clocks[:6]]
+        more = f" and {len(clocks) - 6} more" if len(clocks) > 6 else ""
+        reason = f"{len(clocks)} clocks overdue, escalated to {steps_label}: {', '.join(names)}{more}"
+    return {
+        "action": "obligation.escalated" if target.level > 1 else "obligation.overdue",
+        "subject_type": ContentType.objects.get_for_id(first["subject_type_id"]).model_class()._meta.label_lower,
+        "subject_id": first["subject_id"],
+        "subject_label": first["subject_label"],
+        "reason": reason,
+        "before": {"escalation_levels": {str(row["pk"]): row["escalation_level"] for row, _, _ in clocks}},
+        "after": {
+            "escalation_level": target.level,
+            "obligations": [
+                {"obligation": row["pk"], "kind": row["kind"], "key": row["key"], "to": [s.to for s in steps]}
+                for row, steps, _ in clocks
+            ],
+            "notified": sorted(set().union(*(names for _, _, names in clocks))),
+        },
+    }
 
 
 class _Budget:

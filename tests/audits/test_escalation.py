@@ -60,6 +60,17 @@ def recipients(obligation, level) -> list[str]:
     return sorted(name for (_, step, name), n in told(obligation).items() for _ in range(n) if step == level)
 
 
+def escalations_of(obligation, action="obligation.escalated"):
+    """The audit events that escalated this clock (one event per record and batch lists its clocks)."""
+    return AuditEvent.objects.filter(action=action, after__obligations__contains=[{"obligation": obligation.pk}])
+
+
+def escalated_clocks() -> Counter:
+    """Obligation pk -> how many escalation events list it."""
+    events = AuditEvent.objects.filter(action__in=["obligation.escalated", "obligation.overdue"])
+    return Counter(clock["obligation"] for e in events for clock in e.after["obligations"])
+
+
 def delivered(notification: Notification) -> Notification:
     """The worker renders a digest when it sends it."""
     notification_deliver(notification_id=notification.pk)
@@ -98,10 +109,12 @@ def test_sweep_notifies_each_overdue_owner_once(people):
     triage = Obligation.objects.get(subject_id=change.pk, kind="triage")
     assert triage.escalation_level == 1
     assert triage.history.first().history_change_reason == "overdue: owner notified"
-    events = AuditEvent.objects.filter(action="obligation.overdue")
-    assert events.count() == 2
-    # Recorded on the subject (the change's trail shows it) and in the chain.
-    assert {(e.subject_type, e.subject_id) for e in events} == {("emergencies.changerecord", str(change.pk))}
+    # One event on the subject (the change's trail shows it) for both clocks, and in the chain.
+    (event,) = AuditEvent.objects.filter(action="obligation.overdue")
+    assert (event.subject_type, event.subject_id) == ("emergencies.changerecord", str(change.pk))
+    assert sorted(c["kind"] for c in event.after["obligations"]) == ["hotfix", "triage"]
+    assert event.after["notified"] == ["commander", "oncall"]
+    assert event.reason.startswith("2 clocks overdue, escalated to Owner: ")
     assert audit_chain_verify().ok
 
 
@@ -132,8 +145,8 @@ def test_sweep_climbs_the_ladder_one_step_at_a_time(people):
         "overdue: escalated to level 3 (QMS coordinator)",
         "overdue: escalated to level 4 (Executive)",
     ]
-    escalations = AuditEvent.objects.filter(action="obligation.escalated", after__obligation=item.pk)
-    assert sorted(e.after["escalation_level"] for e in escalations) == [2, 3, 4]
+    assert sorted(e.after["escalation_level"] for e in escalations_of(item)) == [2, 3, 4]
+    assert escalations_of(item, "obligation.overdue").count() == 1
     assert audit_chain_verify().ok
     # The mail says to whom and why.
     exec_mail = delivered(Notification.objects.get(dedupe_key__startswith=f"obligation-overdue:{item.pk}:4:"))
@@ -156,9 +169,10 @@ def test_a_backlog_jumps_to_its_step_and_every_step_is_told_once(people):
         ["qms"],
         ["executive"],
     ]
-    event = AuditEvent.objects.get(action="obligation.escalated", after__obligation=item.pk)
-    assert event.after["to"] == ["owner", "lead", "qms", "executive"]
-    assert event.before == {"escalation_level": 0}
+    event = escalations_of(item).get()
+    (clock,) = [c for c in event.after["obligations"] if c["obligation"] == item.pk]
+    assert clock["to"] == ["owner", "lead", "qms", "executive"]
+    assert event.before["escalation_levels"][str(item.pk)] == 0
 
 
 def test_without_development_leads_the_engineering_managers_are_the_leads(make_user, oncall):
@@ -247,9 +261,10 @@ def test_a_backlog_is_one_digest_per_recipient_rendered_at_delivery(people):
     owner = delivered(digests.get(recipient=people["oncall"]))
     assert "- 40 that you own" in owner.body
     assert '"Action item 0", due ' in owner.body and "; you own it, now escalated to QMS coordinator" in owner.body
-    events = AuditEvent.objects.filter(action="obligation.escalated", after__obligation__in=[o.pk for o in items])
-    assert events.count() == 40
-    assert {tuple(e.after["notified"]) for e in events} == {("lead", "lead2", "oncall", "qms")}
+    (event,) = AuditEvent.objects.filter(action="obligation.escalated")  # one record: one event for its 40 clocks
+    assert sorted(c["obligation"] for c in event.after["obligations"]) == sorted(o.pk for o in items)
+    assert event.after["notified"] == ["lead", "lead2", "oncall", "qms"]
+    assert event.reason.endswith(" and 34 more")
     assert audit_chain_verify().ok
     # Each key names the message's most overdue (clock, step), escalated in exactly one batch.
     first = min(o.pk for o in items)
@@ -265,8 +280,8 @@ def test_an_owner_who_is_also_the_lead_is_told_once_at_the_higher_step(people):
     Notification.objects.all().delete()
     obligation_sweep()
     assert told(item) == Counter({(item.pk, 2, "lead"): 1, (item.pk, 2, "lead2"): 1})
-    event = AuditEvent.objects.get(action="obligation.escalated", after__obligation=item.pk)
-    assert event.after["notified"] == ["lead", "lead2"] and event.after["to"] == ["owner", "lead"]
+    event = escalations_of(item).get()
+    assert event.after["notified"] == ["lead", "lead2"] and event.after["obligations"][0]["to"] == ["owner", "lead"]
 
 
 @requires_postgres
@@ -286,7 +301,8 @@ def test_the_sweep_drains_a_backlog_over_two_connections_each_clock_once(make_us
     assert not Obligation.objects.filter(kind__in=["a", "c"], escalation_level=0).exists()
     listed = told()
     assert len(listed) == 45 * 4 + 45 and set(listed.values()) == {1}
-    assert AuditEvent.objects.filter(action__in=["obligation.escalated", "obligation.overdue"]).count() == 90
+    clocks = escalated_clocks()
+    assert len(clocks) == 90 and set(clocks.values()) == {1}
     history = Obligation.history.filter(kind__in=["a", "c"], history_type="~")
     assert history.count() == 90 and {h.history_date for h in history} == {now}
     assert audit_chain_verify().ok
@@ -389,7 +405,6 @@ def test_two_sweeps_at_once_send_each_notification_once(make_user):
     assert set(listed.values()) == {1}
     by_kind = Counter(Obligation.objects.get(pk=pk).kind for pk, _, _ in listed)
     assert by_kind == {"a": 120, "b": 60, "c": 30}
-    escalated_events = AuditEvent.objects.filter(action__in=["obligation.escalated", "obligation.overdue"])
-    assert escalated_events.count() == 90
-    assert all(r.escalated > 0 for r in results) or len(results) == 2
+    clocks = escalated_clocks()
+    assert len(clocks) == 90 and set(clocks.values()) == {1}
     assert audit_chain_verify().ok
