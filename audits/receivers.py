@@ -18,6 +18,8 @@ from qms.procedures import CHECK_CATALOGUE
 from qms.roles import Role
 
 VOIDING_TRANSITIONS = {"convert_to_standard": "Voided: the change left the emergency path."}
+# Its emergency bypass's remediation clocks go with it: the standard process runs the gates it skipped.
+VOIDED_BYPASS_NOTE = "Voided: the change left the emergency path; the standard process runs the skipped gates."
 
 
 @receiver(change_record_filed)
@@ -68,6 +70,8 @@ def on_change_transition(sender, instance: ChangeRecord, name, source, target, *
     )
     if name in VOIDING_TRANSITIONS:
         services.obligations_satisfy(subject=instance, kinds=None, actor=actor, note=VOIDING_TRANSITIONS[name], at=at)
+        for bypass in BypassRequest.objects.filter(change=instance):
+            services.obligations_satisfy(subject=bypass, kinds=None, actor=actor, note=VOIDED_BYPASS_NOTE, at=at)
         return
     _satisfy_clocks(instance, name, actor, at)
     if name == "deploy":

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import TYPE_CHECKING
 
+from audits.receivers import VOIDED_BYPASS_NOTE
 from bench.seeding_core import PROBLEMS, US, GateCheck, Sig, between, field_names, weighted
 from emergencies.models import BypassRequest, GateResult
 from qms.clock import add_business_days, deadline
@@ -506,6 +507,12 @@ def write_emergency_bypasses(batch: Batch) -> None:
                 )
             }
             _validate_gates(batch, plan, subject, row, clocks)
+            converted = plan.step("convert_to_standard")
+            if converted is not None:  # audits.receivers.on_change_transition voids the bypass's clocks too
+                for clock in clocks.values():
+                    batch.satisfy(
+                        clock, at=converted.at, actor=converted.actor, note=VOIDED_BYPASS_NOTE, subject=subject
+                    )
         batch.rows[BypassRequest].append(row)
 
 

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from audits.models import AuditEvent, Obligation
-from emergencies.models import ChangeRecord
+from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import change_record_transition
 from qms.roles import Role
 from tests.factories import authorise, file_stub, ready_to_deploy
@@ -105,6 +105,22 @@ def test_conversion_leaves_the_emergency_path_and_voids_its_clocks(change, comma
     assert change.level == ChangeRecord.Level.STANDARD
     assert not Obligation.objects.filter(subject_id=change.pk, satisfied_at__isnull=True).exists()
     assert Obligation.objects.filter(satisfaction_note__startswith="Voided").count() == 4
+
+
+def test_converting_an_authorised_emergency_voids_its_bypass_remediation_clocks(change, commander):
+    authorise(change, commander)
+    bypass = BypassRequest.objects.get(change=change)
+    remediation = Obligation.objects.filter(subject_type__model="bypassrequest", subject_id=bypass.pk)
+    assert remediation.filter(satisfied_at__isnull=True).count() == len(bypass.checks) > 0
+    change = move(change, "convert_to_standard", commander, "not an outage after all")
+    assert not remediation.filter(satisfied_at__isnull=True).exists()
+    assert set(remediation.values_list("satisfaction_note", flat=True)) == {
+        "Voided: the change left the emergency path; the standard process runs the skipped gates."
+    }
+    assert AuditEvent.objects.filter(
+        action="obligation.satisfied", subject_type="emergencies.bypassrequest", subject_id=str(bypass.pk)
+    ).count() == len(bypass.checks)
+    assert remediation.first().history.first().history_user == commander
 
 
 def test_rollback_then_retry(change, oncall, commander, make_user):
