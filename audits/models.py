@@ -98,6 +98,9 @@ class Obligation(models.Model):
         indexes = [
             models.Index(fields=["due_at"], condition=Q(satisfied_at__isnull=True), name="obligation_open_due"),
             models.Index(fields=["subject_type", "subject_id"], name="obligation_subject"),
+            # The repeat-bypass sweep's "last preventive follow-up per pattern", every run. No index names
+            # escalation_level: an escalation then changes no indexed column and stays a HOT update.
+            models.Index(fields=["started_at"], condition=Q(kind="preventive_change"), name="obligation_preventive"),
         ]
 
     def __str__(self) -> str:

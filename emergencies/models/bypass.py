@@ -111,7 +111,10 @@ class BypassRequest(FSMModelMixin, models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-identifier"]
-        indexes = [models.Index(fields=["status", "-requested_at"], name="bypass_status_requested")]
+        indexes = [
+            models.Index(fields=["status", "-requested_at"], name="bypass_status_requested"),
+            models.Index(fields=["-requested_at", "-identifier"], name="bypass_requested"),  # the list's order
+        ]
 
     def __str__(self) -> str:
         return self.identifier
