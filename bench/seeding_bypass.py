@@ -488,18 +488,7 @@ def write_emergency_bypasses(batch: Batch) -> None:
         authorise = plan.step("authorize_bypass")
         if authorise is not None:
             at, actor = authorise.at, authorise.actor
-            _transition(
-                batch,
-                subject,
-                "activate",
-                at=at - 2 * US,
-                actor=actor,
-                reason=f"signed by {plan.signed_by}",
-                source=Status.PENDING.value,
-                target=Status.ACTIVE.value,
-            )
-            row.update(status=Status.ACTIVE.value, decided_at=at)
-            batch.history(BypassRequest, row, at=at, kind="~", user=actor, reason=f"active: signed by {plan.signed_by}")
+            _activate(batch, subject, row, at=at, actor=actor, signed_by=plan.signed_by)
             clocks = {
                 c.row["key"]: c
                 for c in _remediation_clocks(
@@ -514,6 +503,22 @@ def write_emergency_bypasses(batch: Batch) -> None:
                         clock, at=converted.at, actor=converted.actor, note=VOIDED_BYPASS_NOTE, subject=subject
                     )
         batch.rows[BypassRequest].append(row)
+
+
+def _activate(batch: Batch, subject, row: dict, *, at: datetime, actor: User, signed_by: str) -> None:
+    """The last signature's effect (emergencies.services.bypass): the request turns active."""
+    _transition(
+        batch,
+        subject,
+        "activate",
+        at=at - 2 * US,
+        actor=actor,
+        reason=f"signed by {signed_by}",
+        source=Status.PENDING.value,
+        target=Status.ACTIVE.value,
+    )
+    row.update(status=Status.ACTIVE.value, decided_at=at)
+    batch.history(BypassRequest, row, at=at, kind="~", user=actor, reason=f"active: signed by {signed_by}")
 
 
 def _validate_gates(batch: Batch, plan: Plan, subject, row: dict, clocks: dict) -> None:
@@ -594,18 +599,7 @@ def write_standalone_bypasses(batch: Batch) -> None:
         if plan.outcome == "active":
             actor = plan.approvals[-1].signer
             signed_by = ", ".join(f"{user.display_name} ({role.label})" for user, role in plan.people)
-            _transition(
-                batch,
-                subject,
-                "activate",
-                at=at - 2 * US,
-                actor=actor,
-                reason=f"signed by {signed_by}",
-                source=Status.PENDING.value,
-                target=Status.ACTIVE.value,
-            )
-            row.update(status=Status.ACTIVE.value, decided_at=at)
-            batch.history(BypassRequest, row, at=at, kind="~", user=actor, reason=f"active: signed by {signed_by}")
+            _activate(batch, subject, row, at=at, actor=actor, signed_by=signed_by)
             for clock in review_clocks:
                 batch.satisfy(clock, at=at, actor=actor, note="bypass decided", subject=subject)
             owner = row["remediation_assignee_id"] or row["implementer_id"] or row["requested_by_id"]
