@@ -58,6 +58,7 @@ APPEND_ONLY_TABLES = (
     "emergencies_rollbacktriggerreading",
     "emergencies_unitevent",
     "emergencies_followupdocument",
+    "emergencies_bypassremediation",
 )
 
 PROTECTED_TABLES_SQL = f"""

@@ -173,6 +173,26 @@ def on_bypass_activated(sender, *, bypass: BypassRequest, actor, at, **kwargs):
     )
 
 
+@receiver(lifecycle.bypass_remediation_recorded)
+def on_bypass_remediation(sender, *, remediation, actor, **kwargs):
+    label = remediation.get_gate_display()
+    services.audit_event_record(
+        action="bypass.check_remediated",
+        actor=actor,
+        subject=remediation.bypass,
+        reason=f"{label} passes again: {remediation.evidence}",
+        after={"gate": remediation.gate, "evidence": remediation.evidence},
+    )
+    services.obligations_satisfy(
+        subject=remediation.bypass,
+        kinds=["remediation"],
+        keys=[remediation.gate],
+        actor=actor,
+        note=f"{label} shown to pass again",
+        at=remediation.validated_at,
+    )
+
+
 @receiver(post_transition, sender=BypassRequest)
 def on_bypass_transition(sender, instance: BypassRequest, name, source, target, **kwargs):
     method_kwargs = kwargs.get("method_kwargs", {})

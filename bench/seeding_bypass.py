@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from audits.receivers import VOIDED_BYPASS_NOTE
 from bench.seeding_core import PROBLEMS, US, GateCheck, Sig, between, field_names, weighted
-from emergencies.models import BypassRequest, GateResult
+from emergencies.models import BypassRemediation, BypassRequest, GateResult
 from qms.clock import add_business_days, deadline
 from qms.models import ProcedureVersion, Signature, User
 from qms.procedures import CATEGORY_LABELS, CHECK_CATALOGUE, checks_allowed
@@ -563,6 +563,57 @@ def _validate_gates(batch: Batch, plan: Plan, subject, row: dict, clocks: dict) 
         batch.milestone(plan, "gates_validated", at=at + US, actor=actor)
 
 
+def _remediate(batch: Batch, plan, subject, row: dict, clocks: list) -> None:
+    """emergencies.services.bypass.bypass_remediation_record and audits.receivers.on_bypass_remediation: most
+    skipped checks of a bypass shown to pass again, around their due time (some late, some never), each by a
+    lead who did not request it; the last one remediates the bypass."""
+    world, done = batch.world, []
+    for clock in clocks:
+        decided, due = row["decided_at"], clock.row["due_at"]
+        at = decided + (due - decided) * world.rng.uniform(0.2, 1.5)
+        if at >= world.now or world.rng.random() < 0.1:
+            continue
+        validator, gate = world.pick(Role.LEAD, not_user=plan.requester), clock.row["key"]
+        label, evidence = CHECK_CATALOGUE[gate]["label"], f"CI run #{world.rng.randint(1000, 99999)}: {gate} passes"
+        batch.rows[BypassRemediation].append(
+            {
+                "id": batch.ids.next(BypassRemediation),
+                "bypass_id": row["id"],
+                "gate": gate,
+                "evidence": evidence,
+                "validated_by_id": validator.pk,
+                "validated_at": at,
+            }
+        )
+        batch.event(
+            at,
+            action="bypass.check_remediated",
+            actor=validator,
+            subject=subject,
+            reason=f"{label} passes again: {evidence}",
+            after={"gate": gate, "evidence": evidence},
+        )
+        batch.satisfy(clock, at=at, actor=validator, note=f"{label} shown to pass again", subject=subject)
+        done.append((at, validator))
+    if done and len(done) == len(clocks):
+        at, actor = max(done, key=lambda d: d[0])
+        at += 3 * US
+        _transition(
+            batch,
+            subject,
+            "mark_remediated",
+            at=at,
+            actor=actor,
+            reason="every skipped check shown to pass again",
+            source=Status.ACTIVE.value,
+            target=Status.REMEDIATED.value,
+        )
+        row["status"] = Status.REMEDIATED.value
+        batch.history(
+            BypassRequest, row, at=at, kind="~", user=actor, reason="remediated: every skipped check passes again"
+        )
+
+
 def write_standalone_bypasses(batch: Batch) -> None:
     """emergencies.services.bypass.bypass_request_create, bypass_sign, bypass_reject and bypass_withdraw,
     with the review clocks of the level (met at the decision) and, once active, the remediation clocks."""
@@ -603,7 +654,10 @@ def write_standalone_bypasses(batch: Batch) -> None:
             for clock in review_clocks:
                 batch.satisfy(clock, at=at, actor=actor, note="bypass decided", subject=subject)
             owner = row["remediation_assignee_id"] or row["implementer_id"] or row["requested_by_id"]
-            _remediation_clocks(batch, subject, row, rules, at=at, actor=actor, owner_id=owner, event_at=at + US)
+            clocks = _remediation_clocks(
+                batch, subject, row, rules, at=at, actor=actor, owner_id=owner, event_at=at + US
+            )
+            _remediate(batch, plan, subject, row, clocks)
         elif plan.outcome in ("rejected", "withdrawn"):
             if plan.refusal:
                 batch.sign(subject, plan.refusal, content)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from emergencies import admin_ccb, admin_patch  # noqa: F401
 from emergencies.models import (
     ActionItem,
+    BypassRemediation,
     BypassRequest,
     ChangeRecord,
     GateResult,
@@ -57,7 +58,7 @@ for model in (PostMortem, TimelineEntry, ActionItem, PreventiveMeasure):
     admin.site.register(model, ReadOnlyHistoryAdmin)
 
 
-@admin.register(GateResult, RollbackTriggerReading)
+@admin.register(GateResult, RollbackTriggerReading, BypassRemediation)
 class AppendOnlyAdmin(admin.ModelAdmin):
     """Append-only records: shown, never added, changed or deleted here."""
 

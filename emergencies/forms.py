@@ -276,6 +276,21 @@ class WithdrawForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class RemediationForm(forms.Form):
+    """A check a level 1-3 bypass skipped, shown to pass again."""
+
+    gate = forms.ChoiceField(label="Check", choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Link or describe the passing run, report or review.",
+    )
+
+    def __init__(self, *args, open_checks: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if open_checks is not None:  # shown: the checks still open; a posted one is checked by the service
+            self.fields["gate"].choices = open_checks
+
+
 class DocumentationForm(forms.ModelForm):
     """The full CHG documentation of §4.1, completed after the incident."""
 

@@ -55,6 +55,7 @@ urlpatterns = [
     path("bypasses/<recordid:identifier>/reject/", bypasses.bypass_reject, name="bypass-reject"),
     path("bypasses/<recordid:identifier>/verbal/", bypasses.bypass_verbal, name="bypass-verbal"),
     path("bypasses/<recordid:identifier>/withdraw/", bypasses.bypass_withdraw, name="bypass-withdraw"),
+    path("bypasses/<recordid:identifier>/remediation/", bypasses.bypass_remediation, name="bypass-remediation"),
     path(
         "bypasses/<recordid:identifier>/confirm/<int:signature_id>/",
         bypasses.bypass_confirm,

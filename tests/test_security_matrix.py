@@ -109,6 +109,7 @@ EXPECTED: dict[str, Case] = {
     "emergencies:bypass-reject": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
     "emergencies:bypass-verbal": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
     "emergencies:bypass-withdraw": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
+    "emergencies:bypass-remediation": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
     "emergencies:bypass-confirm": Case(every(405), post=every(404)),  # no such signature
     "api-bypass-list": Case(
         by_role(ROLES, 200, 200, none=403, anon=API),

@@ -17,6 +17,7 @@ from audits.services import audit_chain_verify
 from bench.seeding import PATHS, seed_bulk
 from emergencies.models import (
     ActionItem,
+    BypassRemediation,
     BypassRequest,
     CCBMember,
     CCBSession,
@@ -137,7 +138,7 @@ def test_standalone_bypasses_pass_the_services_own_checks(seeded):
     standalone = BypassRequest.objects.filter(change__isnull=True).select_related("procedure_version")
     assert 90 <= standalone.count() <= 110  # about half as many as changes
     assert set(standalone.values_list("level", flat=True)) == {"L1", "L2", "L3"}
-    assert {"active", "rejected", "withdrawn"} <= set(standalone.values_list("status", flat=True))
+    assert {"active", "remediated", "rejected", "withdrawn"} <= set(standalone.values_list("status", flat=True))
     for bypass in standalone:
         assert BYPASS_ID.match(bypass.identifier) and bypass.identifier.startswith(f"BYPASS-{bypass.level}-")
         # The decision tree gives its level, and the request carries what that level requires.
@@ -159,15 +160,19 @@ def test_standalone_bypasses_pass_the_services_own_checks(seeded):
             assert not reviews.filter(satisfied_at__isnull=False).exists()
         else:
             assert all(r.satisfied_at == bypass.decided_at for r in reviews)
-        assert (bypass.status == "active") == all(s.filled for s in slots)
+        granted = bypass.status in ("active", "remediated")
+        assert granted == all(s.filled for s in slots)
         assert refusals.count() == (1 if bypass.status == "rejected" else 0)
         assert bool(bypass.rejection_reason) == (bypass.status == "rejected")
         remediation = clocks.filter(kind="remediation")
-        # Nothing in the services remediates a standalone bypass: its clocks stay open once active.
-        assert sorted(remediation.values_list("key", flat=True)) == (
-            sorted(bypass.checks) if bypass.status == "active" else []
-        )
-        assert not remediation.filter(satisfied_at__isnull=False).exists()
+        assert sorted(remediation.values_list("key", flat=True)) == (sorted(bypass.checks) if granted else [])
+        # A remediation clock is met exactly when a lead other than the requester showed its check to pass,
+        # and the bypass is remediated once every check it skipped is.
+        records = {r.gate: r for r in BypassRemediation.objects.filter(bypass=bypass).select_related("validated_by")}
+        assert set(remediation.filter(satisfied_at__isnull=False).values_list("key", flat=True)) == set(records)
+        assert all(r.validated_by_id != bypass.requested_by_id for r in records.values())
+        assert all(r.validated_by.has_role(Role.LEAD) and r.validated_at >= bypass.decided_at for r in records.values())
+        assert (bypass.status == "remediated") == (granted and set(records) == set(bypass.checks))
         owner = bypass.owner_of_remediation
         assert all(o.owner_id == owner.pk for o in remediation)
 

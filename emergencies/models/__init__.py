@@ -1,4 +1,4 @@
-from emergencies.models.bypass import BypassRequest
+from emergencies.models.bypass import BypassRemediation, BypassRequest
 from emergencies.models.ccb import (
     CCBMember,
     CCBSession,
@@ -33,6 +33,7 @@ __all__ = [
     "CVSS_VALIDATORS",
     "INCIDENT_TICKET_VALIDATOR",
     "ActionItem",
+    "BypassRemediation",
     "BypassRequest",
     "CCBMember",
     "CCBSession",

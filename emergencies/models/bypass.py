@@ -160,3 +160,23 @@ class BypassRequest(FSMModelMixin, models.Model):
     @transition(field=status, source=Status.ACTIVE, target=Status.REMEDIATED, permission=_never)
     def mark_remediated(self, **kwargs) -> None:
         pass
+
+
+class BypassRemediation(models.Model):
+    """A check skipped by a level 1-3 bypass, shown to pass again: the evidence, who validated it, when.
+
+    Append-only. An emergency's skipped gates are validated as gate results on its change instead.
+    """
+
+    bypass = models.ForeignKey(BypassRequest, on_delete=models.PROTECT, related_name="remediations")
+    gate = models.CharField(max_length=64, choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
+    evidence = models.TextField()
+    validated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    validated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["bypass", "gate"]
+        constraints = [models.UniqueConstraint(fields=["bypass", "gate"], name="bypass_remediation_once")]
+
+    def __str__(self) -> str:
+        return f"{self.bypass_id} {self.gate} remediated"

@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from emergencies import signals
+from emergencies import permissions, signals
 from emergencies.identifiers import save_with_unique_identifier
-from emergencies.models import BypassRequest, ChangeRecord, Incident
+from emergencies.models import BypassRemediation, BypassRequest, ChangeRecord, Incident
 from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
 from qms.roles import Role
@@ -478,6 +478,44 @@ def bypass_withdraw(*, bypass_id: int, actor: User, reason: str) -> BypassReques
     bypass._history_user, bypass._change_reason = actor, f"withdrawn: {reason.strip()}"
     bypass.save()
     return bypass
+
+
+@transaction.atomic
+def bypass_remediation_record(*, bypass_id: int, gate: str, evidence: str, actor: User) -> BypassRemediation:
+    """A validator shows one check a level 1-3 bypass skipped to pass again, with evidence: its remediation clock
+    is met, and the bypass is remediated once every check it skipped is."""
+    bypass = _lock(bypass_id)
+    if bypass.level == BypassRequest.Level.EMERGENCY:
+        raise ValidationError(
+            "An emergency's skipped gates are validated retroactively on its change, not here."
+            + (f" Open {bypass.change.identifier}." if bypass.change_id else "")
+        )
+    if bypass.status != BypassRequest.Status.ACTIVE:
+        raise ValidationError(f"{bypass.identifier} is {bypass.get_status_display().lower()}: nothing to remediate.")
+    if not permissions.can_validate_remediation(bypass, actor):
+        if actor.pk == bypass.requested_by_id:
+            raise PermissionDenied("The requester of a bypass cannot validate its remediation.")
+        raise PermissionDenied("Validating a remediation needs a QMS, quality, architect, lead, security or CM role.")
+    if gate not in bypass.checks:
+        raise ValidationError({"gate": [f"{CHECK_CATALOGUE.get(gate, {'label': gate})['label']} was not bypassed."]})
+    done = BypassRemediation.objects.filter(bypass=bypass, gate=gate).select_related("validated_by").first()
+    if done is not None:
+        raise ValidationError(
+            {"gate": [f"{done.get_gate_display()} was already shown to pass by {done.validated_by.display_name}."]}
+        )
+    if not evidence.strip():
+        raise ValidationError({"evidence": ["Link or describe the passing run."]})
+    record = BypassRemediation(
+        bypass=bypass, gate=gate, evidence=evidence.strip(), validated_by=actor, validated_at=timezone.now()
+    )
+    record.full_clean()
+    record.save()
+    signals.bypass_remediation_recorded.send(sender=BypassRemediation, remediation=record, actor=actor)
+    if set(bypass.remediations.values_list("gate", flat=True)) >= set(bypass.checks):
+        bypass.mark_remediated(by=actor, reason="every skipped check shown to pass again")
+        bypass._history_user, bypass._change_reason = actor, "remediated: every skipped check passes again"
+        bypass.save()
+    return record
 
 
 EDITABLE_WHILE_PENDING = (*(f for f in DETAIL_FIELDS if f != "remediation_assignee"), "repository", "pull_request")

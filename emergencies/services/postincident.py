@@ -29,7 +29,7 @@ from qms.roles import Role
 from qms.services import signature_record, signer_authenticate
 
 S = ChangeRecord.Status
-VALIDATOR_ROLES = (Role.QMS, Role.QUALITY, Role.ARCHITECT, Role.LEAD, Role.SECURITY, Role.CM, Role.ENGMANAGER)
+VALIDATOR_ROLES = permissions.VALIDATOR_ROLES
 POST_MORTEM_APPROVER_ROLES = (Role.COMMANDER, Role.QMS, Role.ENGMANAGER, Role.SECURITY, Role.QUALITY, Role.LEAD)
 DOCUMENTATION_SECTIONS = {
     "problem_statement": "Complete problem statement",

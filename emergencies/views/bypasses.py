@@ -8,7 +8,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import permissions, selectors
-from emergencies.forms import BypassRequestForm, PasswordForm, RejectForm, SignForm, VerbalApprovalForm, WithdrawForm
+from emergencies.forms import (
+    BypassRequestForm,
+    PasswordForm,
+    RejectForm,
+    RemediationForm,
+    SignForm,
+    VerbalApprovalForm,
+    WithdrawForm,
+)
 from emergencies.models import BypassRequest
 from emergencies.services import bypass as services
 from qms.forms_util import apply_validation_error, form_data
@@ -120,6 +128,14 @@ def _detail_context(request, bypass, **forms):
         .order_by("first_name")
     )
     current_hash = content_hash(bypass.signable_content())
+    standalone = bypass.level != BypassRequest.Level.EMERGENCY
+    remediation = selectors.bypass_remediation_status(bypass=bypass) if standalone else []
+    open_checks = [(gate, label) for gate, label, done in remediation if done is None]
+    may_remediate = (
+        bypass.status == BypassRequest.Status.ACTIVE
+        and bool(open_checks)
+        and permissions.can_validate_remediation(bypass, user)
+    )
     verbal_initial = {"approved_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
     return {
         "bypass": bypass,
@@ -137,6 +153,9 @@ def _detail_context(request, bypass, **forms):
             if bypass.status == BypassRequest.Status.PENDING and user.pk == bypass.requested_by_id
             else None
         ),
+        "remediation": remediation,
+        "remediation_form": forms.get("remediation_form")
+        or (RemediationForm(open_checks=open_checks) if may_remediate else None),
         "panels": subject_panels(BypassRequest._meta.label),
         "history": bypass.history.select_related("history_user").order_by("-history_date", "-history_id")[:50],
         "required_fields": [
@@ -176,6 +195,17 @@ def _post_action(request, identifier, form, action, success, form_name):
 
 
 ALL_ROLES = list(Role)
+
+
+@require_POST
+def bypass_remediation(request, identifier):
+    def act(bypass, data):
+        services.bypass_remediation_record(
+            bypass_id=bypass.pk, gate=data["gate"], evidence=data["evidence"], actor=request.user
+        )
+
+    form = RemediationForm(request.POST)
+    return _post_action(request, identifier, form, act, "Remediation recorded.", "remediation_form")
 
 
 @require_POST
