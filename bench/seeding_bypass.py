@@ -521,6 +521,22 @@ def _activate(batch: Batch, subject, row: dict, *, at: datetime, actor: User, si
     batch.history(BypassRequest, row, at=at, kind="~", user=actor, reason=f"active: signed by {signed_by}")
 
 
+def _remediated(batch: Batch, subject, row: dict, *, at: datetime, actor: User, reason: str, history: str) -> None:
+    """BypassRequest.mark_remediated as the services call it: the audit event and the history row."""
+    _transition(
+        batch,
+        subject,
+        "mark_remediated",
+        at=at,
+        actor=actor,
+        reason=reason,
+        source=Status.ACTIVE.value,
+        target=Status.REMEDIATED.value,
+    )
+    row["status"] = Status.REMEDIATED.value
+    batch.history(BypassRequest, row, at=at, kind="~", user=actor, reason=history)
+
+
 def _validate_gates(batch: Batch, plan: Plan, subject, row: dict, clocks: dict) -> None:
     for check in plan.gates:
         batch.rows[GateResult].append(
@@ -548,18 +564,15 @@ def _validate_gates(batch: Batch, plan: Plan, subject, row: dict, clocks: dict) 
     if len({c.gate for c in plan.gates}) == len(row["checks"]):
         last = plan.gates[-1]
         at, actor = last.at + 3 * US, last.validator
-        _transition(
+        _remediated(
             batch,
             subject,
-            "mark_remediated",
+            row,
             at=at,
             actor=actor,
             reason="every bypassed gate validated retroactively",
-            source=Status.ACTIVE.value,
-            target=Status.REMEDIATED.value,
+            history="all gates validated retroactively",
         )
-        row["status"] = Status.REMEDIATED.value
-        batch.history(BypassRequest, row, at=at, kind="~", user=actor, reason="all gates validated retroactively")
         batch.milestone(plan, "gates_validated", at=at + US, actor=actor)
 
 
@@ -597,20 +610,14 @@ def _remediate(batch: Batch, plan, subject, row: dict, clocks: list) -> None:
         done.append((at, validator))
     if done and len(done) == len(clocks):
         at, actor = max(done, key=lambda d: d[0])
-        at += 3 * US
-        _transition(
+        _remediated(
             batch,
             subject,
-            "mark_remediated",
-            at=at,
+            row,
+            at=at + 3 * US,
             actor=actor,
             reason="every skipped check shown to pass again",
-            source=Status.ACTIVE.value,
-            target=Status.REMEDIATED.value,
-        )
-        row["status"] = Status.REMEDIATED.value
-        batch.history(
-            BypassRequest, row, at=at, kind="~", user=actor, reason="remediated: every skipped check passes again"
+            history="remediated: every skipped check passes again",
         )
 
 
