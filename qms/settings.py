@@ -102,6 +102,13 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A database that accepts connections but never answers must not hold a request for minutes.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(env("DB_CONNECT_TIMEOUT", "5"))
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The zero-setup run has a web process, two worker processes and beat on one file: write-ahead logging
+    # lets readers go on beside a writer, IMMEDIATE takes the write lock at BEGIN (so a transaction never
+    # fails upgrading its lock), and writers wait their turn instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 # A lost database answers a clear 503 page instead of a 500 (qms.errors); it wraps everything that queries.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "qms.errors.DatabaseUnavailableMiddleware"
