@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
@@ -38,8 +37,9 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from audits.models import AuditEvent, Obligation
-from qms.bulk import rows_insert, rows_update_with_history
+from audits.models import Obligation, clock_owner_label
+from audits.services import audit_events_append
+from qms.bulk import rows_update_with_history
 from qms.models import User
 from qms.procedures import (
     CHECK_CATALOGUE,
@@ -49,7 +49,7 @@ from qms.procedures import (
     escalation_steps,
 )
 from qms.roles import Role
-from qms.services import QueuedMessage, notification_queue, notification_queue_many
+from qms.services import QueuedMessage, absolute_url, notification_queue, notification_queue_many
 
 logger = logging.getLogger(__name__)
 
@@ -120,17 +120,7 @@ class _Directory:
             self.by_pk[user.pk] = user
 
     def owner_label(self, row: dict) -> str:
-        if row["owner_id"]:
-            user = self.by_pk.get(row["owner_id"])
-            return user.display_name if user else "unassigned"
-        try:
-            return f"any {Role(row['owner_role']).label}" if row["owner_role"] else "unassigned"
-        except ValueError:
-            return row["owner_role"]
-
-
-def _absolute(link: str) -> str:
-    return f"{settings.PORTAL_BASE_URL}{link}" if link.startswith("/") else link
+        return clock_owner_label(self.by_pk.get(row["owner_id"]) if row["owner_id"] else None, row["owner_role"])
 
 
 class _Digests:
@@ -184,7 +174,7 @@ class _Digests:
             "obligation": pk,
             "label": row["label"],
             "subject_label": row["subject_label"],
-            "url": _absolute(row["subject_url"]),
+            "url": absolute_url(row["subject_url"]),
             "owner_label": self.directory.owner_label(row),
             "due": f"{due_at.astimezone(UTC):%Y-%m-%d %H:%M}",
             "level": step.level,
@@ -222,7 +212,7 @@ class _Digests:
         }
 
     def messages(self) -> list[QueuedMessage]:
-        overdue_url = _absolute(reverse("audits:overdue-list"))
+        overdue_url = absolute_url(reverse("audits:overdue-list"))
         groups: dict[tuple, list[int]] = defaultdict(list)  # people told through the same audiences share a text
         for pk, audiences in self.audiences.items():
             groups[tuple(audiences)].append(pk)
@@ -242,44 +232,6 @@ class _Digests:
                 for pk in pks
             ]
         return out
-
-
-def audit_events_append(events: list[dict]) -> int:
-    """Append many system events to the chain with one head lock and one insert (in the caller's transaction).
-
-    Each dict gives action, subject_type, subject_id, subject_label, reason, before and after (plain JSON:
-    strings, numbers, lists and dicts of them, so what is stored hashes as it was hashed).
-    """
-    from audits.services import _head_for_update, audit_values_digest
-
-    if not events:
-        return 0
-    head = _head_for_update()
-    position, prev_hash, now, rows = head.position, head.hash, timezone.now(), []
-    for spec in events:
-        position += 1
-        row = {
-            "position": position,
-            "occurred_at": now,
-            "actor_id": None,
-            "actor_name": "system",
-            "actor_roles": "",
-            "action": spec["action"],
-            "subject_type": spec.get("subject_type", ""),
-            "subject_id": str(spec.get("subject_id", "")),
-            "subject_label": spec.get("subject_label", "")[:100],
-            "reason": spec.get("reason", ""),
-            "before": spec.get("before") or {},
-            "after": spec.get("after") or {},
-            "ip_address": "",
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = audit_values_digest(row)
-        rows.append(row)
-    rows_insert(AuditEvent, rows)
-    head.position, head.hash = position, prev_hash
-    head.save(update_fields=["position", "hash"])
-    return len(rows)
 
 
 def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) -> list[tuple[EscalationStep, list]]:

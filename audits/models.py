@@ -62,6 +62,16 @@ class AuditEvent(models.Model):
         return f"#{self.position} {self.action} {self.subject_label}"
 
 
+def clock_owner_label(owner, owner_role: str) -> str:
+    """Who owns a clock, in words: the owner, or any holder of the owning role."""
+    if owner is not None:
+        return owner.display_name
+    try:
+        return f"any {Role(owner_role).label}" if owner_role else "unassigned"
+    except ValueError:
+        return owner_role
+
+
 class Obligation(models.Model):
     """One concept for every clock: something someone owes by a time, until it is satisfied."""
 
@@ -112,12 +122,7 @@ class Obligation(models.Model):
 
     @property
     def owner_label(self) -> str:
-        if self.owner_id:
-            return self.owner.display_name
-        try:
-            return f"any {Role(self.owner_role).label}" if self.owner_role else "unassigned"
-        except ValueError:
-            return self.owner_role
+        return clock_owner_label(self.owner if self.owner_id else None, self.owner_role)
 
     @property
     def is_overdue(self) -> bool:

@@ -15,6 +15,7 @@ from simple_history.utils import bulk_create_with_history
 
 from audits.context import current_ip
 from audits.models import AuditChainHead, AuditEvent, Obligation
+from qms.bulk import rows_insert
 from qms.models import User
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,49 @@ def audit_event_record(
     head.position, head.hash = event.position, event.hash
     head.save(update_fields=["position", "hash"])
     return event
+
+
+def audit_rows_append(rows: list[dict]) -> int:
+    """Chain many events onto the trail, in the order given, with one head lock and one COPY (in the caller's
+    transaction). Each row gives every field of ``HASHED_FIELDS`` but ``position`` and ``prev_hash``, as plain
+    JSON-able values (so what is stored hashes as it was hashed); it is completed here."""
+    if not rows:
+        return 0
+    head = _head_for_update()
+    position, prev_hash = head.position, head.hash
+    for row in rows:
+        position += 1
+        row["position"], row["prev_hash"] = position, prev_hash
+        row["hash"] = prev_hash = audit_values_digest(row)
+    rows_insert(AuditEvent, rows)
+    head.position, head.hash = position, prev_hash
+    head.save(update_fields=["position", "hash"])
+    return len(rows)
+
+
+def audit_events_append(events: list[dict]) -> int:
+    """Append many system events (a job's, not a person's) at once; each dict gives action, subject_type,
+    subject_id, subject_label, reason, before and after."""
+    now = timezone.now()
+    return audit_rows_append(
+        [
+            {
+                "occurred_at": now,
+                "actor_id": None,
+                "actor_name": "system",
+                "actor_roles": "",
+                "action": spec["action"],
+                "subject_type": spec.get("subject_type", ""),
+                "subject_id": str(spec.get("subject_id", "")),
+                "subject_label": spec.get("subject_label", "")[:100],
+                "reason": spec.get("reason", ""),
+                "before": spec.get("before") or {},
+                "after": spec.get("after") or {},
+                "ip_address": "",
+            }
+            for spec in events
+        ]
+    )
 
 
 @dataclass(frozen=True)

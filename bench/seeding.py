@@ -57,8 +57,8 @@ from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.models import AuditChainHead, AuditEvent, Obligation
-from audits.services import audit_values_digest
+from audits.models import Obligation
+from audits.services import audit_rows_append
 from bench import seeding_bypass, seeding_ccb, seeding_postincident
 from bench.seeding_core import (
     PROBLEMS,
@@ -66,7 +66,6 @@ from bench.seeding_core import (
     GateCheck,
     Ids,
     Subject,
-    Writer,
     given_timestamps,
     historical,
     history,
@@ -83,6 +82,7 @@ from emergencies.models import (
     PostMortem,
     Vote,
 )
+from qms.bulk import rows_insert
 from qms.clock import deadline
 from qms.models import Notification, ProcedureVersion, Signature, User
 from qms.procedures import CATEGORY_LABELS, ClockSpec
@@ -627,21 +627,19 @@ class Batch:
     def flush_rows(self) -> None:
         """Write the batch's records and their history in one transaction, freeing each table's rows once written."""
         beside = {historical(model) for model in self.BESIDE_EVENTS}
-        db = Writer()
         with transaction.atomic():
             for model in [m for m in self.rows if m not in beside]:
-                db.insert(model, self.rows.pop(model))
+                rows_insert(model, self.rows.pop(model), ids=False)
 
     def flush_events(self) -> None:
         """Chain the batch's audit events onto the trail in one transaction (with the history that goes beside
         them). The events name only users outside the batch (their actors), so they may commit before or after
         the records they are about."""
         beside = [historical(model) for model in self.BESIDE_EVENTS]
-        db = Writer()
         with transaction.atomic():
             for model in beside:
-                db.insert(model, self.rows.pop(model, []))
-            self._audit_trail(db)
+                rows_insert(model, self.rows.pop(model, []), ids=False)
+            self._audit_trail()
         self.events.clear()
 
     def _identifiers(self) -> None:
@@ -899,22 +897,9 @@ class Batch:
                     reason=row["satisfaction_note"],
                 )
 
-    def _audit_trail(self, db: Writer) -> None:
+    def _audit_trail(self) -> None:
         """Append this batch's events to the chain, in time order, under the chain head's lock."""
-        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:  # only after a flush; the migration creates it
-            AuditChainHead.objects.get_or_create(pk=1)
-            head = AuditChainHead.objects.select_for_update().get(pk=1)
-        position, prev = head.position, head.hash
-        rows = []
-        for _, _, values in sorted(self.events, key=lambda e: (e[0], e[1])):
-            position += 1
-            values["position"], values["prev_hash"] = position, prev
-            values["hash"] = prev = audit_values_digest(values)
-            rows.append(values)
-        db.insert(AuditEvent, rows, ids=True)
-        head.position, head.hash = position, prev
-        head.save(update_fields=["position", "hash"])
+        audit_rows_append([values for _, _, values in sorted(self.events, key=lambda e: (e[0], e[1]))])
 
 
 def _authoriser_role(plan: Plan) -> Role:

@@ -4,19 +4,17 @@ says what the seed writes and why it is written this way)."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from operator import itemgetter
 
 from django.db import connection
 from django.db.models import Max, Model
-from psycopg.types.json import Jsonb
 
+from qms.bulk import pks_draw
 from qms.models import Signature, User
 from qms.roles import Role
 
@@ -119,96 +117,7 @@ class Ids:
             first = self._next.get(model) or (model._default_manager.aggregate(m=Max("pk"))["m"] or 0) + 1
             self._next[model] = first + n
             return list(range(first, first + n))
-        meta = model._meta
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, n],
-            )
-            return [pk for (pk,) in cursor.fetchall()]
-
-
-_json = json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _json_text(value) -> str:
-    return ("{}" if isinstance(value, dict) else "[]") if not value else _json(value)
-
-
-class Writer:
-    """Inserts rows given as dicts of field values (attnames), on the connection of the calling thread.
-
-    PostgreSQL gets COPY (five to eight times faster than bulk_create's INSERTs here); other databases (the
-    zero-setup SQLite) get bulk_create. Rows carry their primary keys (``Ids``) unless ``ids`` is set, when
-    they are drawn here (the audit events); history rows need none.
-    """
-
-    def __init__(self) -> None:
-        self.copy = connection.vendor == "postgresql"
-
-    def insert(self, model: type[Model], rows: list[dict], *, ids: bool = False) -> None:
-        if not rows:
-            return
-        meta = model._meta
-        if ids:
-            for row, pk in zip(rows, Ids()._draw(model, len(rows)), strict=True):
-                row[meta.pk.attname] = pk
-        if not self.copy:
-            model._default_manager.bulk_create([model(**row) for row in rows], batch_size=500)
-            return
-        # Fields the seed does not know yet (added since) get their model default, as an INSERT would.
-        defaults = {f.attname: f.get_default() for f in meta.concrete_fields if f.attname not in rows[0]}
-        defaults.pop(meta.pk.attname, None)
-        given = list(rows[0])
-        names = [*given, *defaults]
-        fields = [meta.get_field(n) for n in names]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        types = [_pg_type(f) for f in fields]
-        json_at = [i for i, t in enumerate(types) if t == "jsonb"]
-        pick, tail = itemgetter(*given), tuple(defaults.values())
-        table = connection.ops.quote_name(meta.db_table)
-        sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            copy.set_types(types)
-            for row in rows:
-                values = pick(row) if len(given) > 1 else (row[given[0]],)
-                if tail:
-                    values += tail
-                if json_at:
-                    values = list(values)
-                    for i in json_at:
-                        values[i] = Jsonb(values[i], dumps=_json_text)
-                copy.write_row(values)
-
-
-PG_TYPES = {
-    "AutoField": "int4",
-    "BigAutoField": "int8",
-    "IntegerField": "int4",
-    "BigIntegerField": "int8",
-    "SmallIntegerField": "int2",
-    "PositiveIntegerField": "int4",
-    "PositiveBigIntegerField": "int8",
-    "PositiveSmallIntegerField": "int2",
-    "BooleanField": "bool",
-    "DateTimeField": "timestamptz",
-    "DateField": "date",
-    "DecimalField": "numeric",
-    "JSONField": "jsonb",
-    "CharField": "text",
-    "TextField": "text",
-    "SlugField": "text",
-    "EmailField": "text",
-    "GenericIPAddressField": "inet",
-}
-
-
-def _pg_type(field) -> str:
-    target = field.target_field if field.is_relation else field
-    kind = target.get_internal_type()
-    if field.is_relation and kind in ("AutoField", "BigAutoField"):
-        kind = "IntegerField" if kind == "AutoField" else "BigIntegerField"
-    return PG_TYPES.get(kind, "text")  # FSMField and other text
+        return pks_draw(model, n)
 
 
 def unique_identifiers(

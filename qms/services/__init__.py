@@ -2,6 +2,7 @@
 
 from qms.services.notifications import (
     QueuedMessage,
+    absolute_url,
     notification_deliver,
     notification_pending_ids,
     notification_queue,
@@ -20,6 +21,7 @@ from qms.services.signatures import (
 __all__ = [
     "QueuedMessage",
     "SigningLocked",
+    "absolute_url",
     "content_hash",
     "notification_deliver",
     "notification_pending_ids",

@@ -36,7 +36,7 @@ def notification_queue(
         return []
     keys = {f"{dedupe_prefix}:{pk}": pk for pk in recipients}
     existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
-    url = _absolute_url(link)
+    url = absolute_url(link)
     rows = []
     for key, pk in keys.items():
         if key in existing:
@@ -93,7 +93,7 @@ def notification_queue_many(*, messages: Iterable[QueuedMessage]) -> int:
     for key, message in wanted.items():
         if key in existing:
             continue
-        url = _absolute_url(message.link)
+        url = absolute_url(message.link)
         context = {**message.context, "url": url}
         rows.append(
             Notification(
@@ -119,7 +119,8 @@ def notification_queue_many(*, messages: Iterable[QueuedMessage]) -> int:
     return len(rows)
 
 
-def _absolute_url(link: str) -> str:
+def absolute_url(link: str) -> str:
+    """A portal path as the link a message carries (``PORTAL_BASE_URL`` in front); other links as they are."""
     return f"{settings.PORTAL_BASE_URL}{link}" if link.startswith("/") else link
 
 
