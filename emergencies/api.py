@@ -20,7 +20,7 @@ from emergencies.services.bypass import (
     bypass_verbal_approval_record,
     can_request_bypass,
 )
-from qms.limits import COMMENT_MAX, TEXT_MAX, TITLE_MAX
+from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
 from qms.roles import Role
@@ -52,7 +52,9 @@ class EmergencyStubCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Username of the incident commander.",
     )
-    procedure = serializers.SlugField(required=False, help_text="Procedure code; the default workflow if omitted.")
+    procedure = serializers.SlugField(
+        required=False, max_length=LINE_MAX, help_text="Procedure code; the default workflow if omitted."
+    )
 
     def to_input(self) -> services.StubInput:
         data = dict(self.validated_data)
