@@ -17,17 +17,20 @@ from emergencies.services.bypass import (
     bypass_request_create,
     bypass_sign,
     bypass_slot_status,
+    bypass_verbal_approval_record,
     can_request_bypass,
 )
+from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
 from qms.roles import Role
+from qms.security import signing_auth
 
 
 class EmergencyStubCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=TITLE_MAX)
     category = serializers.ChoiceField(choices=[c for c, _ in CATEGORY_CHOICES])
-    problem_statement = serializers.CharField()
+    problem_statement = serializers.CharField(max_length=TEXT_MAX)
     incident_ticket = serializers.CharField(
         required=False, allow_blank=True, max_length=40, validators=[INCIDENT_TICKET_VALIDATOR]
     )
@@ -49,7 +52,9 @@ class EmergencyStubCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Username of the incident commander.",
     )
-    procedure = serializers.SlugField(required=False, help_text="Procedure code; the default workflow if omitted.")
+    procedure = serializers.SlugField(
+        required=False, max_length=LINE_MAX, help_text="Procedure code; the default workflow if omitted."
+    )
 
     def to_input(self) -> services.StubInput:
         data = dict(self.validated_data)
@@ -155,27 +160,27 @@ class BypassRequestCreateSerializer(serializers.Serializer):
     implementer = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
     )
-    reason = serializers.CharField(required=False, allow_blank=True)
-    impact_assessment = serializers.CharField(required=False, allow_blank=True)
-    risk_evaluation = serializers.CharField(required=False, allow_blank=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    impact_assessment = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    risk_evaluation = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     complexity_score = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10)
     test_coverage_impact = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
-    integration_risk = serializers.CharField(required=False, allow_blank=True)
+    integration_risk = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     rollback_feasibility = serializers.ChoiceField(
         choices=BypassRequest.Feasibility.values, required=False, allow_blank=True
     )
-    business_factors = serializers.CharField(required=False, allow_blank=True)
-    business_justification = serializers.CharField(required=False, allow_blank=True)
-    stakeholder_notification_plan = serializers.CharField(required=False, allow_blank=True)
-    security_impact_analysis = serializers.CharField(required=False, allow_blank=True)
-    legal_compliance_assessment = serializers.CharField(required=False, allow_blank=True)
-    remediation_roadmap = serializers.CharField(required=False, allow_blank=True)
-    incident_response_plan = serializers.CharField(required=False, allow_blank=True)
-    communication_strategy = serializers.CharField(required=False, allow_blank=True)
-    remediation_plan = serializers.CharField(required=False, allow_blank=True)
+    business_factors = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    business_justification = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    stakeholder_notification_plan = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    security_impact_analysis = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    legal_compliance_assessment = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    remediation_roadmap = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    incident_response_plan = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    communication_strategy = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    remediation_plan = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     remediation_due = serializers.DateField(required=False, allow_null=True)
     tracking_issue = serializers.CharField(required=False, allow_blank=True, max_length=300)
-    success_criteria = serializers.CharField(required=False, allow_blank=True)
+    success_criteria = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
 
     TOP_LEVEL = (
         "repository",
@@ -271,11 +276,11 @@ class BypassRequestSerializer(serializers.ModelSerializer):
 class SignInputSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
     role = serializers.ChoiceField(choices=[r.value for r in Role])
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX)
 
 
 class RejectInputSerializer(SignInputSerializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=COMMENT_MAX)
 
 
 def _with_signatures(serializer_class, objects, many=False):
@@ -344,6 +349,7 @@ class BypassSign(generics.GenericAPIView):
             password=data.validated_data["password"],
             role=Role(data.validated_data["role"]),
             comment=data.validated_data["comment"],
+            auth=signing_auth(request),
         )
         return Response(_with_signatures(BypassRequestSerializer, bypass))
 
@@ -365,5 +371,49 @@ class BypassReject(generics.GenericAPIView):
             password=data.validated_data["password"],
             role=Role(data.validated_data["role"]),
             reason=data.validated_data["reason"],
+            auth=signing_auth(request),
+        )
+        return Response(_with_signatures(BypassRequestSerializer, bypass))
+
+
+class VerbalApprovalInputSerializer(serializers.Serializer):
+    approver = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        help_text="Username of the person who gave the approval.",
+    )
+    role = serializers.ChoiceField(choices=[r.value for r in Role], help_text="The role they approved in.")
+    method = serializers.ChoiceField(choices=[Signature.Method.VERBAL, Signature.Method.WRITTEN])
+    approved_at = serializers.DateTimeField(help_text="When the approval was given (not before the request).")
+    comment = serializers.CharField(max_length=COMMENT_MAX, help_text="How and why the approval was given.")
+    password = serializers.CharField(write_only=True, style={"input_type": "password"}, help_text="Your password.")
+
+
+class BypassVerbalApproval(generics.GenericAPIView):
+    """Record someone else's verbal or written approval; signed with the recorder's password. It counts at
+    once and its giver owes a confirming signature."""
+
+    serializer_class = VerbalApprovalInputSerializer
+
+    @extend_schema(request=VerbalApprovalInputSerializer, responses={200: BypassRequestSerializer})
+    def post(self, request, identifier):
+        bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
+        refusal = permissions.approval_recording_refusal(bypass, request.user)
+        if refusal:
+            raise PermissionDenied(refusal)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        bypass = _call_service(
+            bypass_verbal_approval_record,
+            bypass_id=bypass.pk,
+            approver=values["approver"],
+            role=Role(values["role"]),
+            approved_at=values["approved_at"],
+            recorded_by=request.user,
+            password=values["password"],
+            comment=values["comment"],
+            method=values["method"],
+            auth=signing_auth(request),
         )
         return Response(_with_signatures(BypassRequestSerializer, bypass))

@@ -13,6 +13,8 @@ from emergencies.api import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
+from qms.limits import COMMENT_MAX
+from qms.security import signing_auth
 
 
 class CCBSessionSerializer(serializers.ModelSerializer):
@@ -141,7 +143,7 @@ class CCBSessionDetail(generics.GenericAPIView):
 
 class VoteInputSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=Choice.values)
-    comment = serializers.CharField()
+    comment = serializers.CharField(max_length=COMMENT_MAX)
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
 
@@ -162,5 +164,6 @@ class CCBVote(generics.GenericAPIView):
             password=data.validated_data["password"],
             choice=data.validated_data["choice"],
             comment=data.validated_data["comment"],
+            auth=signing_auth(request),
         )
         return Response(_detail(selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("bypasses/<recordid:identifier>/", api.BypassDetail.as_view(), name="api-bypass-detail"),
     path("bypasses/<recordid:identifier>/sign/", api.BypassSign.as_view(), name="api-bypass-sign"),
     path("bypasses/<recordid:identifier>/reject/", api.BypassReject.as_view(), name="api-bypass-reject"),
+    path("bypasses/<recordid:identifier>/verbal/", api.BypassVerbalApproval.as_view(), name="api-bypass-verbal"),
     path("ccb/sessions/", api_ccb.CCBSessionList.as_view(), name="api-ccb-session-list"),
     path("ccb/sessions/<int:pk>/", api_ccb.CCBSessionDetail.as_view(), name="api-ccb-session-detail"),
     path("ccb/sessions/<int:pk>/vote/", api_ccb.CCBVote.as_view(), name="api-ccb-vote"),

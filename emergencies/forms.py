@@ -15,6 +15,7 @@ from emergencies.selectors import commanders
 from emergencies.services import StubInput
 from emergencies.services.bypass import BypassInput
 from emergencies.services.postincident import POST_MORTEM_FIELDS
+from qms.limits import COMMENT_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import ProcedureVersion, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE
 
@@ -23,13 +24,14 @@ class EmergencyStubForm(forms.Form):
     """The one short form an on-call engineer fills in mid-incident. Only three fields are required."""
 
     title = forms.CharField(
-        max_length=200,
+        max_length=TITLE_MAX,
         label="Title",
         help_text="What is broken, in a few words.",
         widget=forms.TextInput(attrs={"autofocus": True, "placeholder": "Checkout API returns 500 for all users"}),
     )
     category = forms.ChoiceField(choices=CATEGORY_CHOICES, widget=forms.RadioSelect)
     problem_statement = forms.CharField(
+        max_length=TEXT_MAX,
         label="Problem statement",
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What users see, since when, what you know so far.",
@@ -134,33 +136,49 @@ class BypassRequestForm(forms.Form):
         queryset=None, required=False, empty_label="— me —", help_text="Who merges and deploys the change."
     )
     # Level 1
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason for the bypass")
-    impact_assessment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    risk_evaluation = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason for the bypass"
+    )
+    impact_assessment = forms.CharField(max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    risk_evaluation = forms.CharField(max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     # Level 2
     complexity_score = forms.IntegerField(required=False, min_value=1, max_value=10, label="Complexity score (1-10)")
     test_coverage_impact = forms.IntegerField(
         required=False, min_value=0, max_value=100, label="Test-coverage impact (% of paths uncovered)"
     )
-    integration_risk = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    integration_risk = forms.CharField(max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     rollback_feasibility = forms.ChoiceField(required=False, choices=[("", "—"), *BypassRequest.Feasibility.choices])
     business_factors = forms.CharField(
+        max_length=TEXT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Users affected, revenue impact, compliance implications, reputation risk.",
     )
-    business_justification = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    stakeholder_notification_plan = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    # Level 3
-    security_impact_analysis = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    legal_compliance_assessment = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Legal/compliance risk assessment"
+    business_justification = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    remediation_roadmap = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    incident_response_plan = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    communication_strategy = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    stakeholder_notification_plan = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    # Level 3
+    security_impact_analysis = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    legal_compliance_assessment = forms.CharField(
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Legal/compliance risk assessment",
+    )
+    remediation_roadmap = forms.CharField(max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    incident_response_plan = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    communication_strategy = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     # Remediation plan
-    remediation_plan = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    remediation_plan = forms.CharField(max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     remediation_due = forms.DateField(
         required=False,
         label="Remediation target date",
@@ -168,7 +186,7 @@ class BypassRequestForm(forms.Form):
     )
     remediation_assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="— the implementer —")
     tracking_issue = forms.CharField(required=False, max_length=300)
-    success_criteria = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    success_criteria = forms.CharField(max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     DECISION_FIELDS = (
         "production_impact",
@@ -236,7 +254,7 @@ class SignForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text="Your password again: this is your electronic signature.",
     )
-    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(max_length=COMMENT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, roles=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -244,7 +262,7 @@ class SignForm(forms.Form):
 
 
 class RejectForm(SignForm):
-    comment = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(max_length=COMMENT_MAX, label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class VerbalApprovalForm(forms.Form):
@@ -254,7 +272,7 @@ class VerbalApprovalForm(forms.Form):
     approved_at = forms.DateTimeField(
         label="Approved at (your time zone)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    comment = forms.CharField(label="How and why", widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(max_length=COMMENT_MAX, label="How and why", widget=forms.Textarea(attrs={"rows": 2}))
     password = forms.CharField(
         label="Your password",
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -273,7 +291,7 @@ class PasswordForm(forms.Form):
 
 
 class WithdrawForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class RemediationForm(forms.Form):
@@ -281,6 +299,7 @@ class RemediationForm(forms.Form):
 
     gate = forms.ChoiceField(label="Check", choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
     evidence = forms.CharField(
+        max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Link or describe the passing run, report or review.",
     )
@@ -324,11 +343,12 @@ class RollbackReadingForm(forms.Form):
         label="Response time vs baseline (×)", max_digits=6, decimal_places=2, min_value=0
     )
     new_critical_errors = forms.IntegerField(label="New critical errors", min_value=0)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(max_length=COMMENT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class PostMortemForm(forms.ModelForm):
     timeline_text = forms.CharField(
+        max_length=TEXT_MAX,
         label="Timeline",
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -382,6 +402,7 @@ class GateResultForm(forms.Form):
     gate = forms.ChoiceField(choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
     result = forms.ChoiceField(choices=GateResult.Result.choices)
     evidence = forms.CharField(
+        max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Link or describe the run, report or review that shows the result.",
     )

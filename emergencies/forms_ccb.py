@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from emergencies.models import RegulatoryNotification, StatusUpdate
 from emergencies.services import ccb, communication, gates
+from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import User
 from qms.roles import Role
 
@@ -46,6 +47,7 @@ class ConveneForm(forms.Form):
         help_text="A virtual meeting is acceptable (§7.1).",
     )
     agenda = forms.CharField(
+        max_length=TEXT_MAX,
         label="Agenda",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -115,6 +117,7 @@ class ConveneForm(forms.Form):
 class VoteForm(forms.Form):
     choice = forms.ChoiceField(widget=forms.RadioSelect, label="Your vote")
     comment = forms.CharField(
+        max_length=COMMENT_MAX,
         label="Comment",
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why, in a line. It is part of the signed vote.",
@@ -128,8 +131,9 @@ class VoteForm(forms.Form):
 
 class DecisionForm(forms.Form):
     outcome = forms.ChoiceField(widget=forms.RadioSelect, label="Decision")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Reason")
+    reason = forms.CharField(max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}), label="Reason")
     questions = forms.CharField(
+        max_length=TEXT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Questions (for “more information needed”)",
@@ -186,7 +190,7 @@ class MemberAddForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why cancel")
+    reason = forms.CharField(max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}), label="Why cancel")
 
 
 class DeclareForm(forms.Form):
@@ -201,7 +205,7 @@ class DeclareForm(forms.Form):
     severity = forms.ChoiceField(widget=forms.RadioSelect, label="Severity (§4)")
     criteria = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Criteria met")
     role = forms.ChoiceField(label="Signing as")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Reason")
+    reason = forms.CharField(max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 2}), label="Reason")
     password = _password()
 
     def __init__(self, *args, change, roles: list[Role], **kwargs):
@@ -229,10 +233,14 @@ class DeclareForm(forms.Form):
 
 class StatusUpdateForm(forms.Form):
     audience = forms.ChoiceField(choices=StatusUpdate.Audience.choices, initial=StatusUpdate.Audience.INTERNAL)
-    current_status = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Current status")
-    actions_taken = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Actions taken")
+    current_status = forms.CharField(
+        max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2}), label="Current status"
+    )
+    actions_taken = forms.CharField(
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Actions taken"
+    )
     next_steps = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Next steps and timeline"
+        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Next steps and timeline"
     )
 
     def to_input(self) -> communication.StatusUpdateInput:
@@ -253,13 +261,13 @@ class RegulatoryForm(forms.Form):
     )
     reference = forms.CharField(max_length=200, help_text="The authority's reference or your message id.")
     description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), label="Issue and proposed patch, as described"
+        max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2}), label="Issue and proposed patch, as described"
     )
     emergency_approval_requested = forms.BooleanField(
         required=False, initial=True, label="Approval for emergency deployment requested"
     )
     follow_up_commitment = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), label="Follow-up documentation committed to"
+        max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2}), label="Follow-up documentation committed to"
     )
     follow_up_due = forms.DateField(
         required=False, label="Follow-up due", widget=forms.DateInput(attrs={"type": "date"})

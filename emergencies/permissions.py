@@ -34,6 +34,30 @@ def can_validate_remediation(bypass, user) -> bool:
     return _active(user) and user.has_role(*VALIDATOR_ROLES) and user.pk != bypass.requested_by_id
 
 
+def approval_recording_refusal(bypass, user, approver=None) -> str | None:
+    """Why ``user`` may not record a verbal or written approval on ``bypass`` (for ``approver``, when named),
+    or None when they may. Recording is an approval act: the recorder holds a role the procedure names
+    (never a read-only one), and is neither the requester, nor the implementer, nor the person recorded for.
+    """
+    if not _active(user):
+        return "Sign in with an active account to record an approval."
+    roles = bypass.rules.verbal_recorder_roles
+    if not user.has_role(*roles):
+        return "Recording an approval needs one of these roles: " + ", ".join(r.label for r in roles) + "."
+    if user.pk == bypass.requested_by_id:
+        return "The requester cannot record an approval of their own request."
+    if user.pk == bypass.implementer_id:
+        return "The implementer cannot record an approval of the change they implement."
+    if approver is not None and approver.pk == user.pk:
+        return "Sign your own approval instead of recording it."
+    return None
+
+
+def can_record_approval(bypass, user, approver=None) -> bool:
+    """Whether ``user`` may write down someone else's verbal or written approval of ``bypass``."""
+    return approval_recording_refusal(bypass, user, approver) is None
+
+
 def can_view_changes(user) -> bool:
     """Anyone holding a role (auditors included) sees the emergency register."""
     return _active(user) and (user.is_superuser or bool(user.roles))

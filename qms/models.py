@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from qms.limits import COMMENT_MAX
 from qms.roles import GROUP_TO_ROLE, Role
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
@@ -62,7 +63,7 @@ class ProcedureVersion(models.Model):
     effective_from = models.DateTimeField()
     effective_until = models.DateTimeField(null=True, blank=True)
     definition = models.JSONField()
-    change_note = models.TextField(blank=True)
+    change_note = models.TextField(blank=True, max_length=COMMENT_MAX)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
@@ -153,7 +154,7 @@ class Signature(models.Model):
     recorded_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     approved_at = models.DateTimeField(help_text="When the approval was given (for verbal: when it was said).")
     signed_at = models.DateTimeField(default=timezone.now)
-    comment = models.TextField(blank=True)
+    comment = models.TextField(blank=True, max_length=COMMENT_MAX)
     content_hash = models.CharField(max_length=64)
     confirms = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmation"

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from qms.clock import deadline
 from qms.procedures_ccb import CM_WF_CCB, CM_WF_COMMUNICATION, CCBRules, validate_ccb
-from qms.roles import Role
+from qms.roles import READ_ONLY_ROLES, Role
 
 # Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
 # (Emergency Bypass Workflow §6.1) can refuse them with its reason instead of a bare "invalid choice".
@@ -128,13 +128,21 @@ _DECISION_TREE = {
     "low_other": "L2",
 }
 
+# Who may write down an approval heard on the bridge call (Emergency Bypass Workflow §2.3 "Verbal + Stub",
+# ENG-PROC-004 step 2 "obtains and documents verbal or written approval"): the incident side and the QMS
+# coordinators. Never a read-only role.
+VERBAL_RECORDER_ROLES = ["oncall", "commander", "lead", "architect", "engmanager", "security", "qms"]
+
 # What the four procedures share: the bypass levels of QMS Emergency Bypass Procedures v1.0 and its
-# decision tree, the verbal-approval confirmation window, the rollback triggers of §3.4 and what a hotfix
-# defers (§3.2).
+# decision tree, the verbal-approval confirmation window (and how long after the fact an approval may still
+# be written down: no longer than the window, or its confirmation would be overdue at once), who records
+# it, the rollback triggers of §3.4 and what a hotfix defers (§3.2).
 _SHARED_RULES = {
     "bypass_levels": _BYPASS_LEVELS,
     "decision_tree": _DECISION_TREE,
     "verbal_confirmation_hours": 24,
+    "verbal_recording_max_age_hours": 24,
+    "verbal_recorder_roles": VERBAL_RECORDER_ROLES,
     "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
     "deferred_on_deploy": [
         {
@@ -441,6 +449,15 @@ def validate_definition(definition: dict) -> list[str]:
     for clock in definition["clocks"]:
         if clock.get("unit") not in {"minutes", "hours", "days"} or float(clock.get("amount", 0)) <= 0:
             problems.append(f"Clock {clock.get('kind')!r} needs a positive amount in minutes, hours or days.")
+    recorders = definition.get("verbal_recorder_roles", VERBAL_RECORDER_ROLES)
+    problems += [f"Unknown role {r} may record verbal approvals." for r in recorders if r not in roles]
+    problems += [
+        f"{Role(r).label} is read-only and cannot record approvals."
+        for r in recorders
+        if r in roles and Role(r) in READ_ONLY_ROLES
+    ]
+    if float(definition.get("verbal_recording_max_age_hours", 24)) <= 0:
+        problems.append("verbal_recording_max_age_hours must be positive.")
     problems += validate_ccb(definition)
     return problems
 
@@ -569,6 +586,18 @@ class ProcedureRules(CCBRules):
     @property
     def verbal_confirmation_hours(self) -> int:
         return int(self.definition.get("verbal_confirmation_hours", 24))
+
+    @property
+    def verbal_recording_max_age(self) -> timedelta:
+        """How long after it was given an approval may still be recorded (default: the confirmation window)."""
+        hours = self.definition.get("verbal_recording_max_age_hours", self.verbal_confirmation_hours)
+        return timedelta(hours=float(hours))
+
+    @property
+    def verbal_recorder_roles(self) -> list[Role]:
+        """The roles that may record someone else's verbal or written approval; never a read-only one."""
+        names = self.definition.get("verbal_recorder_roles", VERBAL_RECORDER_ROLES)
+        return [Role(r) for r in names if r in Role._value2member_map_ and Role(r) not in READ_ONLY_ROLES]
 
     @property
     def rollback_triggers(self) -> dict:

@@ -26,6 +26,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from qms.models import User
+from qms.services.signatures import SigningAuth, signing_refusal
 
 # user, action ("enrolled", "verified", "failed", "removed"), request
 second_factor_event = Signal()
@@ -40,9 +41,18 @@ def user_has_verified_second_factor(request) -> bool:
     return bool(user is not None and user.is_authenticated and getattr(user, "is_verified", lambda: False)())
 
 
+def signing_auth(request) -> SigningAuth:
+    """What this request tells the signing service about its authentication: an API token (DRF puts it
+    in ``request.auth``), or a browser session, verified with a code or not."""
+    token = getattr(request, "auth", None)
+    if token is not None:
+        return SigningAuth(second_factor=False, token=token)
+    return SigningAuth(second_factor=user_has_verified_second_factor(request))
+
+
 def second_factor_satisfied_for_signing(request) -> bool:
-    """What signing code asks before it accepts a signature: always true while the setting is off."""
-    return not settings.QMS_REQUIRE_TOTP_FOR_SIGNERS or user_has_verified_second_factor(request)
+    """Whether this request could sign (always true while the setting is off); the signing service decides."""
+    return signing_refusal(signing_auth(request)) is None
 
 
 def user_has_confirmed_device(user: User) -> bool:

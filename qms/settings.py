@@ -302,9 +302,11 @@ else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # Optional second factor (TOTP, django-otp). Anyone may enrol a device; once they have one, a sign-in
-# is finished only after a code. With QMS_REQUIRE_TOTP_FOR_SIGNERS on, signing needs a verified session
-# (qms.security.second_factor_satisfied_for_signing).
+# is finished only after a code. With QMS_REQUIRE_TOTP_FOR_SIGNERS on, every signature needs a session
+# verified with a code; an API token signs only when QMS_API_TOKENS_MAY_SIGN is on and the token was
+# created from such a session (qms.services.signatures.signing_refusal decides, for every signing path).
 QMS_REQUIRE_TOTP_FOR_SIGNERS = env_bool("QMS_REQUIRE_TOTP_FOR_SIGNERS")
+QMS_API_TOKENS_MAY_SIGN = env_bool("QMS_API_TOKENS_MAY_SIGN")
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "QMS Emergency Portal")
 
 MIDDLEWARE.insert(

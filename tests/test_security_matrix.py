@@ -35,6 +35,8 @@ REQUESTERS = frozenset({"oncall", "lead", "architect", "engmanager", "security",
 OVERSIGHT = frozenset({"qms", "auditor", "executive", "quality"})
 EXPORTERS = frozenset({"qms", "auditor"})
 VALIDATORS = frozenset({"qms", "quality", "architect", "lead", "security", "cm", "engmanager"})
+# Who may write down someone else's verbal approval (the procedure's recorder roles; never the auditor).
+RECORDERS = frozenset({"oncall", "commander", "lead", "architect", "engmanager", "security", "qms"})
 
 
 def by_role(allowed: frozenset[str], yes: int, no: int, *, none: int | None = None, anon: int = 302):
@@ -107,7 +109,7 @@ EXPECTED: dict[str, Case] = {
     "emergencies:bypass-detail": Case(SEEN),
     "emergencies:bypass-sign": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
     "emergencies:bypass-reject": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
-    "emergencies:bypass-verbal": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
+    "emergencies:bypass-verbal": Case(every(405), post=by_role(RECORDERS, 400, 403, none=404)),
     "emergencies:bypass-withdraw": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
     "emergencies:bypass-remediation": Case(every(405), post=by_role(ROLES, 400, 400, none=404)),
     "emergencies:bypass-confirm": Case(every(405), post=every(404)),  # no such signature
@@ -120,6 +122,9 @@ EXPECTED: dict[str, Case] = {
     "api-bypass-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
     "api-bypass-sign": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
     "api-bypass-reject": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-bypass-verbal": Case(
+        every(405, anon=API), post=by_role(RECORDERS, 400, 403, none=404, anon=API), data={}, json=True
+    ),
     # emergencies: after the fix. The sample change is a fresh stub with no post-mortem and no patch package.
     "emergencies:validation-list": Case(LIST),
     "emergencies:hotfix-review": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),

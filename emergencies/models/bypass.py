@@ -7,6 +7,7 @@ from django.urls import reverse
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
+from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ProcedureVersion
 from qms.procedures import CHECK_CATALOGUE
 
@@ -75,9 +76,9 @@ class BypassRequest(FSMModelMixin, models.Model):
     decision_branch = models.CharField(max_length=200)
 
     # Level 1
-    reason = models.TextField(blank=True)
-    impact_assessment = models.TextField(blank=True)
-    risk_evaluation = models.TextField(blank=True)
+    reason = models.TextField(blank=True, max_length=TEXT_MAX)
+    impact_assessment = models.TextField(blank=True, max_length=TEXT_MAX)
+    risk_evaluation = models.TextField(blank=True, max_length=TEXT_MAX)
     # Level 2: technical and business risk analysis
     complexity_score = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(10)]
@@ -85,28 +86,30 @@ class BypassRequest(FSMModelMixin, models.Model):
     test_coverage_impact = models.PositiveSmallIntegerField(
         "test-coverage impact (%)", null=True, blank=True, validators=[MaxValueValidator(100)]
     )
-    integration_risk = models.TextField(blank=True)
+    integration_risk = models.TextField(blank=True, max_length=TEXT_MAX)
     rollback_feasibility = models.CharField(max_length=10, choices=Feasibility.choices, blank=True)
-    business_factors = models.TextField(blank=True, help_text="Users affected, revenue, compliance, reputation.")
-    business_justification = models.TextField(blank=True)
-    stakeholder_notification_plan = models.TextField(blank=True)
+    business_factors = models.TextField(
+        blank=True, help_text="Users affected, revenue, compliance, reputation.", max_length=TEXT_MAX
+    )
+    business_justification = models.TextField(blank=True, max_length=TEXT_MAX)
+    stakeholder_notification_plan = models.TextField(blank=True, max_length=TEXT_MAX)
     # Level 3
-    security_impact_analysis = models.TextField(blank=True)
-    legal_compliance_assessment = models.TextField(blank=True)
-    remediation_roadmap = models.TextField(blank=True)
-    incident_response_plan = models.TextField(blank=True)
-    communication_strategy = models.TextField(blank=True)
+    security_impact_analysis = models.TextField(blank=True, max_length=TEXT_MAX)
+    legal_compliance_assessment = models.TextField(blank=True, max_length=TEXT_MAX)
+    remediation_roadmap = models.TextField(blank=True, max_length=TEXT_MAX)
+    incident_response_plan = models.TextField(blank=True, max_length=TEXT_MAX)
+    communication_strategy = models.TextField(blank=True, max_length=TEXT_MAX)
     # Remediation plan
-    remediation_plan = models.TextField(blank=True)
+    remediation_plan = models.TextField(blank=True, max_length=TEXT_MAX)
     remediation_due = models.DateField(null=True, blank=True)
     remediation_assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     tracking_issue = models.CharField(max_length=300, blank=True)
-    success_criteria = models.TextField(blank=True)
+    success_criteria = models.TextField(blank=True, max_length=TEXT_MAX)
 
     decided_at = models.DateTimeField(null=True, blank=True)
-    rejection_reason = models.TextField(blank=True)
+    rejection_reason = models.TextField(blank=True, max_length=COMMENT_MAX)
     history = HistoricalRecords()
 
     class Meta:
@@ -170,7 +173,7 @@ class BypassRemediation(models.Model):
 
     bypass = models.ForeignKey(BypassRequest, on_delete=models.PROTECT, related_name="remediations")
     gate = models.CharField(max_length=64, choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
-    evidence = models.TextField()
+    evidence = models.TextField(max_length=TEXT_MAX)
     validated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     validated_at = models.DateTimeField()
 

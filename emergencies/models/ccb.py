@@ -15,6 +15,7 @@ from django.urls import reverse
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
+from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD
 from qms.roles import ROLE_LABELS, Role
 
@@ -60,12 +61,16 @@ class CCBSession(FSMModelMixin, models.Model):
     location = models.CharField(
         "where", max_length=300, blank=True, help_text="Meeting link or room (a virtual meeting is acceptable)."
     )
-    agenda = models.TextField(blank=True, help_text="Severity assessment, proposed patch approach, the request.")
+    agenda = models.TextField(
+        blank=True, help_text="Severity assessment, proposed patch approach, the request.", max_length=TEXT_MAX
+    )
 
     # The decision (§7.2). "More information needed" keeps the session open with its questions.
     outcome = models.CharField(max_length=12, choices=Choice.choices, blank=True)
-    decision_reason = models.TextField(blank=True)
-    questions = models.TextField(blank=True, help_text="What the CCB needs to know before it decides.")
+    decision_reason = models.TextField(blank=True, max_length=COMMENT_MAX)
+    questions = models.TextField(
+        blank=True, help_text="What the CCB needs to know before it decides.", max_length=TEXT_MAX
+    )
     deferrals = models.PositiveSmallIntegerField(default=0)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -78,7 +83,7 @@ class CCBSession(FSMModelMixin, models.Model):
     waivers = models.JSONField(default=list, blank=True, help_text="Codes of the §15 waivers granted.")
     interim_approval = models.BooleanField(default=False)
     fast_track_authority = models.BooleanField(default=False)
-    cancel_reason = models.TextField(blank=True)
+    cancel_reason = models.TextField(blank=True, max_length=COMMENT_MAX)
     history = HistoricalRecords()
 
     class Meta:
@@ -162,7 +167,7 @@ class Vote(models.Model):
     voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ccb_votes")
     role = models.CharField(max_length=32, choices=ROLE_CHOICES)
     choice = models.CharField(max_length=12, choices=Choice.choices)
-    comment = models.TextField()
+    comment = models.TextField(max_length=COMMENT_MAX)
     signature = models.OneToOneField("qms.Signature", on_delete=models.PROTECT, related_name="ccb_vote")
     supersedes = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
@@ -200,7 +205,7 @@ class GateDecision(models.Model):
     )
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=32, choices=ROLE_CHOICES)
-    reason = models.TextField()
+    reason = models.TextField(max_length=COMMENT_MAX)
     decided_at = models.DateTimeField()
     retroactive = models.BooleanField(default=False)
     severity = models.CharField(max_length=32, blank=True, help_text="Gate 1: the severity assessed.")
@@ -231,9 +236,11 @@ class RegulatoryNotification(models.Model):
     authority_name = models.CharField(max_length=200, blank=True, help_text="For another authority: its name.")
     notified_at = models.DateTimeField()
     reference = models.CharField(max_length=200, help_text="The authority's reference or your message id.")
-    description = models.TextField(help_text="The issue and the proposed patch, as described to the authority.")
+    description = models.TextField(
+        help_text="The issue and the proposed patch, as described to the authority.", max_length=TEXT_MAX
+    )
     emergency_approval_requested = models.BooleanField(default=True)
-    follow_up_commitment = models.TextField(help_text="The follow-up documentation committed to.")
+    follow_up_commitment = models.TextField(help_text="The follow-up documentation committed to.", max_length=TEXT_MAX)
     follow_up_due = models.DateField(null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
@@ -259,9 +266,9 @@ class StatusUpdate(models.Model):
     change = models.ForeignKey("emergencies.ChangeRecord", on_delete=models.PROTECT, related_name="status_updates")
     audience = models.CharField(max_length=8, choices=Audience.choices, default=Audience.INTERNAL)
     change_status = models.CharField(max_length=24, help_text="The change's status when the update was posted.")
-    current_status = models.TextField()
-    actions_taken = models.TextField(blank=True)
-    next_steps = models.TextField(blank=True)
+    current_status = models.TextField(max_length=TEXT_MAX)
+    actions_taken = models.TextField(blank=True, max_length=TEXT_MAX)
+    next_steps = models.TextField(blank=True, max_length=TEXT_MAX)
     posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     posted_at = models.DateTimeField()
 

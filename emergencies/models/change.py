@@ -11,6 +11,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from emergencies import permissions
+from qms.limits import COMMENT_MAX, LIST_MAX, TEXT_MAX
 from qms.models import ProcedureVersion
 from qms.procedures import CATEGORY_CHOICES, CATEGORY_LABELS
 
@@ -42,7 +43,9 @@ class Incident(models.Model):
     detected_at = models.DateTimeField(null=True, blank=True)
     declared_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
-    affected_systems = models.TextField(blank=True, help_text="Systems or serial numbers, one per line.")
+    affected_systems = models.TextField(
+        blank=True, help_text="Systems or serial numbers, one per line.", max_length=LIST_MAX
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -116,7 +119,7 @@ class ChangeRecord(FSMModelMixin, models.Model):
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="changes")
     procedure_version = models.ForeignKey(ProcedureVersion, on_delete=models.PROTECT, related_name="changes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="authored_changes")
-    problem_statement = models.TextField()
+    problem_statement = models.TextField(max_length=TEXT_MAX)
     status = FSMField(max_length=24, choices=Status.choices, default=Status.STUB, protected=True, db_index=True)
     declared_at = models.DateTimeField(db_index=True)
 
@@ -130,7 +133,7 @@ class ChangeRecord(FSMModelMixin, models.Model):
     bypass_authorised_at = models.DateTimeField(null=True, blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.")
+    status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.", max_length=TEXT_MAX)
 
     # Hotfix rules (§3.1-3.2) and the emergency deployment checklist (§3.3).
     hotfix_reviewer = models.ForeignKey(
@@ -151,13 +154,13 @@ class ChangeRecord(FSMModelMixin, models.Model):
     documentation_completed_at = models.DateTimeField(null=True, blank=True)
 
     # Full documentation (§4.1), completed after the incident.
-    rollback_plan = models.TextField(blank=True)
-    root_cause = models.TextField(blank=True)
-    impact_assessment = models.TextField(blank=True)
-    timeline = models.TextField(blank=True)
-    affected_artifacts = models.TextField(blank=True)
-    resolution = models.TextField(blank=True)
-    lessons_learned = models.TextField(blank=True)
+    rollback_plan = models.TextField(blank=True, max_length=TEXT_MAX)
+    root_cause = models.TextField(blank=True, max_length=TEXT_MAX)
+    impact_assessment = models.TextField(blank=True, max_length=TEXT_MAX)
+    timeline = models.TextField(blank=True, max_length=TEXT_MAX)
+    affected_artifacts = models.TextField(blank=True, max_length=TEXT_MAX)
+    resolution = models.TextField(blank=True, max_length=TEXT_MAX)
+    lessons_learned = models.TextField(blank=True, max_length=TEXT_MAX)
 
     # Emergency CCB (CM-WF-EMERGENCY §9, §14, §16): set through emergencies.services.ccb.
     verification_complete = models.BooleanField(
@@ -166,7 +169,7 @@ class ChangeRecord(FSMModelMixin, models.Model):
     false_alarm = models.BooleanField(
         default=False, help_text="The emergency was judged not warranted (a false alarm in the metrics, §16)."
     )
-    false_alarm_reason = models.TextField(blank=True)
+    false_alarm_reason = models.TextField(blank=True, max_length=COMMENT_MAX)
 
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -20,6 +20,8 @@ from django.urls import reverse
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
+from qms.limits import COMMENT_MAX, TEXT_MAX
+
 SHA256_VALIDATOR = RegexValidator(r"^[0-9a-f]{64}$", "A SHA-256 is 64 hexadecimal characters.")
 
 # §11.2: mandatory within 30 days of the emergency deployment.
@@ -84,13 +86,23 @@ class PatchPackage(FSMModelMixin, models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
-    summary = models.TextField(blank=True, help_text="What the patch changes, and nothing else (§8.1).")
-    installation_procedure = models.TextField(blank=True, help_text="Step-by-step installation instructions.")
-    verification_procedure = models.TextField(blank=True, help_text="How to verify the unit after installing.")
-    rollback_procedure = models.TextField(blank=True, help_text="Detailed rollback steps (§9.2).")
-    rollback_verification = models.TextField(blank=True, help_text="The rollback verification test (§9.2).")
-    rollback_criteria = models.TextField(blank=True, help_text="Decision criteria for rolling back (§9.2).")
-    release_notice = models.TextField("emergency release notice", blank=True)
+    summary = models.TextField(
+        blank=True, help_text="What the patch changes, and nothing else (§8.1).", max_length=TEXT_MAX
+    )
+    installation_procedure = models.TextField(
+        blank=True, help_text="Step-by-step installation instructions.", max_length=TEXT_MAX
+    )
+    verification_procedure = models.TextField(
+        blank=True, help_text="How to verify the unit after installing.", max_length=TEXT_MAX
+    )
+    rollback_procedure = models.TextField(blank=True, help_text="Detailed rollback steps (§9.2).", max_length=TEXT_MAX)
+    rollback_verification = models.TextField(
+        blank=True, help_text="The rollback verification test (§9.2).", max_length=TEXT_MAX
+    )
+    rollback_criteria = models.TextField(
+        blank=True, help_text="Decision criteria for rolling back (§9.2).", max_length=TEXT_MAX
+    )
+    release_notice = models.TextField("emergency release notice", blank=True, max_length=TEXT_MAX)
 
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -104,7 +116,7 @@ class PatchPackage(FSMModelMixin, models.Model):
     )
     distributed_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
-    withdrawal_reason = models.TextField(blank=True)
+    withdrawal_reason = models.TextField(blank=True, max_length=COMMENT_MAX)
     configuration_audited_at = models.DateTimeField(null=True, blank=True)
     configuration_audited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -269,7 +281,7 @@ class UnitDistribution(models.Model):
         max_length=64, blank=True, validators=[SHA256_VALIDATOR], help_text="What the unit reports as deployed."
     )
     post_install_verified = models.BooleanField(default=False)
-    verification_notes = models.TextField(blank=True)
+    verification_notes = models.TextField(blank=True, max_length=COMMENT_MAX)
     verified_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
@@ -317,7 +329,7 @@ class UnitEvent(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=20, choices=UnitDistribution.Channel.choices, blank=True)
     reported_hash = models.CharField(max_length=64, blank=True, validators=[SHA256_VALIDATOR])
-    detail = models.TextField(blank=True)
+    detail = models.TextField(blank=True, max_length=COMMENT_MAX)
 
     class Meta:
         ordering = ["distribution", "occurred_at", "pk"]
@@ -340,7 +352,7 @@ class FollowUpDocument(models.Model):
 
     change = models.ForeignKey("emergencies.ChangeRecord", on_delete=models.PROTECT, related_name="follow_up_documents")
     key = models.CharField(max_length=32, choices=FOLLOW_UP_ITEMS)
-    evidence = models.TextField(help_text="What was produced, and where it is.")
+    evidence = models.TextField(help_text="What was produced, and where it is.", max_length=TEXT_MAX)
     reference = models.CharField(max_length=300, blank=True, help_text="Document number or link.")
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     completed_at = models.DateTimeField()

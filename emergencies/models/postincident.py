@@ -11,6 +11,7 @@ from django.db import models
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
+from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.procedures import CHECK_CATALOGUE
 
 # Emergency Bypass Workflow §3.4
@@ -28,7 +29,7 @@ class RollbackTriggerReading(models.Model):
         "response time vs baseline (×)", max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
     )
     new_critical_errors = models.PositiveIntegerField("new critical errors")
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=COMMENT_MAX)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
 
@@ -77,16 +78,16 @@ class PostMortem(FSMModelMixin, models.Model):
     duration_hours = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     revenue_impact = models.CharField(max_length=300, blank=True)
     reputational_impact = models.CharField(max_length=300, blank=True)
-    why_1 = models.TextField("Why? (1)", blank=True)
-    why_2 = models.TextField("Why? (2)", blank=True)
-    why_3 = models.TextField("Why? (3)", blank=True)
-    why_4 = models.TextField("Why? (4)", blank=True)
-    why_5 = models.TextField("Why? (5) — root cause", blank=True)
-    contributing_factors = models.TextField(blank=True, help_text="One factor per line.")
-    resolution = models.TextField(blank=True, help_text="What the hotfix did.")
-    went_well = models.TextField("What went well", blank=True)
-    went_poorly = models.TextField("What went poorly", blank=True)
-    got_lucky = models.TextField("Where we got lucky", blank=True)
+    why_1 = models.TextField("Why? (1)", blank=True, max_length=TEXT_MAX)
+    why_2 = models.TextField("Why? (2)", blank=True, max_length=TEXT_MAX)
+    why_3 = models.TextField("Why? (3)", blank=True, max_length=TEXT_MAX)
+    why_4 = models.TextField("Why? (4)", blank=True, max_length=TEXT_MAX)
+    why_5 = models.TextField("Why? (5) — root cause", blank=True, max_length=TEXT_MAX)
+    contributing_factors = models.TextField(blank=True, help_text="One factor per line.", max_length=TEXT_MAX)
+    resolution = models.TextField(blank=True, help_text="What the hotfix did.", max_length=TEXT_MAX)
+    went_well = models.TextField("What went well", blank=True, max_length=TEXT_MAX)
+    went_poorly = models.TextField("What went poorly", blank=True, max_length=TEXT_MAX)
+    got_lucky = models.TextField("Where we got lucky", blank=True, max_length=TEXT_MAX)
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -198,7 +199,7 @@ class GateResult(models.Model):
     change = models.ForeignKey("emergencies.ChangeRecord", on_delete=models.PROTECT, related_name="gate_results")
     gate = models.CharField(max_length=64, choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
     result = models.CharField(max_length=8, choices=Result.choices)
-    evidence = models.TextField()
+    evidence = models.TextField(max_length=TEXT_MAX)
     validated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     validated_at = models.DateTimeField()
     retroactive = models.BooleanField(default=True)

@@ -16,6 +16,7 @@ from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
 from qms.roles import Role
 from qms.services import (
+    SigningAuth,
     notification_queue,
     procedure_version_current,
     signature_record,
@@ -324,11 +325,19 @@ def _activate_if_complete(bypass: BypassRequest, *, actor: User, now: datetime) 
     return bypass
 
 
-def bypass_sign(*, bypass_id: int, signer: User, password: str, role: Role, comment: str = "") -> BypassRequest:
+def bypass_sign(
+    *,
+    bypass_id: int,
+    signer: User,
+    password: str,
+    role: Role,
+    comment: str = "",
+    auth: SigningAuth | None = None,
+) -> BypassRequest:
     """Approve with an electronic signature. The last required signature makes the bypass active."""
     bypass = BypassRequest.objects.select_related("procedure_version", "incident").get(pk=bypass_id)
     _check_may_approve(bypass, bypass_slot_status(bypass), approver=signer, role=role)
-    signer_authenticate(user=signer, password=password)
+    signer_authenticate(user=signer, password=password, auth=auth)
     with transaction.atomic():
         bypass = _lock(bypass_id)
         _check_may_approve(bypass, bypass_slot_status(bypass), approver=signer, role=role)
@@ -339,6 +348,7 @@ def bypass_sign(*, bypass_id: int, signer: User, password: str, role: Role, comm
             role=role,
             meaning=Meaning.APPROVED,
             comment=comment,
+            auth=auth,
         )
         return _activate_if_complete(bypass, actor=signer, now=timezone.now())
 
@@ -353,22 +363,26 @@ def bypass_verbal_approval_record(
     password: str,
     comment: str,
     method: str = Method.VERBAL,
+    auth: SigningAuth | None = None,
 ) -> BypassRequest:
     """Record an approval given by voice or in writing during an emergency. It counts at once, shows as
-    unconfirmed, and the approver owes a confirmation signature within the procedure's deadline."""
+    unconfirmed, and the approver owes a confirmation signature within the procedure's deadline.
+
+    Recording is an approval act: the recorder must be allowed to record (``permissions``), and the
+    requester, the implementer and the person recorded for are different people."""
     if method not in (Method.VERBAL, Method.WRITTEN):
         raise ValidationError({"method": ["Verbal or written."]})
-    if approver.pk == recorded_by.pk:
-        raise PermissionDenied("Sign your own approval instead of recording it.")
+    bypass = BypassRequest.objects.select_related("procedure_version", "incident").get(pk=bypass_id)
+    _check_may_record(bypass, recorded_by=recorded_by, approver=approver)
     if not comment.strip():
         raise ValidationError({"comment": ["Say how and why the approval was given."]})
-    if approved_at > timezone.now():
-        raise ValidationError({"approved_at": ["The approval cannot be in the future."]})
-    bypass = BypassRequest.objects.select_related("procedure_version", "incident").get(pk=bypass_id)
+    approved_at = _check_approval_time(bypass, approved_at, now=timezone.now())
     _check_may_approve(bypass, bypass_slot_status(bypass), approver=approver, role=role)
-    signer_authenticate(user=recorded_by, password=password)
+    signer_authenticate(user=recorded_by, password=password, auth=auth)
     with transaction.atomic():
         bypass = _lock(bypass_id)
+        _check_may_record(bypass, recorded_by=recorded_by, approver=approver)
+        approved_at = _check_approval_time(bypass, approved_at, now=timezone.now())
         _check_may_approve(bypass, bypass_slot_status(bypass), approver=approver, role=role)
         signature = signature_record(
             subject=bypass,
@@ -380,6 +394,7 @@ def bypass_verbal_approval_record(
             recorded_by=recorded_by,
             approved_at=approved_at,
             comment=comment,
+            auth=auth,
         )
         signals.verbal_approval_recorded.send(
             sender=BypassRequest,
@@ -398,7 +413,47 @@ def bypass_verbal_approval_record(
         return _activate_if_complete(bypass, actor=recorded_by, now=timezone.now())
 
 
-def signature_confirm(*, signature_id: int, signer: User, password: str) -> Signature:
+def _check_may_record(bypass: BypassRequest, *, recorded_by: User, approver: User) -> None:
+    refusal = permissions.approval_recording_refusal(bypass, recorded_by, approver)
+    if refusal:
+        raise PermissionDenied(refusal)
+    if approver.pk == bypass.implementer_id:
+        raise PermissionDenied("The implementer's own approval cannot be recorded by someone else; they sign it.")
+
+
+def _check_approval_time(bypass: BypassRequest, approved_at: datetime, *, now: datetime) -> datetime:
+    """An approval is given after the request existed, not in the future, and is recorded within the
+    procedure's allowance. The form gives minutes: an approval in the request's own minute counts from
+    the request."""
+    if approved_at is None or timezone.is_naive(approved_at):
+        raise ValidationError({"approved_at": ["Give the date and time the approval was given, with its zone."]})
+    requested = bypass.requested_at
+    allowance = bypass.rules.verbal_recording_max_age
+    if approved_at > now:
+        raise ValidationError({"approved_at": ["The approval cannot be in the future."]})
+    if approved_at < requested.replace(second=0, microsecond=0):
+        raise ValidationError(
+            {
+                "approved_at": [
+                    f"The approval cannot be given before the request existed "
+                    f"({bypass.identifier} was requested at {requested.astimezone(UTC):%Y-%m-%d %H:%M} UTC)."
+                ]
+            }
+        )
+    if approved_at < now - allowance:
+        hours = allowance.total_seconds() / 3600
+        raise ValidationError(
+            {
+                "approved_at": [
+                    f"An approval must be recorded within {hours:g} hours of being given; this one is older. "
+                    "Ask the approver to sign instead."
+                ]
+            }
+        )
+    return max(approved_at, requested)
+
+
+def signature_confirm(*, signature_id: int, signer: User, password: str, auth: SigningAuth | None = None) -> Signature:
     """The named approver confirms a recorded verbal or written approval with their own signature."""
     verbal = Signature.objects.select_related("confirmation").get(pk=signature_id)
     if verbal.method == Method.E_SIGNATURE:
@@ -407,7 +462,7 @@ def signature_confirm(*, signature_id: int, signer: User, password: str) -> Sign
         raise PermissionDenied("Only the person who gave the approval can confirm it.")
     if hasattr(verbal, "confirmation"):
         raise ValidationError("This approval is already confirmed.")
-    signer_authenticate(user=signer, password=password)
+    signer_authenticate(user=signer, password=password, auth=auth)
     with transaction.atomic():
         bypass = _lock(verbal.subject_id)
         confirmation = signature_record(
@@ -419,18 +474,21 @@ def signature_confirm(*, signature_id: int, signer: User, password: str) -> Sign
             comment=f"Confirms the {verbal.get_method_display().lower()} of "
             f"{verbal.approved_at:%Y-%m-%d %H:%M} UTC recorded by {verbal.recorded_by.display_name}.",
             confirms=verbal,
+            auth=auth,
         )
         signals.verbal_approval_confirmed.send(sender=BypassRequest, bypass=bypass, signature=verbal, actor=signer)
         return confirmation
 
 
-def bypass_reject(*, bypass_id: int, signer: User, password: str, role: Role, reason: str) -> BypassRequest:
+def bypass_reject(
+    *, bypass_id: int, signer: User, password: str, role: Role, reason: str, auth: SigningAuth | None = None
+) -> BypassRequest:
     """Refuse the bypass with a signed reason; the request ends."""
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the bypass is rejected."]})
     bypass = BypassRequest.objects.select_related("procedure_version", "incident").get(pk=bypass_id)
     _check_may_reject(bypass, signer=signer, role=role)
-    signer_authenticate(user=signer, password=password)
+    signer_authenticate(user=signer, password=password, auth=auth)
     with transaction.atomic():
         bypass = _lock(bypass_id)
         _check_may_reject(bypass, signer=signer, role=role)
@@ -442,6 +500,7 @@ def bypass_reject(*, bypass_id: int, signer: User, password: str, role: Role, re
             role=role,
             meaning=Meaning.REJECTED,
             comment=reason,
+            auth=auth,
         )
         bypass.reject(by=signer, at=now, reason=reason.strip())
         bypass._history_user, bypass._change_reason = signer, f"rejected: {reason.strip()}"

@@ -39,7 +39,7 @@ from emergencies.services.gates import (
 from qms.models import Signature, User
 from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD, GateSpec, Seat
 from qms.roles import Role
-from qms.services import notification_queue, signature_record, signer_authenticate
+from qms.services import SigningAuth, notification_queue, signature_record, signer_authenticate
 
 # What each vote or decision means as an electronic signature.
 MEANING = {
@@ -390,12 +390,14 @@ def _check_may_vote(session: CCBSession, voter: User, choice: str, comment: str)
     return member
 
 
-def ccb_vote_cast(*, session_id: int, voter: User, password: str, choice: str, comment: str) -> Vote:
+def ccb_vote_cast(
+    *, session_id: int, voter: User, password: str, choice: str, comment: str, auth: SigningAuth | None = None
+) -> Vote:
     """A member's vote, signed with their password. A member who votes again supersedes their earlier vote,
     which stays on record; only the latest counts."""
     session = _get_session(session_id)
     _check_may_vote(session, voter, choice, comment)
-    signer_authenticate(user=voter, password=password)
+    signer_authenticate(user=voter, password=password, auth=auth)
     with transaction.atomic():
         session = _lock_session(session_id)
         member = _check_may_vote(session, voter, choice, comment)
@@ -417,6 +419,7 @@ def ccb_vote_cast(*, session_id: int, voter: User, password: str, choice: str, c
             role=Role(member.role),
             meaning=MEANING[choice],
             comment=comment,
+            auth=auth,
         )
         vote = Vote(
             session=session,
@@ -519,7 +522,9 @@ def _check_decision(session: CCBSession, decider: User, data: DecisionInput, tal
     return tally.decider_role
 
 
-def ccb_session_decide(*, session_id: int, decider: User, password: str, data: DecisionInput) -> CCBSession:
+def ccb_session_decide(
+    *, session_id: int, decider: User, password: str, data: DecisionInput, auth: SigningAuth | None = None
+) -> CCBSession:
     """The chair (the program manager for critical severity) records the decision, signed, with a reason.
 
     It must agree with the procedure's decision rule for the votes cast. Approve passes the gate (and, at
@@ -529,7 +534,7 @@ def ccb_session_decide(*, session_id: int, decider: User, password: str, data: D
     """
     session = _get_session(session_id)
     _check_decision(session, decider, data, ccb_tally(session, *session_members_and_votes(session)))
-    signer_authenticate(user=decider, password=password)
+    signer_authenticate(user=decider, password=password, auth=auth)
     with transaction.atomic():
         session = _lock_session(session_id)
         change = lock_change(session.change_id)
@@ -560,7 +565,13 @@ def ccb_session_decide(*, session_id: int, decider: User, password: str, data: D
             ],
         }
         signature = signature_record(
-            subject=session, content=content, signer=decider, role=role, meaning=MEANING[data.outcome], comment=reason
+            subject=session,
+            content=content,
+            signer=decider,
+            role=role,
+            meaning=MEANING[data.outcome],
+            comment=reason,
+            auth=auth,
         )
         members = [m.member for m in tally.members]
         if data.outcome == MORE_INFO:

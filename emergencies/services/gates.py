@@ -22,7 +22,7 @@ from emergencies.models.ccb import Gate
 from qms.models import Signature, User
 from qms.procedures_ccb import GateSpec, Seat
 from qms.roles import Role
-from qms.services import signature_record, signer_authenticate
+from qms.services import SigningAuth, signature_record, signer_authenticate
 
 BEFORE_DEPLOYMENT = (
     ChangeRecord.Status.STUB,
@@ -183,12 +183,14 @@ def _check_declare(change: ChangeRecord, actor: User, data: DeclareInput) -> Gat
     return gate
 
 
-def gate_declare_record(*, change_id: int, actor: User, password: str, data: DeclareInput) -> GateDecision:
+def gate_declare_record(
+    *, change_id: int, actor: User, password: str, data: DeclareInput, auth: SigningAuth | None = None
+) -> GateDecision:
     """Gate 1, signed by a safety manager, security officer or configuration manager against the severity
     criteria of §4. An emergency judged not warranted leaves the emergency path as a false alarm."""
     change = ChangeRecord.objects.select_related("incident", "procedure_version__procedure").get(pk=change_id)
     _check_declare(change, actor, data)
-    signer_authenticate(user=actor, password=password)
+    signer_authenticate(user=actor, password=password, auth=auth)
     with transaction.atomic():
         change = lock_change(change_id)
         gate = _check_declare(change, actor, data)
@@ -208,6 +210,7 @@ def gate_declare_record(*, change_id: int, actor: User, password: str, data: Dec
             role=data.role,
             meaning=Signature.Meaning.APPROVED if data.warranted else Signature.Meaning.REJECTED,
             comment=reason,
+            auth=auth,
         )
         decision = GateDecision(
             change=change,

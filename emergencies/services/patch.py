@@ -54,7 +54,7 @@ from emergencies.patch_signals import (
 from qms.clock import deadline
 from qms.models import Signature, User
 from qms.roles import Role
-from qms.services import signature_record, signer_authenticate
+from qms.services import SigningAuth, signature_record, signer_authenticate
 
 APPROVER_ROLES = (Role.CM, Role.RELEASE)
 FOLLOW_UP_MILESTONE = "follow_up_documentation_complete"
@@ -484,12 +484,12 @@ def _check_may_approve(package: PatchPackage, artifacts: list[PatchArtifact], *,
 
 
 def patch_package_approve(
-    *, package_id: int, signer: User, password: str, role: Role, comment: str = ""
+    *, package_id: int, signer: User, password: str, role: Role, comment: str = "", auth: SigningAuth | None = None
 ) -> PatchPackage:
     """Approve by electronic signature. The signature covers the artifacts; their hashes are frozen."""
     package = PatchPackage.objects.select_related("change__procedure_version").get(pk=package_id)
     _check_may_approve(package, list(package.artifacts.all()), signer=signer, role=role)
-    signer_authenticate(user=signer, password=password)
+    signer_authenticate(user=signer, password=password, auth=auth)
     with transaction.atomic():
         package = _lock_package(package_id)
         artifacts = list(package.artifacts.select_for_update())
@@ -501,6 +501,7 @@ def patch_package_approve(
             role=role,
             meaning=Signature.Meaning.APPROVED,
             comment=comment,
+            auth=auth,
         )
         package.approve(
             by=signer,

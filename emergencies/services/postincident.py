@@ -26,7 +26,7 @@ from emergencies.models import (
 from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE
 from qms.roles import Role
-from qms.services import signature_record, signer_authenticate
+from qms.services import SigningAuth, signature_record, signer_authenticate
 
 S = ChangeRecord.Status
 VALIDATOR_ROLES = permissions.VALIDATOR_ROLES
@@ -416,12 +416,18 @@ def post_mortem_reopen(*, post_mortem_id: int, actor: User, reason: str) -> Post
 
 
 def post_mortem_approve(
-    *, post_mortem_id: int, signer: User, password: str, role: Role, comment: str = ""
+    *,
+    post_mortem_id: int,
+    signer: User,
+    password: str,
+    role: Role,
+    comment: str = "",
+    auth: SigningAuth | None = None,
 ) -> PostMortem:
     """Review and approve by electronic signature; never by its author."""
     post_mortem = PostMortem.objects.get(pk=post_mortem_id)
     _check_may_approve_post_mortem(post_mortem, signer, role)
-    signer_authenticate(user=signer, password=password)
+    signer_authenticate(user=signer, password=password, auth=auth)
     with transaction.atomic():
         post_mortem = _lock_post_mortem(post_mortem_id)
         _check_may_approve_post_mortem(post_mortem, signer, role)
@@ -433,6 +439,7 @@ def post_mortem_approve(
             role=role,
             meaning=Signature.Meaning.APPROVED,
             comment=comment,
+            auth=auth,
         )
         post_mortem.approve(by=signer, at=now)
         post_mortem._history_user, post_mortem._change_reason = signer, "approved by signature"

@@ -24,6 +24,7 @@ from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
 from qms.registry import subject_panels
 from qms.roles import Role
+from qms.security import signing_auth
 from qms.services import content_hash, procedure_version_current, signatures_for
 
 
@@ -119,11 +120,10 @@ def _detail_context(request, bypass, **forms):
     open_roles = list(dict.fromkeys(r for slot in slots if not slot.filled for r in slot.roles))
     sign_roles = [r for r in open_roles if user.has_role(r)] if may_act else []
     reject_roles = [r for r in slot_roles if user.has_role(r)] if may_act else []
-    # Anyone on the incident side may write down an approval heard on the bridge call.
-    can_record = bypass.status == BypassRequest.Status.PENDING and user.has_role(*services.REQUESTER_ROLES, Role.QMS)
+    can_record = bypass.status == BypassRequest.Status.PENDING and permissions.can_record_approval(bypass, user)
     approvers = (
         User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in open_roles])
-        .exclude(pk=user.pk)
+        .exclude(pk__in=[user.pk, bypass.requested_by_id, bypass.implementer_id])
         .distinct()
         .order_by("first_name")
     )
@@ -217,6 +217,7 @@ def bypass_sign(request, identifier):
             password=data["password"],
             role=Role(data["role"]),
             comment=data["comment"],
+            auth=signing_auth(request),
         )
 
     return _post_action(request, identifier, SignForm(request.POST, roles=ALL_ROLES), act, "Signed.", "sign_form")
@@ -231,6 +232,7 @@ def bypass_reject(request, identifier):
             password=data["password"],
             role=Role(data["role"]),
             reason=data["comment"],
+            auth=signing_auth(request),
         )
 
     return _post_action(request, identifier, RejectForm(request.POST, roles=ALL_ROLES), act, "Rejected.", "reject_form")
@@ -238,6 +240,12 @@ def bypass_reject(request, identifier):
 
 @require_POST
 def bypass_verbal(request, identifier):
+    refusal = permissions.approval_recording_refusal(
+        selectors.bypass_get_for_user(identifier=identifier, user=request.user), request.user
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
+
     def act(bypass, data):
         approved_at = data["approved_at"]
         if timezone.is_naive(approved_at):
@@ -251,6 +259,7 @@ def bypass_verbal(request, identifier):
             password=data["password"],
             comment=data["comment"],
             method=data["method"],
+            auth=signing_auth(request),
         )
 
     form = VerbalApprovalForm(request.POST, roles=ALL_ROLES, approvers=User.objects.filter(is_active=True))
@@ -266,7 +275,10 @@ def bypass_confirm(request, identifier, signature_id):
     if form.is_valid():
         try:
             services.signature_confirm(
-                signature_id=signature.pk, signer=request.user, password=form.cleaned_data["password"]
+                signature_id=signature.pk,
+                signer=request.user,
+                password=form.cleaned_data["password"],
+                auth=signing_auth(request),
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))

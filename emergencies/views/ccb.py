@@ -28,15 +28,7 @@ from emergencies.models.ccb import Gate
 from emergencies.services import ccb, communication, gates
 from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
-from qms.security import second_factor_satisfied_for_signing
-
-SIGNING_NEEDS_SECOND_FACTOR = "Signing needs a session verified with your authenticator code."
-
-
-def _require_signing_session(request) -> None:
-    if not second_factor_satisfied_for_signing(request):
-        raise PermissionDenied(SIGNING_NEEDS_SECOND_FACTOR)
-
+from qms.security import signing_auth
 
 # --- sessions ---------------------------------------------------------------------------------------------
 
@@ -184,7 +176,6 @@ def _choices(session: CCBSession) -> dict[str, str]:
 @require_POST
 def ccb_vote(request, pk):
     session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
-    _require_signing_session(request)
 
     def act(session, form):
         data = form.cleaned_data
@@ -194,6 +185,7 @@ def ccb_vote(request, pk):
             password=data["password"],
             choice=data["choice"],
             comment=data["comment"],
+            auth=signing_auth(request),
         )
 
     form = VoteForm(request.POST, choices=_choices(session), prefix="vote")
@@ -203,11 +195,14 @@ def ccb_vote(request, pk):
 @require_POST
 def ccb_decide(request, pk):
     session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
-    _require_signing_session(request)
 
     def act(session, form):
         ccb.ccb_session_decide(
-            session_id=session.pk, decider=request.user, password=form.cleaned_data["password"], data=form.to_input()
+            session_id=session.pk,
+            decider=request.user,
+            password=form.cleaned_data["password"],
+            data=form.to_input(),
+            auth=signing_auth(request),
         )
 
     rules = session.change.rules
@@ -315,11 +310,14 @@ def _post_change_action(request, identifier, form, action, success: str, form_na
 @require_POST
 def ccb_declare(request, identifier):
     change = _change_for_ccb(request, identifier)
-    _require_signing_session(request)
 
     def act(change, form):
         gates.gate_declare_record(
-            change_id=change.pk, actor=request.user, password=form.cleaned_data["password"], data=form.to_input()
+            change_id=change.pk,
+            actor=request.user,
+            password=form.cleaned_data["password"],
+            data=form.to_input(),
+            auth=signing_auth(request),
         )
 
     declare = change.rules.ccb_gate(Gate.DECLARE)

@@ -25,6 +25,7 @@ from emergencies.selectors_patch import patch_page_get
 from emergencies.services import patch as services
 from qms.forms_util import apply_validation_error
 from qms.roles import Role
+from qms.security import signing_auth
 from qms.services import content_hash
 
 TEMPLATE = "emergencies/patch/package_detail.html"
@@ -288,6 +289,7 @@ def patch_approve(request, identifier, version):
             password=data["password"],
             role=Role(data["role"]),
             comment=data["comment"],
+            auth=signing_auth(request),
         )
 
     return _act(request, change, package, form, "approve_form", act, lambda p: f"{p.identifier} approved and signed.")

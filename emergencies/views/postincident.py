@@ -20,6 +20,7 @@ from emergencies.models import ActionItem, ChangeRecord, PostMortem, PreventiveM
 from emergencies.services import postincident as services
 from qms.forms_util import apply_validation_error
 from qms.roles import Role
+from qms.security import signing_auth
 from qms.services import content_hash, signatures_for
 
 
@@ -236,6 +237,7 @@ def post_mortem_action(request, identifier, action):
                     password=form.cleaned_data["password"],
                     role=Role(form.cleaned_data["role"]),
                     comment=form.cleaned_data["comment"],
+                    auth=signing_auth(request),
                 ),
                 "Approved and signed.",
             )

@@ -10,16 +10,23 @@ from qms.services.notifications import (
 )
 from qms.services.procedures import procedure_version_create, procedure_version_current, user_preferences_update
 from qms.services.signatures import (
+    PASSWORD_ONLY,
+    SecondFactorRequired,
+    SigningAuth,
     SigningLocked,
     content_hash,
     signature_record,
     signatures_for,
     signer_authenticate,
     signer_unlock,
+    signing_refusal,
 )
 
 __all__ = [
+    "PASSWORD_ONLY",
     "QueuedMessage",
+    "SecondFactorRequired",
+    "SigningAuth",
     "SigningLocked",
     "absolute_url",
     "content_hash",
@@ -33,5 +40,6 @@ __all__ = [
     "signatures_for",
     "signer_authenticate",
     "signer_unlock",
+    "signing_refusal",
     "user_preferences_update",
 ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -23,18 +25,66 @@ class SigningLocked(PermissionDenied):
     pass
 
 
+class SecondFactorRequired(PermissionDenied):
+    """The signer's request was not authenticated strongly enough to sign."""
+
+
+@dataclass(frozen=True)
+class SigningAuth:
+    """What the interface layer knows about how the signer's request was authenticated; the signing
+    service decides whether that is enough. The default is the weakest: a password-only session.
+
+    ``token`` is the API token the request carried (None for a browser session). A token counts as
+    created from a second-factor session iff ``getattr(token, "second_factor_verified", False)``.
+    """
+
+    second_factor: bool = False
+    token: object | None = None
+
+
+PASSWORD_ONLY = SigningAuth()
+
+
+def signing_refusal(auth: SigningAuth | None) -> str | None:
+    """Why a signature may not be given through this authentication, or None. While
+    ``QMS_REQUIRE_TOTP_FOR_SIGNERS`` is off, a password re-entered at signing is enough."""
+    if not settings.QMS_REQUIRE_TOTP_FOR_SIGNERS:
+        return None
+    auth = auth or PASSWORD_ONLY
+    if auth.token is not None:
+        if not settings.QMS_API_TOKENS_MAY_SIGN:
+            return "API tokens cannot sign while a second factor is required; sign on the portal's page."
+        if not getattr(auth.token, "second_factor_verified", False):
+            return (
+                "This API token was not created from a session verified with your authenticator code, "
+                "so it cannot sign."
+            )
+        return None
+    if not auth.second_factor:
+        return "Signing needs a session verified with your authenticator code: sign out and in again with it."
+    return None
+
+
+def signing_check(auth: SigningAuth | None) -> None:
+    refusal = signing_refusal(auth)
+    if refusal:
+        raise SecondFactorRequired(refusal)
+
+
 def content_hash(content: dict) -> str:
     """SHA-256 of a record's signable content, in a canonical JSON form."""
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def signer_authenticate(*, user: User, password: str) -> None:
+def signer_authenticate(*, user: User, password: str, auth: SigningAuth | None = None) -> None:
     """Ask the signer for their password again. Failures are committed even though the signing fails.
 
     Call this outside the signing transaction. The fifth wrong password in a row locks the user's
-    signing and alerts the security officers.
+    signing and alerts the security officers. ``auth`` says how the request was authenticated: with a
+    second factor required, a request that does not satisfy it is refused before the password is tried.
     """
+    signing_check(auth)
     with transaction.atomic():
         SignerState.objects.get_or_create(user=user)
         state = SignerState.objects.select_for_update().get(user=user)
@@ -96,9 +146,13 @@ def signature_record(
     recorded_by: User | None = None,
     approved_at: datetime | None = None,
     confirms: Signature | None = None,
+    auth: SigningAuth | None = None,
 ) -> Signature:
     """Write one signature in the caller's transaction. The caller has authenticated the signer (or,
-    for a recorded verbal approval, the recorder) and checked that the signature is allowed."""
+    for a recorded verbal approval, the recorder) with :func:`signer_authenticate` and checked that the
+    signature is allowed. The second-factor rule is checked again here, so that no path writes a
+    signature without it."""
+    signing_check(auth)
     if not signer.has_role(role):
         raise PermissionDenied(f"{signer.display_name} does not hold the role {role.label}.")
     now = timezone.now()

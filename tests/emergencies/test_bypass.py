@@ -460,8 +460,8 @@ def test_emergency_stub_is_authorised_by_its_signers_and_moves_on(oncall, comman
 # --- verbal approval --------------------------------------------------------------------------------------
 
 
-def test_verbal_approval_counts_shows_unconfirmed_and_must_be_confirmed(oncall, commander, client):
-    change = file_stub(oncall, commander=commander)
+def test_verbal_approval_counts_shows_unconfirmed_and_must_be_confirmed(oncall, commander, qms_coordinator, client):
+    change = file_stub(oncall, commander=commander, now=timezone.now() - timedelta(minutes=10))
     bypass = BypassRequest.objects.get(change=change)
     said_at = timezone.now() - timedelta(minutes=5)
     with pytest.raises(PermissionDenied):
@@ -479,7 +479,7 @@ def test_verbal_approval_counts_shows_unconfirmed_and_must_be_confirmed(oncall, 
         approver=commander,
         role=Role.COMMANDER,
         approved_at=said_at,
-        recorded_by=oncall,
+        recorded_by=qms_coordinator,
         password=PASSWORD,
         comment="IC approved on the bridge call",
     )
@@ -487,7 +487,7 @@ def test_verbal_approval_counts_shows_unconfirmed_and_must_be_confirmed(oncall, 
     change.refresh_from_db()
     assert change.status == ChangeRecord.Status.BYPASS_AUTHORISED
     verbal = Signature.objects.get()
-    assert (verbal.method, verbal.signer, verbal.recorded_by) == ("verbal", commander, oncall)
+    assert (verbal.method, verbal.signer, verbal.recorded_by) == ("verbal", commander, qms_coordinator)
     assert verbal.approved_at == said_at
     confirmation = Obligation.objects.get(kind="verbal_confirmation")
     assert confirmation.owner == commander
@@ -506,7 +506,7 @@ def test_verbal_approval_counts_shows_unconfirmed_and_must_be_confirmed(oncall, 
     assert "confirmed" in client.get(bypass.get_absolute_url()).content.decode()
 
 
-def test_verbal_approval_in_the_future_is_refused(oncall, commander):
+def test_verbal_approval_in_the_future_is_refused(oncall, commander, qms_coordinator):
     change = file_stub(oncall, commander=commander)
     bypass = BypassRequest.objects.get(change=change)
     with pytest.raises(ValidationError):
@@ -515,13 +515,13 @@ def test_verbal_approval_in_the_future_is_refused(oncall, commander):
             approver=commander,
             role=Role.COMMANDER,
             approved_at=timezone.now() + timedelta(hours=1),
-            recorded_by=oncall,
+            recorded_by=qms_coordinator,
             password=PASSWORD,
             comment="later",
         )
 
 
-def test_email_is_sent_to_the_verbal_approver(oncall, commander):
+def test_email_is_sent_to_the_verbal_approver(oncall, commander, qms_coordinator):
     from qms.tasks import notification_send_task
 
     change = file_stub(oncall, commander=commander)
@@ -532,7 +532,7 @@ def test_email_is_sent_to_the_verbal_approver(oncall, commander):
         approver=commander,
         role=Role.COMMANDER,
         approved_at=timezone.now(),
-        recorded_by=oncall,
+        recorded_by=qms_coordinator,
         password=PASSWORD,
         comment="ok",
     )

@@ -97,24 +97,24 @@ def test_requester_sees_no_sign_form_and_posting_is_refused(client, developer):
     assert not Signature.objects.exists()
 
 
-def test_verbal_approval_through_the_page(client, oncall, commander):
+def test_verbal_approval_through_the_page(client, oncall, commander, qms_coordinator):
     change = file_stub(oncall, commander=commander)
     bypass = BypassRequest.objects.get(change=change)
-    client.force_login(oncall)
+    client.force_login(qms_coordinator)
     response = client.post(
         reverse("emergencies:bypass-verbal", args=[bypass.identifier]),
         {
             "approver": commander.pk,
             "role": "commander",
             "method": "verbal",
-            "approved_at": "2026-11-23T03:45",
+            "approved_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "comment": "IC approved on the bridge",
             "password": PASSWORD,
         },
     )
     assert response.status_code == 302
     signature = Signature.objects.get()
-    assert signature.recorded_by == oncall and signature.signer == commander
+    assert signature.recorded_by == qms_coordinator and signature.signer == commander
     client.force_login(commander)
     page = client.get(bypass.get_absolute_url()).content.decode()
     assert "Confirm with my signature" in page
