@@ -94,6 +94,10 @@ def chain_evidence_verify(
     except (KeyError, TypeError, ValueError):
         report.problems.append("the manifest's chain section is unreadable")
         return report
+    absent = [n for n in (*event_files, *checkpoint_files) if n not in set(zf.namelist())]
+    if absent:
+        report.problems += [f"{name}: named by the manifest's chain section but not in the zip" for name in absent]
+        return report
     checkpoints: list[dict] = []
     start_hash = GENESIS
     if public_key is not None:
@@ -130,6 +134,8 @@ def chain_evidence_verify(
     head = manifest.get("chain_head") or {}
     if report.ok and (report.head_position, report.head_hash) != (to_position, head.get("hash", report.head_hash)):
         report.problems.append(f"the chain segment ends at #{report.head_position}, not at the head #{to_position}")
+    if not report.ok:
+        return report  # the walk stopped at the first break: later events were not reached
     for position in sorted(exported):
         if position not in seen:
             report.problems.append(f"exported event #{position} is not in the export's chain segment")

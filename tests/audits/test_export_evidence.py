@@ -281,3 +281,35 @@ def test_the_summary_prints_hostile_text_as_text(oncall):
     assert pages == 1
     assert "<b>Fine</b> & ## Signatures - [x] done" in text
     assert text.count("no evidence recorded") == 5
+
+
+def test_a_chain_section_naming_files_not_in_the_zip_is_a_problem_not_a_crash(checkpoint_key, closed):
+    files = _read(_export())
+    manifest = json.loads(files["manifest.json"])
+    manifest["chain"]["checkpoint_files"].append("chain/checkpoints/checkpoint-000000000009.json")
+    forged = _zip({**files, "manifest.json": json.dumps(manifest).encode()})
+    result = audit_export_verify(source=forged, public_key=public_key_load(checkpoint_key))
+    assert result.problems == [
+        "chain/checkpoints/checkpoint-000000000009.json: named by the manifest's chain section but not in the zip"
+    ]
+
+
+def test_an_auditor_verifies_with_the_zip_and_the_key_and_no_database(checkpoint_key, closed, tmp_path):
+    """The command run as an auditor would: a checkout, the zip, the published key, and no database at all."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    path = tmp_path / "export.zip"
+    path.write_bytes(_export().getvalue())
+    env = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none", "DJANGO_SETTINGS_MODULE": "qms.settings"}
+    command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "verify_audit_export", str(path)]
+    run = subprocess.run([*command, "--public-key", str(checkpoint_key)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "Export intact" in run.stdout and "signed checkpoint(s) match" in run.stdout
+    other = tmp_path / "other.pem"
+    call_command("audit_checkpoint_keygen", "--out", str(other))
+    run = subprocess.run([*command, "--public-key", f"{other}.pub"], env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "signed with another key" in run.stderr
