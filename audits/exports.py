@@ -9,6 +9,11 @@ Layout of the zip::
                                   every audit event about any of them (with the fields the chain hashes)
     users.json                    every user those records name (id, username, name, roles, active)
     reports.json                  the compliance reports whose period overlaps the range
+    summaries/<identifier>.pdf    a one-page summary of each change (``audits.evidence.summary``)
+    controls/index.json           the evidence per control, as paths and JSON pointers (``audits.evidence.controls``)
+    chain/events-<position>.jsonl the audit chain from a signed checkpoint before the first exported event to
+                                  the head, and chain/checkpoints/: the checkpoints that anchor it
+                                  (``audits.evidence.chain``), so the zip verifies with the public key alone
 
 Reads are set-based: a fixed number of queries per chunk of changes, whatever the number of rows. On
 PostgreSQL the reads run in one REPEATABLE READ snapshot, so the files and the chain head agree.
@@ -34,6 +39,8 @@ from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audits.evidence.chain import chain_evidence_verify
+from audits.evidence.writer import INDEX, EvidenceWriter, checkpoint_before_export
 from audits.models import AuditChainHead, AuditEvent
 from audits.services import HASHED_FIELDS, audit_event_digest, audit_event_record
 from emergencies.models import ChangeRecord, Incident
@@ -339,23 +346,33 @@ def _write_snapshot(*, date_from: date, date_to: date, out: BinaryIO, actor_name
             .order_by("declared_at", "pk")
         )
         ids = list(changes_qs.values_list("pk", flat=True))
+        evidence = EvidenceWriter(
+            put=put,
+            files=files,
+            export={"from": date_from.isoformat(), "to": date_to.isoformat(), "generated_at": now.isoformat()},
+            section_of={label.lower(): section for section, label in CHILD_SOURCES},
+        )
         for i in range(0, len(ids), CHUNK_SIZE):
             chunk = list(changes_qs.filter(pk__in=ids[i : i + CHUNK_SIZE]))
             collector = _Collector(chunk)
             collector.collect()
             user_ids |= collector.user_ids
             skipped.update(collector.skipped)
+            names = {u.pk: u.display_name for u in User.objects.filter(pk__in=collector.user_ids)}
             for change in chunk:
                 data = collector.per_change[change.pk]
                 data["procedure"] = {
                     "code": change.procedure_version.procedure.code,
                     "version": change.procedure_version.version,
                 }
-                put(f"changes/{change.identifier}.json", _dumps(data))
+                name = f"changes/{change.identifier}.json"
+                put(name, _dumps(data))
                 count += 1
+                evidence.change(identifier=change.identifier, name=name, data=data, names=names)
         for section, rows in _period_rows(date_from, date_to, skipped).items():
             put(f"{section}.json", _dumps(rows))
         put("users.json", _dumps(_users(user_ids)))
+        chain = evidence.finish(chain_head=chain_head)
 
         manifest = {
             "format": EXPORT_FORMAT,
@@ -364,6 +381,8 @@ def _write_snapshot(*, date_from: date, date_to: date, out: BinaryIO, actor_name
             "range": {"from": date_from.isoformat(), "to": date_to.isoformat(), "timezone": "UTC"},
             "changes": count,
             "chain_head": chain_head,
+            "chain": chain,
+            "controls": INDEX,
             "not_included": sorted(set(skipped)),
             "files": files,
         }
@@ -393,6 +412,7 @@ def audit_export_write(
     _range_bounds(date_from, date_to)
     now = now or timezone.now()
     actor_name = actor.username if actor is not None else "system"
+    checkpoint_before_export()
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -427,6 +447,9 @@ class ExportVerification:
     problems: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
     manifest_sha256: str = ""
+    notes: list[str] = field(default_factory=list)
+    checkpoints_checked: int = 0
+    last_checkpoint: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -439,11 +462,15 @@ def _event_from_row(row: dict) -> AuditEvent:
     return AuditEvent(**values)
 
 
-def audit_export_verify(*, source, against_chain: bool = False) -> ExportVerification:
-    """Recompute every file's SHA-256 against the manifest and every exported event's chain hash.
+def audit_export_verify(*, source, against_chain: bool = False, public_key=None) -> ExportVerification:
+    """Recompute every file's SHA-256 against the manifest and every exported event's chain hash, and walk
+    the export's chain segment, finding every exported event in it.
 
-    ``source`` is a path or a binary file. With ``against_chain``, the manifest must also be the one this
-    portal recorded in an ``audit.exported`` event, and the exported events must match the live chain.
+    ``source`` is a path or a binary file. With ``public_key`` (the published Ed25519 key), the segment must
+    also agree with every checkpoint the export carries, each signed with that key, in an unbroken series:
+    nothing up to the last checkpoint can have been changed, removed or cut off, manifest rewritten or not.
+    With ``against_chain``, the manifest must also be the one this portal recorded in an ``audit.exported``
+    event, and the exported events must match the live chain.
     """
     result = ExportVerification()
     try:
@@ -484,6 +511,11 @@ def audit_export_verify(*, source, against_chain: bool = False) -> ExportVerific
                 continue
             if name.startswith("changes/"):
                 _verify_events(zf.read(name), name, result, exported_events)
+        if not result.problems:
+            anchored = chain_evidence_verify(zf=zf, manifest=manifest, exported=exported_events, public_key=public_key)
+            result.problems += anchored.problems
+            result.notes += anchored.notes
+            result.checkpoints_checked, result.last_checkpoint = anchored.checkpoints_checked, anchored.last_checkpoint
     if against_chain and not result.problems:
         _verify_against_chain(result, exported_events)
     return result

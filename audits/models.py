@@ -184,3 +184,27 @@ class ComplianceReport(models.Model):
         if self.kind == self.Kind.MONTHLY:
             return f"{start:%B %Y}"
         return f"{start:%Y-%m-%d} – {last_day:%Y-%m-%d}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the audit chain's head at one moment, also written outside the database.
+
+    ``document`` is the checkpoint exactly as signed and as the sink holds it (see ``audits.checkpoints``);
+    the other columns repeat what it says so that the latest one is found with an index. Append-only on
+    PostgreSQL: a checkpoint is never rewritten, the next one names it.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    position = models.PositiveBigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+    document = models.JSONField()
+    location = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["sequence"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.sequence} at #{self.position}"

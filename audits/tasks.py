@@ -17,10 +17,39 @@ def obligation_sweep_task() -> int:
 
 @shared_task(acks_late=True)
 def audit_chain_verify_task() -> bool:
-    report = services.audit_chain_verify()
-    if not report.ok:
-        logger.error("Audit chain broken at #%s: %s", report.broken_at, report.problem)
-    return report.ok
+    """Walk the whole chain; where checkpoints are kept, against the signed ones outside the database."""
+    from audits.checkpoints import services as checkpoints
+    from audits.checkpoints.keys import CheckpointKeyError, default_public_key
+
+    try:
+        public_key = default_public_key()
+    except CheckpointKeyError:
+        public_key = None
+    documents, problems = checkpoints.sink_checkpoints() if public_key is not None else ([], [])
+    if public_key is None or not (documents or problems):
+        report = services.audit_chain_verify()
+        if not report.ok:
+            logger.error("Audit chain broken at #%s: %s", report.broken_at, report.problem)
+        return report.ok
+    anchored = checkpoints.audit_chain_verify_against(documents=documents, public_key=public_key)
+    for problem in problems + anchored.problems:
+        logger.error("Audit chain does not verify against its checkpoints: %s", problem)
+    return anchored.ok and not problems
+
+
+@shared_task(acks_late=True)
+def audit_checkpoint_task() -> int | None:
+    """Sign the chain's head into a checkpoint outside the database (hourly); the sequence number written."""
+    from audits.checkpoints.keys import CheckpointKeyError
+    from audits.checkpoints.services import CheckpointRefused, audit_checkpoint_write
+
+    try:
+        return audit_checkpoint_write().sequence
+    except CheckpointKeyError as exc:
+        logger.error("No audit checkpoint written: %s", exc)
+    except CheckpointRefused as exc:
+        logger.error("No audit checkpoint written, the chain does not verify: %s", exc)
+    return None
 
 
 @shared_task(acks_late=True)

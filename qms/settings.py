@@ -197,7 +197,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audits.tasks.audit_chain_verify_task",
         "schedule": crontab(minute=17, hour=3),
     },
+    "audit-checkpoint": {
+        "task": "audits.tasks.audit_checkpoint_task",
+        "schedule": crontab(minute=5),
+    },
 }
+
+# Signed checkpoints of the audit chain (audits.checkpoints): written every hour and on demand, outside the
+# database; the private key signs them, the public key (QMS_CHECKPOINT_KEY + ".pub") is the one to publish.
+QMS_CHECKPOINT_DIR = Path(env("QMS_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints")))
+QMS_CHECKPOINT_KEY = Path(env("QMS_CHECKPOINT_KEY", str(VAR_DIR / "checkpoint-signing-key.pem")))
+QMS_CHECKPOINT_SINK = env("QMS_CHECKPOINT_SINK", "audits.checkpoints.sinks.FolderSink")
 
 # Compliance reports (QMS Emergency Bypass Procedures v1.0, "Audit Report Generation"): when the beat generates
 # them, in UTC. Each covers the last complete period (yesterday, last Monday-Sunday week, last month).

@@ -19,3 +19,12 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min
 # Worker threads and the live server open their own connections; close them after each use so the test
 # database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Checkpoints never go to the working tree's var/: each test run has its own (empty) folder and no key until a
+# test makes one.
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_CHECKPOINTS = Path(tempfile.mkdtemp(prefix="qms-test-checkpoints-"))
+QMS_CHECKPOINT_DIR = _CHECKPOINTS / "checkpoints"
+QMS_CHECKPOINT_KEY = _CHECKPOINTS / "no-key-configured.pem"

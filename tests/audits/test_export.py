@@ -60,6 +60,10 @@ def test_export_holds_each_change_in_range_with_its_trail_and_a_manifest(changes
             "users.json",
             f"changes/{inside.identifier}.json",
             f"changes/{second.identifier}.json",
+            f"summaries/{inside.identifier}.pdf",
+            f"summaries/{second.identifier}.pdf",
+            "controls/index.json",
+            "chain/events-000000000001.jsonl",
         }
         if "reports.json" in names:
             assert isinstance(json.loads(zf.read("reports.json")), list)
