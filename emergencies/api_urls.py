@@ -13,4 +13,5 @@ urlpatterns = [
     path("ccb/sessions/", api_ccb.CCBSessionList.as_view(), name="api-ccb-session-list"),
     path("ccb/sessions/<int:pk>/", api_ccb.CCBSessionDetail.as_view(), name="api-ccb-session-detail"),
     path("ccb/sessions/<int:pk>/vote/", api_ccb.CCBVote.as_view(), name="api-ccb-vote"),
+    path("gates/deployment", api.DeploymentGate.as_view(), name="api-deployment-gate"),
 ]

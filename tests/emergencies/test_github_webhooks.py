@@ -1,0 +1,166 @@
+"""The webhook receiver: signed, fresh deliveries of linked repositories only, stored, handled once on the
+worker; each handled event kind from GitHub's own example payloads."""
+
+import json
+import re
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from emergencies.models.github import GitHubCommitCheck, GitHubDelivery, GitHubPullRequest
+from emergencies.services.github import HANDLED_EVENTS, github_delivery_process, github_delivery_replay
+from qms.roles import Role
+from tests.emergencies.github_api import deliver, sign, validate_webhook, webhook_example, webhook_examples
+from tests.emergencies.github_helpers import CHECK, HEAD, REPO, failing_check, link, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user(is_superuser=True, is_staff=True, username="root")
+
+
+@pytest.fixture
+def repo(admin):
+    return link(admin)
+
+
+def test_unsigned_delivery_is_refused_and_not_stored(client, repo, webhook_secret):
+    response = deliver(client, "check_run", webhook_example("check_run", "completed"), secret=None)
+    assert response.status_code == 401
+    assert "missing" in response.json()["detail"]
+    assert not GitHubDelivery.objects.exists()
+
+
+def test_wrong_signature_is_refused(client, repo, webhook_secret):
+    response = deliver(client, "check_run", webhook_example("check_run", "completed"), secret="not the secret")
+    assert response.status_code == 401
+    # a signature of another body (the real one, then the body altered) is refused as well
+    payload = webhook_example("check_run", "completed")
+    body = json.dumps(payload).encode()
+    response = client.post(
+        "/integrations/github/webhook",
+        data=body.replace(b"failure", b"success"),
+        content_type="application/json",
+        HTTP_X_GITHUB_EVENT="check_run",
+        HTTP_X_GITHUB_DELIVERY=str(uuid.uuid4()),
+        HTTP_X_HUB_SIGNATURE_256=sign(body, webhook_secret),
+    )
+    assert response.status_code == 401
+    assert not GitHubDelivery.objects.exists()
+
+
+def test_replayed_delivery_is_refused(client, repo, webhook_secret):
+    payload = webhook_example("check_run", "completed")
+    delivery_id = str(uuid.uuid4())
+    assert deliver(client, "check_run", payload, secret=webhook_secret, delivery_id=delivery_id).status_code == 202
+    again = deliver(client, "check_run", payload, secret=webhook_secret, delivery_id=delivery_id)
+    assert again.status_code == 409
+    assert "replay" in again.json()["detail"]
+    assert GitHubDelivery.objects.count() == 1
+
+
+def test_unlinked_repository_and_missing_secret_are_refused(client, repo, settings, webhook_secret):
+    response = deliver(client, "check_run", webhook_example("check_run", "rerequested"), secret=webhook_secret)
+    assert response.status_code == 403  # github/hello-world is not linked
+    settings.GITHUB_WEBHOOK_SECRET = ""
+    response = deliver(client, "check_run", webhook_example("check_run", "completed"), secret="")
+    assert response.status_code == 503
+    assert not GitHubDelivery.objects.exists()
+
+
+def test_ping_is_answered_without_being_stored(client, webhook_secret):
+    response = deliver(client, "ping", {"zen": "Keep it logically awesome.", "hook_id": 1}, secret=webhook_secret)
+    assert response.status_code == 200 and response.json() == {"detail": "pong"}
+    assert not GitHubDelivery.objects.exists()
+
+
+def test_every_example_of_every_handled_event_is_stored_and_handled_once(client, admin, webhook_secret):
+    names = {x["repository"]["full_name"] for e in HANDLED_EVENTS for x in webhook_examples(e)}
+    for name in sorted(names):
+        link(admin, name)
+    count = 0
+    for event in HANDLED_EVENTS:
+        for payload in webhook_examples(event):
+            send(client, webhook_secret, event, payload)
+            count += 1
+    assert GitHubDelivery.objects.filter(processed_at__isnull=False, error="").count() == count == 58
+    # the worker running a delivery again changes nothing
+    first = GitHubDelivery.objects.order_by("pk").first()
+    assert github_delivery_process(delivery_pk=first.pk).attempts == 1
+    assert GitHubPullRequest.objects.filter(repository__full_name=REPO, number=2).exists()
+    assert GitHubPullRequest.objects.filter(repository__full_name="electron/electron", number=26764).exists()
+    statuses = GitHubCommitCheck.objects.filter(source="status", name="default", conclusion="success")
+    # the status examples' sha is not master's head (f95f852…): not evidence from the default branch
+    assert statuses.exists() and not statuses.filter(on_default_branch=True).exists()
+    suites = GitHubCommitCheck.objects.filter(source="check_suite")
+    assert suites.exists()
+
+
+def test_a_failing_required_check_offers_a_prefilled_bypass_on_the_pull_request_page(
+    client, repo, webhook_secret, make_user
+):
+    failing_check(client, webhook_secret)
+    pull = GitHubPullRequest.objects.get(repository=repo, number=2)
+    assert pull.head_sha == HEAD and pull.title == "Update the README with new information."
+    check = GitHubCommitCheck.objects.get(repository=repo, sha=HEAD, name=CHECK)
+    assert check.failed and check.source == "check_run"
+
+    client.force_login(make_user(Role.LEAD))
+    page = client.get(reverse("emergencies:github-pull", args=[repo.pk, 2]))
+    assert page.status_code == 200
+    assert f"Failing required checks: {CHECK}" in page.content.decode()
+    form_url = reverse("emergencies:github-pull-bypass", args=[repo.pk, 2])
+    assert form_url in page.content.decode()
+    form = client.get(form_url).content.decode()
+    assert f'value="{REPO}"' in form and 'value="#2"' in form
+    assert f'name="head_sha" value="{HEAD}"' in form
+    boxes = {m.group(1): "checked" in m.group(0) for m in re.finditer(r'<input[^>]*name="checks" value="(\w+)"[^>]*>', form)}
+    assert boxes["code_quality_minor"] is True and boxes["documentation_coverage"] is False
+
+
+def test_a_failing_commit_status_counts_like_a_failing_check(client, repo, webhook_secret):
+    send(client, webhook_secret, "pull_request", webhook_example("pull_request", "opened"))
+    example = webhook_example("status", index=0)
+    payload = {**example, "state": "failure", "sha": HEAD, "description": "3 files need formatting"}
+    validate_webhook("status", payload, example=example)
+    send(client, webhook_secret, "status", payload)
+    assert GitHubCommitCheck.objects.get(repository=repo, sha=HEAD, name="default").failed
+    # the portal's own status coming back is not a check
+    own = {**payload, "context": "qms/bypass", "state": "success"}
+    send(client, webhook_secret, "status", own)
+    assert not GitHubCommitCheck.objects.filter(name="qms/bypass").exists()
+
+
+def test_a_delivery_that_fails_keeps_its_error_and_is_replayed_from_the_admin(client, repo, webhook_secret, admin):
+    payload = webhook_example("check_run", "completed")
+    del payload["check_run"]["head_sha"]  # a payload the handler cannot use
+    response = deliver(client, "check_run", payload, secret=webhook_secret)
+    delivery = GitHubDelivery.objects.get(delivery_id=response.json()["delivery"])
+    github_delivery_process(delivery_pk=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.processed_at is None and "head_sha" in delivery.error
+    assert not GitHubCommitCheck.objects.exists()  # nothing half-written
+    delivery.payload = webhook_example("check_run", "completed")  # e.g. a handler fixed since
+    delivery.save()
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:emergencies_githubdelivery_changelist"),
+        {"action": "replay", "_selected_action": [delivery.pk]},
+    )
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.processed_at is not None and delivery.attempts == 2
+    assert GitHubCommitCheck.objects.filter(name=CHECK).exists()
+
+
+def test_only_an_administrator_replays(repo, make_user):
+    delivery = GitHubDelivery.objects.create(
+        delivery_id="x", event="push", repository=repo, payload={}, received_at="2026-12-01T00:00:00Z"
+    )
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        github_delivery_replay(delivery_pk=delivery.pk, actor=make_user(Role.QMS))
