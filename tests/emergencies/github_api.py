@@ -211,7 +211,13 @@ class GitHubAPIServer:
         sent = json.loads(body) if body else None
         with self._lock:
             self.requests.append(
-                {"operation": operation["operationId"], "method": method, "path": path, "body": sent, "headers": headers}
+                {
+                    "operation": operation["operationId"],
+                    "method": method,
+                    "path": path,
+                    "body": sent,
+                    "headers": headers,
+                }
             )
         if self.down:
             return 503, {}, {"message": "Service Unavailable"}

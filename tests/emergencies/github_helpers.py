@@ -24,7 +24,9 @@ PASSWORD = "pw-correct-horse"
 def link(admin, full_name: str = REPO, **kwargs):
     return activation.github_repository_link(
         full_name=full_name,
-        required_checks=kwargs.pop("required_checks", {CHECK: "code_quality_minor", "default": "documentation_coverage"}),
+        required_checks=kwargs.pop(
+            "required_checks", {CHECK: "code_quality_minor", "default": "documentation_coverage"}
+        ),
         default_branch=kwargs.pop("default_branch", "master"),
         actor=admin,
         **kwargs,

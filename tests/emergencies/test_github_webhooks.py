@@ -117,7 +117,9 @@ def test_a_failing_required_check_offers_a_prefilled_bypass_on_the_pull_request_
     form = client.get(form_url).content.decode()
     assert f'value="{REPO}"' in form and 'value="#2"' in form
     assert f'name="head_sha" value="{HEAD}"' in form
-    boxes = {m.group(1): "checked" in m.group(0) for m in re.finditer(r'<input[^>]*name="checks" value="(\w+)"[^>]*>', form)}
+    boxes = {
+        m.group(1): "checked" in m.group(0) for m in re.finditer(r'<input[^>]*name="checks" value="(\w+)"[^>]*>', form)
+    }
     assert boxes["code_quality_minor"] is True and boxes["documentation_coverage"] is False
 
 
