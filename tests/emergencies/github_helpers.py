@@ -19,6 +19,7 @@ NEW_HEAD = "9049f1265b7d61be4a8904a9a27120d2064dab3b"
 MERGE = "c4295bd74fb0f4fda03689c3df3f2803b658fd85"
 CHECK = "Octocoders-linter"
 PASSWORD = "pw-correct-horse"
+REQUIRED = {CHECK: "code_quality_minor", "default": "documentation_coverage"}
 
 
 def link(admin, full_name: str = REPO, **kwargs):
