@@ -64,10 +64,10 @@ def github_signature_valid(*, body: bytes, header: str, secret: str) -> bool:
 def github_delivery_receive(*, delivery_id: str, event: str, signature: str, body: bytes) -> GitHubDelivery | None:
     """Verify and store one delivery; the worker handles it after commit. ``ping`` is answered, not stored."""
     secret = settings.GITHUB_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookRefused(503, "No webhook secret is configured (GITHUB_WEBHOOK_SECRET).")
     if not signature:
         raise WebhookRefused(401, "Unsigned delivery: X-Hub-Signature-256 is missing.")
+    if not secret:
+        raise WebhookRefused(503, "No webhook secret is configured (GITHUB_WEBHOOK_SECRET).")
     if not github_signature_valid(body=body, header=signature, secret=secret):
         raise WebhookRefused(401, "The signature does not match the body.")
     if not delivery_id or len(delivery_id) > 64 or not event or len(event) > 40:

@@ -4,6 +4,7 @@ worker; each handled event kind from GitHub's own example payloads."""
 import json
 import re
 import uuid
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -166,3 +167,46 @@ def test_only_an_administrator_replays(repo, make_user):
 
     with pytest.raises(PermissionDenied):
         github_delivery_replay(delivery_pk=delivery.pk, actor=make_user(Role.QMS))
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "form"),
+    [(Role.LEAD, 200, 200), (Role.ONCALL, 200, 200), (Role.AUDITOR, 200, 403), (Role.QMS, 200, 403), (None, 404, 404)],
+)
+def test_pull_request_pages_by_role(client, repo, webhook_secret, make_user, role, page, form):
+    failing_check(client, webhook_secret)
+    client.force_login(make_user(role) if role else make_user())
+    assert client.get(reverse("emergencies:github-pull", args=[repo.pk, 2])).status_code == page
+    assert client.get(reverse("emergencies:github-pull-bypass", args=[repo.pk, 2])).status_code == form
+    assert client.post(reverse("emergencies:github-pull-bypass", args=[repo.pk, 2]), {}).status_code == (
+        400 if form == 200 else form
+    )
+
+
+def test_the_prefilled_form_requests_a_bypass_scoped_to_the_head_sha(client, repo, webhook_secret, make_user):
+    from emergencies.models.github import GitHubBypassScope
+
+    failing_check(client, webhook_secret)
+    client.force_login(make_user(Role.ONCALL))
+    data = {
+        "repository": "someone/else",  # the pull request decides, not the form
+        "pull_request": "#99",
+        "production_impact": "low",
+        "code_quality_only": "on",
+        "checks": ["code_quality_minor"],
+        "reason": "Lint misfires",
+        "impact_assessment": "None",
+        "risk_evaluation": "Low",
+        "remediation_due": (date.today() + timedelta(days=1)).isoformat(),
+        "head_sha": HEAD,
+    }
+    url = reverse("emergencies:github-pull-bypass", args=[repo.pk, 2])
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    scope = GitHubBypassScope.objects.get()
+    assert (scope.head_sha, scope.checks) == (HEAD, [CHECK])
+    assert (scope.bypass.repository, scope.bypass.pull_request) == (REPO, "#2")
+    # a stale form (another head) is refused and writes nothing
+    stale = client.post(url, {**data, "head_sha": "0" * 40})
+    assert stale.status_code == 400 and "New commits" in stale.content.decode()
+    assert GitHubBypassScope.objects.count() == 1
