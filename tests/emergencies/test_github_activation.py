@@ -257,3 +257,31 @@ def test_the_test_server_refuses_what_the_description_does_not_allow(github_api)
     assert httpx.post(f"{github_api.url}/repos/o/r/issues", json={"body": "no title"}).status_code == 422
     assert len(github_api.errors) == 3
     github_api.errors.clear()  # refused as they should be
+
+
+def test_as_a_github_app_the_installation_token_is_obtained_first(active, github_api, settings, tmp_path):
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (tmp_path / "app.pem").write_bytes(pem)
+    settings.GITHUB_APP_ID, settings.GITHUB_APP_PRIVATE_KEY_PATH, settings.GITHUB_TOKEN = (
+        "123456",
+        str(tmp_path / "app.pem"),
+        "",
+    )
+    bypass, scope = active
+    repository = scope.repository
+    repository.installation_id = 42
+    repository.save()
+    call = GitHubCall.objects.get(bypass=bypass, kind=GitHubCall.Kind.STATUS)
+    assert github_call_deliver(call_id=call.pk).state == GitHubCall.State.DELIVERED
+    (grant_call,) = github_api.calls("apps/create-installation-access-token")
+    assert grant_call["path"] == "/app/installations/42/access_tokens"
+    app_jwt = grant_call["headers"]["Authorization"].split(" ", 1)[1]
+    claims = jwt.decode(app_jwt, key.public_key(), algorithms=["RS256"])
+    assert str(claims["iss"]) == "123456"
+    (status,) = github_api.calls("repos/create-commit-status")
+    assert status["headers"]["Authorization"].startswith("token ghs_")
