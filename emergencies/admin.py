@@ -90,12 +90,30 @@ from emergencies.models.github import (  # noqa: E402
 from emergencies.services import activation, deployment  # noqa: E402
 from emergencies.services import github as github_services  # noqa: E402
 from qms.admin import NoRevertHistoryAdmin  # noqa: E402
+from qms.procedures import CHECK_CATALOGUE  # noqa: E402
+
+
+class GitHubRepositoryForm(forms.ModelForm):
+    class Meta:
+        model = GitHubRepository
+        fields = ("full_name", "required_checks", "procedure_code", "default_branch", "installation_id", "active")
+
+    def clean_required_checks(self):
+        value = self.cleaned_data["required_checks"]
+        unknown = sorted({str(v) for v in value.values()} - set(CHECK_CATALOGUE)) if isinstance(value, dict) else []
+        if not isinstance(value, dict) or not value or unknown:
+            raise forms.ValidationError(
+                f"A JSON object of required check name → one of: {', '.join(CHECK_CATALOGUE)}."
+                + (f" Unknown: {', '.join(unknown)}." if unknown else "")
+            )
+        return value
 
 
 @admin.register(GitHubRepository)
 class GitHubRepositoryAdmin(NoRevertHistoryAdmin):
     """Linking a repository: an administrator names the required checks the portal may answer for."""
 
+    form = GitHubRepositoryForm
     list_display = ("full_name", "default_branch", "procedure_code", "active", "linked_at")
     fields = ("full_name", "required_checks", "procedure_code", "default_branch", "installation_id", "active")
     actions = ["create_gate_token"]

@@ -28,6 +28,7 @@ from emergencies.models.github import GitHubBypassScope, GitHubCall, GitHubRepos
 from emergencies.services.bypass import remediation_due_date
 from qms.models import User
 from qms.procedures import CHECK_CATALOGUE
+from qms.services import procedure_version_current
 from qms.services.notifications import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def github_repository_link(
     unknown = sorted({str(v) for v in required_checks.values()} - set(CHECK_CATALOGUE))
     if unknown:
         raise ValidationError({"required_checks": [f"Not a check of the procedures: {', '.join(unknown)}."]})
+    if procedure_code and procedure_version_current(code=procedure_code) is None:
+        raise ValidationError({"procedure_code": [f"No procedure {procedure_code!r} is in effect."]})
     if repository_id:
         repository = GitHubRepository.objects.select_for_update().get(pk=repository_id)
     else:

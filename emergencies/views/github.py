@@ -3,6 +3,7 @@ bypass request prefilled from it, and the GitHub panel of a bypass."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -10,7 +11,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import permissions
 from emergencies.forms import BypassRequestForm
-from emergencies.models.github import GitHubBypassScope, GitHubCall, GitHubCommitCheck, GitHubFinding, GitHubPullRequest
+from emergencies.models.github import (
+    FAILING,
+    GitHubBypassScope,
+    GitHubCall,
+    GitHubCommitCheck,
+    GitHubFinding,
+    GitHubPullRequest,
+)
 from emergencies.services import bypass as bypass_services
 from emergencies.services import github as services
 from qms.forms_util import apply_validation_error, form_data
@@ -125,7 +133,32 @@ def bypass_panel(request, bypass) -> dict:
 
 
 def findings_widget(request) -> dict:
+    """Unauthorised merges for oversight; open pull requests whose required checks fail, for requesters."""
     user = request.user
-    if not user.has_role(Role.QMS, Role.AUDITOR, Role.QUALITY, Role.EXECUTIVE, Role.LEAD, Role.SECURITY):
-        return {"findings": []}
-    return {"findings": list(GitHubFinding.objects.select_related("repository", "pull").order_by("-detected_at")[:10])}
+    findings, failing = [], []
+    if user.has_role(Role.QMS, Role.AUDITOR, Role.QUALITY, Role.EXECUTIVE, Role.LEAD, Role.SECURITY):
+        findings = list(GitHubFinding.objects.select_related("repository", "pull").order_by("-detected_at")[:10])
+    if bypass_services.can_request_bypass(user):
+        failed = GitHubCommitCheck.objects.filter(
+            repository=OuterRef("repository"), sha=OuterRef("head_sha"), conclusion__in=FAILING
+        )
+        covered = GitHubBypassScope.objects.filter(pull=OuterRef("pk"), head_sha=OuterRef("head_sha"))
+        pulls = list(
+            GitHubPullRequest.objects.filter(Exists(failed), state="open")
+            .exclude(Exists(covered))
+            .select_related("repository")
+            .order_by("-updated_at")[:10]
+        )
+        checks = GitHubCommitCheck.objects.filter(sha__in=[p.head_sha for p in pulls], conclusion__in=FAILING)
+        by_commit: dict = {}
+        for check in checks:
+            by_commit.setdefault((check.repository_id, check.sha), []).append(check.name)
+        for pull in pulls:
+            names = [
+                n
+                for n in by_commit.get((pull.repository_id, pull.head_sha), [])
+                if n in pull.repository.required_checks
+            ]
+            if names:
+                failing.append((pull, sorted(names)))
+    return {"findings": findings, "failing": failing}

@@ -210,3 +210,50 @@ def test_the_prefilled_form_requests_a_bypass_scoped_to_the_head_sha(client, rep
     stale = client.post(url, {**data, "head_sha": "0" * 40})
     assert stale.status_code == 400 and "New commits" in stale.content.decode()
     assert GitHubBypassScope.objects.count() == 1
+
+
+def test_the_dashboard_lists_pull_requests_with_failing_required_checks(client, repo, webhook_secret, make_user):
+    failing_check(client, webhook_secret)
+    client.force_login(make_user(Role.ONCALL))
+    page = client.get(reverse("qms:dashboard")).content.decode()
+    assert 'data-testid="github-failing"' in page and f"{REPO}#2" in page
+    client.force_login(make_user(Role.AUDITOR))  # not a requester
+    assert 'data-testid="github-failing"' not in client.get(reverse("qms:dashboard")).content.decode()
+
+
+def test_an_administrator_links_a_repository_in_the_admin(client, admin):
+    from audits.models import AuditEvent
+    from emergencies.models.github import GitHubRepository
+
+    client.force_login(admin)
+    url = reverse("admin:emergencies_githubrepository_add")
+    data = {
+        "full_name": "acme/payments",
+        "required_checks": '{"ci / lint": "code_quality_minor"}',
+        "procedure_code": "emergency-bypass-workflow",
+        "default_branch": "main",
+        "installation_id": "42",
+        "active": "on",
+    }
+    assert client.post(url, data).status_code == 302
+    repository = GitHubRepository.objects.get(full_name="acme/payments")
+    assert repository.required_checks == {"ci / lint": "code_quality_minor"} and repository.linked_by == admin
+    assert AuditEvent.objects.filter(action="github.repository_linked", subject_id=str(repository.pk)).exists()
+    response = client.post(
+        reverse("admin:emergencies_githubrepository_changelist"),
+        {"action": "create_gate_token", "_selected_action": [repository.pk]},
+        follow=True,
+    )
+    assert "qmsgate_" in response.content.decode()
+    assert AuditEvent.objects.filter(action="github.gate_token_created", subject_id=str(repository.pk)).exists()
+
+
+def test_the_admin_tells_a_wrong_check_mapping_and_links_nothing(client, admin):
+    from emergencies.models.github import GitHubRepository
+
+    client.force_login(admin)
+    url = reverse("admin:emergencies_githubrepository_add")
+    data = {"full_name": "acme/x", "required_checks": '{"lint": "nope"}', "procedure_code": "emergency-bypass-workflow"}
+    response = client.post(url, {**data, "default_branch": "main", "active": "on"})
+    assert response.status_code == 200 and "Unknown: nope" in response.content.decode()
+    assert not GitHubRepository.objects.exists()
