@@ -15,9 +15,14 @@ SCOPE_REASONS = {
 }
 
 
+class _Values(dict):
+    def __missing__(self, key):
+        return "unknown"
+
+
 @receiver(signals.github_scope_event, dispatch_uid="audits.github.scope_event")
 def on_scope_event(sender, *, scope, event, actor, details, **kwargs):
-    values = {"sha": scope.head_sha, "merged_by": "unknown", **{k: v for k, v in details.items() if v}}
+    values = _Values(sha=scope.head_sha, **{k: v for k, v in details.items() if v})
     services.audit_event_record(
         action=f"bypass.github_{event}",
         actor=actor,

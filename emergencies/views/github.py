@@ -21,6 +21,7 @@ from emergencies.models.github import (
 )
 from emergencies.services import bypass as bypass_services
 from emergencies.services import github as services
+from emergencies.views.bypasses import _level_preview
 from qms.forms_util import apply_validation_error, form_data
 from qms.roles import Role
 
@@ -99,8 +100,6 @@ def pull_bypass_create(request, repository_id: int, number: int):
                 request, f"{bypass.identifier} requested for {pull} at {head_sha[:7]}. The signers have been notified."
             )
             return redirect(bypass)
-    from emergencies.views.bypasses import _level_preview
-
     context = {"form": form, "preview": _level_preview(form), "github_pull": pull, "head_sha": head_sha}
     return render(request, "emergencies/bypassrequest_form.html", context, status=400 if form.errors else 200)
 

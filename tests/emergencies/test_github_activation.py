@@ -1,6 +1,7 @@
 """A bypass on GitHub itself: activation posts the status, label and issues (validated against GitHub's REST
 description by the test server); new commits, merges, reverts and expiry are captured back."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -285,3 +286,28 @@ def test_as_a_github_app_the_installation_token_is_obtained_first(active, github
     assert str(claims["iss"]) == "123456"
     (status,) = github_api.calls("repos/create-commit-status")
     assert status["headers"]["Authorization"].startswith("token ghs_")
+
+
+def test_github_unreachable_is_retried_with_backoff(active, settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    settings.GITHUB_API_URL = f"http://127.0.0.1:{closed}"
+    github_calls_dispatch_task()
+    call = GitHubCall.objects.get(kind=GitHubCall.Kind.STATUS)
+    assert call.state == GitHubCall.State.PENDING and call.attempts == 1 and call.last_error
+    first_wait = call.next_attempt_at - timezone.now()
+    with time_machine.travel(call.next_attempt_at + timedelta(seconds=1)):
+        github_calls_dispatch_task()
+        call.refresh_from_db()
+        assert call.attempts == 2 and call.state == GitHubCall.State.PENDING
+        assert call.next_attempt_at - timezone.now() > timedelta(seconds=50)  # the wait doubles
+    assert timedelta(seconds=25) < first_wait <= timedelta(seconds=31)
+
+
+def test_merge_without_a_merge_commit_sha_is_still_recorded(active, client, webhook_secret):
+    bypass, scope = active
+    merged(client, webhook_secret, merge_sha=None)
+    scope.refresh_from_db()
+    assert scope.merged_at and scope.merge_sha == ""
+    assert "unknown" in AuditEvent.objects.get(action="bypass.github_merged", subject_id=str(bypass.pk)).reason
