@@ -19,6 +19,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -257,7 +258,9 @@ def _supersede_scopes(pull: GitHubPullRequest, new_sha: str) -> None:
         merged_at__isnull=True,
         bypass__status__in=[BypassRequest.Status.PENDING, BypassRequest.Status.ACTIVE],
     )
-    for scope in scopes.exclude(head_sha=new_sha).select_related("bypass", "repository"):
+    for scope in (
+        scopes.exclude(head_sha=new_sha).exclude(superseded_by_sha=new_sha).select_related("bypass", "repository")
+    ):
         scope.superseded_by_sha, scope.superseded_at = new_sha, timezone.now()
         scope._change_reason = f"new commits: {new_sha[:7]}"
         scope.save()
@@ -270,6 +273,14 @@ def _supersede_scopes(pull: GitHubPullRequest, new_sha: str) -> None:
         )
         signals.github_scope_event.send(
             sender=GitHubBypassScope, scope=scope, event="superseded", actor=None, details={"new_sha": new_sha}
+        )
+        bypass = scope.bypass
+        notification_queue(
+            recipients=User.objects.filter(pk__in={bypass.requested_by_id, bypass.implementer_id} - {None}),
+            dedupe_prefix=f"github-superseded:{scope.pk}:{new_sha}",
+            template="github_reapproval",
+            context={"scope": scope, "bypass": bypass, "new_sha": new_sha},
+            link=reverse("emergencies:github-pull", args=[pull.repository_id, pull.number]),
         )
 
 

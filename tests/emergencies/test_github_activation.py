@@ -108,6 +108,10 @@ def test_a_new_push_does_not_inherit_the_bypass(active, github_api, client, peop
     page = client.get(bypass.get_absolute_url()).content.decode()
     assert 'data-testid="github-reapproval"' in page
     assert AuditEvent.objects.filter(action="bypass.github_superseded", subject_id=str(bypass.pk)).exists()
+    note = Notification.objects.get(recipient=people["dev"], subject__startswith="[RE-APPROVAL NEEDED]")
+    assert NEW_HEAD in note.body and note.link.endswith(f"/github/{scope.repository_id}/pulls/2/")
+    synchronize(client, webhook_secret)  # the same push delivered again: one message
+    assert Notification.objects.filter(subject__startswith="[RE-APPROVAL NEEDED]").count() == 1
     # a bypass requested from a form opened before the push is refused
     with pytest.raises(ValidationError, match="New commits"):
         request_bypass(people["dev"], head_sha=HEAD)

@@ -7,6 +7,8 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from emergencies.models.github import GitHubCommitCheck, GitHubDelivery, GitHubPullRequest
@@ -257,3 +259,38 @@ def test_the_admin_tells_a_wrong_check_mapping_and_links_nothing(client, admin):
     response = client.post(url, {**data, "default_branch": "main", "active": "on"})
     assert response.status_code == 200 and "Unknown: nope" in response.content.decode()
     assert not GitHubRepository.objects.exists()
+
+
+PULL_BUDGETS = (7, 10)
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_pull_request_page_and_dashboard_query_budgets(
+    client, repo, webhook_secret, make_user, django_assert_max_num_queries, many
+):
+    from django.utils import timezone
+
+    failing_check(client, webhook_secret)
+    if many:
+        for number in range(3, 40):
+            pull = GitHubPullRequest.objects.create(
+                repository=repo, number=number, head_sha=f"{number:040x}", updated_at=timezone.now()
+            )
+            for name in (CHECK, "default", f"extra-{number}"):
+                GitHubCommitCheck.objects.create(
+                    repository=repo,
+                    sha=pull.head_sha,
+                    name=name,
+                    conclusion="failure",
+                    source="check_run",
+                    updated_at=timezone.now(),
+                )
+    client.force_login(make_user(Role.LEAD))
+    client.get(reverse("qms:dashboard"))  # the session's first request writes it
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(reverse("emergencies:github-pull", args=[repo.pk, 2])).status_code == 200
+    with CaptureQueriesContext(connection) as dashboard:
+        response = client.get(reverse("qms:dashboard"))
+    assert response.status_code == 200 and response.content.decode().count("failing at") == (10 if many else 1)
+    # the same number of queries for 1 and for 38 failing pull requests
+    assert (len(page), len(dashboard)) == PULL_BUDGETS
