@@ -381,6 +381,14 @@ def github_bypass_request_create(*, pull_id: int, head_sha: str, data: BypassInp
         )
     if pull.state != "open":
         raise ValidationError({"checks": [f"{pull} is {pull.state}; only an open pull request can be bypassed."]})
+    live = GitHubBypassScope.objects.filter(
+        pull=pull,
+        head_sha=head_sha,
+        expired_at__isnull=True,
+        bypass__status__in=[BypassRequest.Status.PENDING, BypassRequest.Status.ACTIVE],
+    ).select_related("bypass")
+    if live:
+        raise ValidationError({"checks": [f"{live[0].bypass.identifier} already covers {pull} at {head_sha[:7]}."]})
     names = [name for name, key in repository.required_checks.items() if key in data.checks]
     unknown = [key for key in data.checks if key not in repository.required_checks.values()]
     if unknown:

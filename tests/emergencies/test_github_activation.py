@@ -117,6 +117,13 @@ def test_a_new_push_does_not_inherit_the_bypass(active, github_api, client, peop
         request_bypass(people["dev"], head_sha=HEAD)
 
 
+def test_one_bypass_at_a_time_covers_a_commit(active, people):
+    bypass, _scope = active
+    with pytest.raises(ValidationError, match=f"{bypass.identifier} already covers"):
+        request_bypass(people["dev"])
+    assert GitHubBypassScope.objects.count() == 1
+
+
 def test_merge_of_the_bypassed_pull_request_is_recorded(active, client, webhook_secret):
     bypass, scope = active
     merged(client, webhook_secret)
