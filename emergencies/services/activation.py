@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -97,14 +96,19 @@ def github_call_queue(
         },
     )
     if created:
-        transaction.on_commit(partial(_publish_call, call.pk), robust=True)
+        transaction.on_commit(_publish_call(call.pk), robust=True)
     return call
 
 
-def _publish_call(pk: int) -> None:
-    from emergencies.tasks import github_call_deliver_task
+def _publish_call(pk: int):
+    """What runs on commit (a named function: Django logs a failing robust callback by its name)."""
 
-    github_call_deliver_task.apply_async((pk,), retry=False)
+    def publish() -> None:
+        from emergencies.tasks import github_call_deliver_task
+
+        github_call_deliver_task.apply_async((pk,), retry=False)
+
+    return publish
 
 
 def github_status_queue(*, scope: GitHubBypassScope, sha: str, state: str, description: str, reason: str) -> GitHubCall:
@@ -309,5 +313,5 @@ def github_call_retry(*, call_id: int, actor: User) -> GitHubCall:
         raise ValidationError("This call is already on GitHub.")
     call.state, call.next_attempt_at = GitHubCall.State.PENDING, timezone.now()
     call.save(update_fields=["state", "next_attempt_at"])
-    transaction.on_commit(partial(_publish_call, call.pk), robust=True)
+    transaction.on_commit(_publish_call(call.pk), robust=True)
     return call

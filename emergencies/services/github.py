@@ -14,7 +14,6 @@ import logging
 import re
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -95,16 +94,21 @@ def github_delivery_receive(*, delivery_id: str, event: str, signature: str, bod
                 payload=payload,
                 received_at=timezone.now(),
             )
-            transaction.on_commit(partial(_publish_delivery, delivery.pk), robust=True)
+            transaction.on_commit(_publish_delivery(delivery.pk), robust=True)
     except IntegrityError as exc:
         raise WebhookRefused(409, f"Delivery {delivery_id} was received before: replay refused.") from exc
     return delivery
 
 
-def _publish_delivery(pk: int) -> None:
-    from emergencies.tasks import github_delivery_process_task
+def _publish_delivery(pk: int):
+    """What runs on commit (a named function: Django logs a failing robust callback by its name)."""
 
-    github_delivery_process_task.apply_async((pk,), retry=False)
+    def publish() -> None:
+        from emergencies.tasks import github_delivery_process_task
+
+        github_delivery_process_task.apply_async((pk,), retry=False)
+
+    return publish
 
 
 def github_delivery_process(*, delivery_pk: int) -> GitHubDelivery | None:

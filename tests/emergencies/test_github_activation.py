@@ -322,3 +322,19 @@ def test_merge_without_a_merge_commit_sha_is_still_recorded(active, client, webh
     scope.refresh_from_db()
     assert scope.merged_at and scope.merge_sha == ""
     assert "unknown" in AuditEvent.objects.get(action="bypass.github_merged", subject_id=str(bypass.pk)).reason
+
+
+def test_activation_while_the_broker_is_down_is_delivered_by_the_beat_job(
+    client, repo, people, webhook_secret, github_api, celery_on, django_capture_on_commit_callbacks
+):
+    from tests.conftest import _free_port
+
+    failing_check(client, webhook_secret)
+    bypass = request_bypass(people["dev"])
+    celery_on(f"redis://127.0.0.1:{_free_port()}/0")  # nothing listens there
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        bypass, _scope = grant(bypass, people["lead"])
+    assert bypass.status == BypassRequest.Status.ACTIVE and len(callbacks) >= 3
+    assert github_api.requests == []
+    assert github_calls_dispatch_task() == 3
+    assert len(github_api.calls("repos/create-commit-status")) == 1

@@ -294,3 +294,29 @@ def test_pull_request_page_and_dashboard_query_budgets(
     assert response.status_code == 200 and response.content.decode().count("failing at") == (10 if many else 1)
     # the same number of queries for 1 and for 38 failing pull requests
     assert (len(page), len(dashboard)) == PULL_BUDGETS
+
+
+def test_a_delivery_arriving_while_the_broker_is_down_is_stored_and_handled_by_the_beat_job(
+    client, repo, webhook_secret, celery_on, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from emergencies.tasks import github_deliveries_pending_task
+    from tests.conftest import _free_port
+
+    celery_on(f"redis://127.0.0.1:{_free_port()}/0")  # nothing listens there
+    with django_capture_on_commit_callbacks(execute=True):
+        response = deliver(client, "check_run", webhook_example("check_run", "completed"), secret=webhook_secret)
+    assert response.status_code == 202
+    delivery = GitHubDelivery.objects.get()
+    assert delivery.processed_at is None
+    assert github_deliveries_pending_task() == 0  # not before the broker had its chance
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        assert github_deliveries_pending_task() == 1
+        assert github_deliveries_pending_task() == 0
+    delivery.refresh_from_db()
+    assert delivery.processed_at is not None
+    assert GitHubCommitCheck.objects.get(name=CHECK).failed
