@@ -9,6 +9,7 @@ class AuditsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         import audits.ccb_receivers
+        import audits.github_receivers
         import audits.patch_receivers  # noqa: F401
         from audits import panels, receivers, security_receivers  # noqa: F401
         from audits.append_only import protect_history_tables

@@ -2,6 +2,7 @@ from django.urls import path
 
 from emergencies import api, api_ccb
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
+from emergencies.views import deployment
 
 urlpatterns = [
     path("emergencies/", api.EmergencyListCreate.as_view(), name="api-emergency-list"),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("ccb/sessions/", api_ccb.CCBSessionList.as_view(), name="api-ccb-session-list"),
     path("ccb/sessions/<int:pk>/", api_ccb.CCBSessionDetail.as_view(), name="api-ccb-session-detail"),
     path("ccb/sessions/<int:pk>/vote/", api_ccb.CCBVote.as_view(), name="api-ccb-vote"),
+    path("gates/deployment", deployment.DeploymentGate.as_view(), name="api-deployment-gate"),
 ]

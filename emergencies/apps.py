@@ -17,6 +17,25 @@ class EmergenciesConfig(AppConfig):
         )
         self._ready_ccb()
         self._ready_patch()
+        self._ready_github()
+
+    def _ready_github(self) -> None:
+        """A bypass scoped to a pull request is activated on GitHub; its GitHub panel; unauthorised merges."""
+        from emergencies import signals
+        from emergencies.services import activation
+        from emergencies.views import github
+        from qms.registry import Block, register_dashboard_widget, register_subject_panel
+
+        def on_activated(sender, *, bypass, at, **kwargs):
+            activation.github_bypass_activate(bypass=bypass, at=at)
+
+        signals.bypass_activated.connect(on_activated, weak=False, dispatch_uid="emergencies.github.activate")
+        register_subject_panel(
+            "emergencies.BypassRequest", Block("github", "emergencies/github/bypass_panel.html", github.bypass_panel, 5)
+        )
+        register_dashboard_widget(
+            Block("github_findings", "emergencies/github/findings_widget.html", github.findings_widget, 15)
+        )
 
     def _ready_patch(self) -> None:
         """The patch package's configuration audit and follow-up documents are closure conditions."""

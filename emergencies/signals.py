@@ -26,3 +26,13 @@ change_record_milestone = Signal()
 gate_result_recorded = Signal()
 # item (ActionItem), actor
 action_item_saved = Signal()
+
+# GitHub (emergencies.services.github): repository, actor — a repository linked or its link changed
+github_repository_linked = Signal()
+# scope (GitHubBypassScope), event, actor, details — the GitHub side of a bypass: granted, superseded by new
+# commits, expired, merged, reverted
+github_scope_event = Signal()
+# finding (GitHubFinding) — a merge with failing required checks and no bypass for its commit
+github_unauthorised_merge = Signal()
+# token (DeploymentGateToken), action ("created" / "revoked"), actor
+deployment_gate_token_changed = Signal()

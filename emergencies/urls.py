@@ -101,3 +101,15 @@ urlpatterns += [
     path("ccb/change/<recordid:identifier>/regulatory/", ccb_views.ccb_regulatory, name="ccb-regulatory"),
     path("ccb/change/<recordid:identifier>/verification/", ccb_views.ccb_verification, name="ccb-verification"),
 ]
+
+# GitHub: a pull request as the webhooks describe it, and the bypass request prefilled from it.
+from emergencies.views import github as github_views  # noqa: E402
+
+urlpatterns += [
+    path("github/<int:repository_id>/pulls/<int:number>/", github_views.pull_detail, name="github-pull"),
+    path(
+        "github/<int:repository_id>/pulls/<int:number>/bypass/",
+        github_views.pull_bypass_create,
+        name="github-pull-bypass",
+    ),
+]

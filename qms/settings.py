@@ -352,3 +352,27 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# --- GitHub (emergencies.services.github, .activation): a GitHub App, or a fine-grained token ------------------
+GITHUB_API_URL = env("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+GITHUB_APP_ID = env("GITHUB_APP_ID")
+GITHUB_APP_PRIVATE_KEY_PATH = env("GITHUB_APP_PRIVATE_KEY_PATH")
+GITHUB_TOKEN = env("GITHUB_TOKEN")
+GITHUB_WEBHOOK_SECRET = env("GITHUB_WEBHOOK_SECRET")
+GITHUB_CALL_MAX_ATTEMPTS = int(env("GITHUB_CALL_MAX_ATTEMPTS", "12"))
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "github-calls-dispatch": {
+            "task": "emergencies.tasks.github_calls_dispatch_task",
+            "schedule": timedelta(minutes=1),
+        },
+        "github-deliveries-pending": {
+            "task": "emergencies.tasks.github_deliveries_pending_task",
+            "schedule": timedelta(minutes=1),
+        },
+        "github-scopes-expire": {
+            "task": "emergencies.tasks.github_scopes_expire_task",
+            "schedule": timedelta(minutes=5),
+        },
+    }
+)

@@ -125,6 +125,12 @@ EXPECTED: dict[str, Case] = {
     "api-bypass-verbal": Case(
         every(405, anon=API), post=by_role(RECORDERS, 400, 403, none=404, anon=API), data={}, json=True
     ),
+    # emergencies: GitHub. The sample pull request does not exist; the webhook needs a signature, the
+    # deployment gate a repository's gate token (no session or API token opens it).
+    "emergencies:github-pull": Case(every(404), post=every(405)),
+    "emergencies:github-pull-bypass": Case(every(404), post=every(404)),
+    "github-webhook": Case(every(405, anon=405), post=every(401, anon=401), data={}, json=True),
+    "api-deployment-gate": Case(every(401, anon=401), post=every(401, anon=401), json=True),
     # emergencies: after the fix. The sample change is a fresh stub with no post-mortem and no patch package.
     "emergencies:validation-list": Case(LIST),
     "emergencies:hotfix-review": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
@@ -283,7 +289,7 @@ def _principal(client, who: str):
     client.force_login(user)
 
 
-PUBLIC = {"login", "healthz", "api-token"}
+PUBLIC = {"login", "healthz", "api-token", "github-webhook"}  # the webhook answers signed deliveries only
 
 
 def _generic(name: str, url: str, method: str, who: str, status: int, location: str) -> str | None:

@@ -1,0 +1,406 @@
+"""GitHub webhooks in: signature and replay checks, stored deliveries, and what each event means for a bypass.
+
+A delivery is verified and stored by the request (nothing else happens there) and handled by the worker
+(``github_delivery_process``), once: a processed delivery is never handled again, and a failed one keeps its
+error and can be replayed from the admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from dataclasses import replace
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from emergencies import signals
+from emergencies.models import BypassRequest
+from emergencies.models.github import (
+    FAILING,
+    GitHubBypassScope,
+    GitHubCommitCheck,
+    GitHubDelivery,
+    GitHubFinding,
+    GitHubPullRequest,
+    GitHubRepository,
+)
+from emergencies.services import activation
+from emergencies.services.bypass import BypassInput, bypass_request_create
+from qms.models import User
+from qms.procedures import CHECK_CATALOGUE
+from qms.roles import Role
+from qms.services.notifications import notification_queue
+
+logger = logging.getLogger(__name__)
+
+HANDLED_EVENTS = ("check_run", "check_suite", "status", "pull_request", "push")
+REVERT = re.compile(r"This reverts commit ([0-9a-f]{40})")
+
+
+class WebhookRefused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def github_signature_valid(*, body: bytes, header: str, secret: str) -> bool:
+    """``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body with the webhook secret; compared in
+    constant time."""
+    if not secret or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.encode())
+
+
+def github_delivery_receive(*, delivery_id: str, event: str, signature: str, body: bytes) -> GitHubDelivery | None:
+    """Verify and store one delivery; the worker handles it after commit. ``ping`` is answered, not stored."""
+    secret = settings.GITHUB_WEBHOOK_SECRET
+    if not signature:
+        raise WebhookRefused(401, "Unsigned delivery: X-Hub-Signature-256 is missing.")
+    if not secret:
+        raise WebhookRefused(503, "No webhook secret is configured (GITHUB_WEBHOOK_SECRET).")
+    if not github_signature_valid(body=body, header=signature, secret=secret):
+        raise WebhookRefused(401, "The signature does not match the body.")
+    if not delivery_id or len(delivery_id) > 64 or not event or len(event) > 40:
+        raise WebhookRefused(400, "X-GitHub-Delivery and X-GitHub-Event are required.")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise WebhookRefused(400, "The body is not JSON.") from exc
+    if not isinstance(payload, dict):
+        raise WebhookRefused(400, "The body is not a JSON object.")
+    if event == "ping":
+        return None
+    full_name = (payload.get("repository") or {}).get("full_name") or ""
+    repository = GitHubRepository.objects.filter(full_name__iexact=full_name, active=True).first()
+    if repository is None:
+        raise WebhookRefused(403, f"Repository {full_name or '(none)'} is not linked to the portal.")
+    try:
+        with transaction.atomic():
+            delivery = GitHubDelivery.objects.create(
+                delivery_id=delivery_id,
+                event=event,
+                action=str(payload.get("action") or "")[:40],
+                repository=repository,
+                payload=payload,
+                received_at=timezone.now(),
+            )
+            transaction.on_commit(_publish_delivery(delivery.pk), robust=True)
+    except IntegrityError as exc:
+        raise WebhookRefused(409, f"Delivery {delivery_id} was received before: replay refused.") from exc
+    return delivery
+
+
+def _publish_delivery(pk: int):
+    """What runs on commit (a named function: Django logs a failing robust callback by its name)."""
+
+    def publish() -> None:
+        from emergencies.tasks import github_delivery_process_task
+
+        github_delivery_process_task.apply_async((pk,), retry=False)
+
+    return publish
+
+
+def github_delivery_process(*, delivery_pk: int) -> GitHubDelivery | None:
+    """Handle one stored delivery, once. An error is kept on the delivery (and rolled back), for a replay."""
+    with transaction.atomic():
+        delivery = (
+            GitHubDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("repository")
+            .filter(pk=delivery_pk)
+            .first()
+        )
+        if delivery is None or delivery.processed_at is not None:
+            return delivery
+        delivery.attempts += 1
+        try:
+            with transaction.atomic():
+                if delivery.event in HANDLED_EVENTS:
+                    globals()[f"_on_{delivery.event}"](delivery)
+        except Exception as exc:
+            logger.exception("GitHub delivery %s failed", delivery.delivery_id)
+            delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
+            delivery.save(update_fields=["attempts", "error"])
+            return delivery
+        delivery.processed_at, delivery.error = timezone.now(), ""
+        delivery.save(update_fields=["attempts", "error", "processed_at"])
+        return delivery
+
+
+def github_delivery_replay(*, delivery_pk: int, actor: User) -> GitHubDelivery | None:
+    """An administrator runs a failed delivery again (a processed one is never handled twice)."""
+    if not actor.is_superuser:
+        raise PermissionDenied("Only an administrator replays webhook deliveries.")
+    return github_delivery_process(delivery_pk=delivery_pk)
+
+
+def github_deliveries_pending(*, older_than_seconds: int = 30, limit: int = 200) -> list[int]:
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    qs = GitHubDelivery.objects.filter(processed_at__isnull=True, attempts=0, received_at__lt=cutoff)
+    return list(qs.order_by("received_at").values_list("pk", flat=True)[:limit])
+
+
+# --- the events -------------------------------------------------------------------------------------------
+
+
+def _when(value: str | None) -> datetime:
+    return (parse_datetime(value) if value else None) or timezone.now()
+
+
+def _pull_stub(repository: GitHubRepository, number: int, head_sha: str) -> GitHubPullRequest:
+    pull, _ = GitHubPullRequest.objects.get_or_create(
+        repository=repository, number=number, defaults={"head_sha": head_sha, "updated_at": timezone.now()}
+    )
+    return pull
+
+
+def _record_check(delivery, *, sha, name, conclusion, source, url, default_branch_hit, pulls) -> None:
+    if name == activation.STATUS_CONTEXT:  # the portal's own status, seen coming back
+        return
+    repository = delivery.repository
+    GitHubCommitCheck.objects.update_or_create(
+        repository=repository,
+        sha=sha,
+        name=name[:200],
+        defaults={
+            "conclusion": (conclusion or "pending")[:20],
+            "source": source,
+            "details_url": (url or "")[:500],
+            "on_default_branch": default_branch_hit,
+            "updated_at": timezone.now(),
+        },
+    )
+    for pull in pulls:
+        _pull_stub(repository, pull["number"], (pull.get("head") or {}).get("sha") or sha)
+
+
+def _on_check_run(delivery: GitHubDelivery) -> None:
+    run = delivery.payload["check_run"]
+    branch = (run.get("check_suite") or {}).get("head_branch")
+    _record_check(
+        delivery,
+        sha=run["head_sha"],
+        name=run["name"],
+        conclusion=run.get("conclusion") or run.get("status"),
+        source="check_run",
+        url=run.get("html_url") or run.get("details_url"),
+        default_branch_hit=branch == delivery.repository.default_branch,
+        pulls=run.get("pull_requests") or [],
+    )
+
+
+def _on_check_suite(delivery: GitHubDelivery) -> None:
+    suite = delivery.payload["check_suite"]
+    _record_check(
+        delivery,
+        sha=suite["head_sha"],
+        name=(suite.get("app") or {}).get("name") or "check suite",
+        conclusion=suite.get("conclusion") or suite.get("status"),
+        source="check_suite",
+        url=suite.get("url"),
+        default_branch_hit=suite.get("head_branch") == delivery.repository.default_branch,
+        pulls=suite.get("pull_requests") or [],
+    )
+
+
+def _on_status(delivery: GitHubDelivery) -> None:
+    payload, repository = delivery.payload, delivery.repository
+    sha = payload["sha"]
+    on_default = any(
+        b.get("name") == repository.default_branch and (b.get("commit") or {}).get("sha") == sha
+        for b in payload.get("branches") or []
+    )
+    _record_check(
+        delivery,
+        sha=sha,
+        name=payload["context"],
+        conclusion=payload["state"],
+        source="status",
+        url=payload.get("target_url"),
+        default_branch_hit=on_default,
+        pulls=[],
+    )
+
+
+def _on_pull_request(delivery: GitHubDelivery) -> None:
+    payload, repository = delivery.payload, delivery.repository
+    data = payload["pull_request"]
+    head_sha = data["head"]["sha"]
+    pull = GitHubPullRequest.objects.select_for_update().filter(repository=repository, number=data["number"]).first()
+    pull = pull or GitHubPullRequest(repository=repository, number=data["number"])
+    pull.title = (data.get("title") or "")[:300]
+    pull.html_url = data.get("html_url") or ""
+    pull.author = ((data.get("user") or {}).get("login") or "")[:100]
+    pull.head_sha, pull.updated_at = head_sha, timezone.now()
+    pull.state = "merged" if data.get("merged") else data.get("state", "open")
+    if data.get("merged"):
+        pull.merged_at = _when(data.get("merged_at"))
+        pull.merge_sha = data.get("merge_commit_sha") or ""
+        pull.merged_by = ((data.get("merged_by") or {}).get("login") or "")[:100]
+    pull.save()
+    if payload.get("action") == "synchronize":
+        _supersede_scopes(pull, head_sha)
+    elif payload.get("action") == "closed" and data.get("merged"):
+        _capture_merge(delivery, pull)
+
+
+def _supersede_scopes(pull: GitHubPullRequest, new_sha: str) -> None:
+    """New commits do not inherit a bypass: the new head gets ``qms/bypass`` pending, the bypass needs
+    re-approval."""
+    scopes = GitHubBypassScope.objects.select_for_update().filter(
+        pull=pull,
+        merged_at__isnull=True,
+        bypass__status__in=[BypassRequest.Status.PENDING, BypassRequest.Status.ACTIVE],
+    )
+    for scope in (
+        scopes.exclude(head_sha=new_sha).exclude(superseded_by_sha=new_sha).select_related("bypass", "repository")
+    ):
+        scope.superseded_by_sha, scope.superseded_at = new_sha, timezone.now()
+        scope._change_reason = f"new commits: {new_sha[:7]}"
+        scope.save()
+        activation.github_status_queue(
+            scope=scope,
+            sha=new_sha,
+            state="pending",
+            description="New commits since the bypass was granted: re-approval needed",
+            reason="superseded",
+        )
+        signals.github_scope_event.send(
+            sender=GitHubBypassScope, scope=scope, event="superseded", actor=None, details={"new_sha": new_sha}
+        )
+        bypass = scope.bypass
+        notification_queue(
+            recipients=User.objects.filter(pk__in={bypass.requested_by_id, bypass.implementer_id} - {None}),
+            dedupe_prefix=f"github-superseded:{scope.pk}:{new_sha}",
+            template="github_reapproval",
+            context={"scope": scope, "bypass": bypass, "new_sha": new_sha},
+            link=reverse("emergencies:github-pull", args=[pull.repository_id, pull.number]),
+        )
+
+
+def _required_failing(repository: GitHubRepository, sha: str) -> list[str]:
+    names = list(repository.required_checks)
+    qs = GitHubCommitCheck.objects.filter(repository=repository, sha=sha, name__in=names, conclusion__in=FAILING)
+    return sorted(qs.values_list("name", flat=True))
+
+
+def _capture_merge(delivery: GitHubDelivery, pull: GitHubPullRequest) -> None:
+    repository = pull.repository
+    scope = (
+        GitHubBypassScope.objects.select_for_update()
+        .select_related("bypass")
+        .filter(
+            pull=pull,
+            head_sha=pull.head_sha,
+            expired_at__isnull=True,
+            bypass__status__in=[BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED],
+        )
+        .first()
+    )
+    if scope is not None:
+        scope.merge_sha, scope.merged_by, scope.merged_at = pull.merge_sha, pull.merged_by, pull.merged_at
+        scope._change_reason = f"merged by {pull.merged_by or 'unknown'} as {pull.merge_sha[:7]}"
+        scope.save()
+        details = {"merge_sha": pull.merge_sha, "merged_by": pull.merged_by, "merged_at": pull.merged_at.isoformat()}
+        signals.github_scope_event.send(
+            sender=GitHubBypassScope, scope=scope, event="merged", actor=None, details=details
+        )
+        return
+    failing = _required_failing(repository, pull.head_sha)
+    if not failing:
+        return
+    finding, created = GitHubFinding.objects.get_or_create(
+        kind=GitHubFinding.Kind.UNAUTHORISED_MERGE,
+        repository=repository,
+        head_sha=pull.head_sha,
+        defaults={
+            "pull": pull,
+            "merge_sha": pull.merge_sha,
+            "merged_by": pull.merged_by,
+            "failing_checks": failing,
+            "detected_at": timezone.now(),
+            "delivery": delivery,
+        },
+    )
+    if not created:
+        return
+    signals.github_unauthorised_merge.send(sender=GitHubFinding, finding=finding)
+    notification_queue(
+        recipients=User.objects.filter(is_active=True, groups__name=Role.QMS.group_name),
+        dedupe_prefix=f"github-unauthorised-merge:{finding.pk}",
+        template="github_unauthorised_merge",
+        context={"finding": finding, "pull": pull},
+        link=pull.html_url or "/",
+    )
+
+
+def _on_push(delivery: GitHubDelivery) -> None:
+    payload, repository = delivery.payload, delivery.repository
+    if payload.get("ref") != f"refs/heads/{repository.default_branch}":
+        return
+    for commit in payload.get("commits") or []:
+        for reverted in REVERT.findall(commit.get("message") or ""):
+            _record_revert(repository, reverted, commit)
+
+
+def _record_revert(repository: GitHubRepository, reverted: str, commit: dict) -> None:
+    scopes = GitHubBypassScope.objects.select_for_update().filter(repository=repository, revert_sha="")
+    for scope in scopes.filter(merge_sha=reverted) | scopes.filter(head_sha=reverted, merged_at__isnull=False):
+        scope.revert_sha, scope.reverted_at = commit["id"], _when(commit.get("timestamp"))
+        scope._change_reason = f"merge {reverted[:7]} reverted by {commit['id'][:7]}"
+        scope.save()
+        details = {"revert_sha": commit["id"], "reverted": reverted, "author": (commit.get("author") or {}).get("name")}
+        signals.github_scope_event.send(
+            sender=GitHubBypassScope, scope=scope, event="reverted", actor=None, details=details
+        )
+
+
+# --- from a pull request to a bypass -----------------------------------------------------------------------
+
+
+def github_pull_failing_checks(pull: GitHubPullRequest) -> list[tuple[str, str]]:
+    """The required checks failing on the pull request's head: (GitHub name, procedure check key)."""
+    required = pull.repository.required_checks
+    return [(name, required[name]) for name in _required_failing(pull.repository, pull.head_sha)]
+
+
+@transaction.atomic
+def github_bypass_request_create(*, pull_id: int, head_sha: str, data: BypassInput, actor: User) -> BypassRequest:
+    """Request a bypass for a pull request's failing required checks, scoped to the head SHA the requester saw."""
+    pull = GitHubPullRequest.objects.select_for_update().select_related("repository").get(pk=pull_id)
+    repository = pull.repository
+    if pull.head_sha != head_sha:
+        raise ValidationError(
+            {"checks": [f"New commits were pushed ({pull.head_sha[:7]}) since this form was opened: reload it."]}
+        )
+    if pull.state != "open":
+        raise ValidationError({"checks": [f"{pull} is {pull.state}; only an open pull request can be bypassed."]})
+    live = GitHubBypassScope.objects.filter(
+        pull=pull,
+        head_sha=head_sha,
+        expired_at__isnull=True,
+        bypass__status__in=[BypassRequest.Status.PENDING, BypassRequest.Status.ACTIVE],
+    ).select_related("bypass")
+    if live:
+        raise ValidationError({"checks": [f"{live[0].bypass.identifier} already covers {pull} at {head_sha[:7]}."]})
+    names = [name for name, key in repository.required_checks.items() if key in data.checks]
+    unknown = [key for key in data.checks if key not in repository.required_checks.values()]
+    if unknown:
+        labels = ", ".join(CHECK_CATALOGUE.get(k, {"label": k})["label"] for k in unknown)
+        raise ValidationError({"checks": [f"Not a required check of {repository}: {labels}."]})
+    data = replace(
+        data, repository=repository.full_name, pull_request=f"#{pull.number}", procedure_code=repository.procedure_code
+    )
+    bypass = bypass_request_create(data=data, actor=actor)
+    GitHubBypassScope.objects.create(bypass=bypass, repository=repository, pull=pull, head_sha=head_sha, checks=names)
+    return bypass

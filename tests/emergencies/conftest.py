@@ -1,0 +1,22 @@
+import pytest
+
+from tests.emergencies.github_api import GitHubAPIServer
+
+WEBHOOK_SECRET = "It's a Secret to Everybody"
+
+
+@pytest.fixture
+def github_api(settings):
+    """GitHub's REST API as its description says; the test fails on any call the description does not allow."""
+    with GitHubAPIServer() as server:
+        settings.GITHUB_API_URL = server.url
+        settings.GITHUB_TOKEN = "github_pat_test"
+        settings.GITHUB_APP_ID = ""
+        yield server
+    assert not server.errors, server.errors
+
+
+@pytest.fixture
+def webhook_secret(settings):
+    settings.GITHUB_WEBHOOK_SECRET = WEBHOOK_SECRET
+    return WEBHOOK_SECRET
