@@ -26,3 +26,7 @@ change_record_milestone = Signal()
 gate_result_recorded = Signal()
 # item (ActionItem), actor
 action_item_saved = Signal()
+# request (HandoffRequest), actor — a step asked of a named person or a role
+handoff_requested = Signal()
+# request (HandoffRequest), actor (None when the system closed it) — done or withdrawn
+handoff_closed = Signal()

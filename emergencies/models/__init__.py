@@ -13,6 +13,7 @@ from emergencies.models.change import (
     ChangeRecord,
     Incident,
 )
+from emergencies.models.handoff import HandoffRequest
 from emergencies.models.patch import (
     FollowUpDocument,
     PatchArtifact,
@@ -41,6 +42,7 @@ __all__ = [
     "FollowUpDocument",
     "GateDecision",
     "GateResult",
+    "HandoffRequest",
     "Incident",
     "PatchArtifact",
     "PatchPackage",
