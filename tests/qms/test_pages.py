@@ -114,8 +114,8 @@ def test_admin_lists_audit_events_newest_first_with_zoned_times(admin_client, on
 
 def test_admin_history_names_empty_links_plainly(admin_client, oncall):
     change = file_stub(oncall)
-    from emergencies.services.postincident import hotfix_review_record
     from emergencies.services import change_record_transition
+    from emergencies.services.postincident import hotfix_review_record
     from tests.factories import authorise
 
     commander = UserFactory(roles=[Role.COMMANDER.value])
