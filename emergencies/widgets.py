@@ -1,3 +1,5 @@
+from django.middleware.csrf import get_token
+
 from emergencies import permissions, selectors
 
 
@@ -29,8 +31,15 @@ def handoff_change_panel(request, change) -> dict:
         "form": form,
         "change": change,
         "user": request.user,
+        # Panels render without the request context: the form carries its token explicitly.
+        "csrf_token": get_token(request),
     }
 
 
 def handoff_subject_panel(request, subject) -> dict:
-    return {"handoffs": selectors.handoffs_for_subject(subject=subject), "form": None, "user": request.user}
+    return {
+        "handoffs": selectors.handoffs_for_subject(subject=subject),
+        "form": None,
+        "user": request.user,
+        "csrf_token": get_token(request),
+    }
