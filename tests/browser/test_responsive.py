@@ -226,3 +226,24 @@ def test_a_review_asked_on_the_page_reaches_the_reviewers_dashboard_and_inbox(
     reviewer.goto(f"{live_server.url}/")
     expect(reviewer.get_by_test_id("waiting-for-you")).to_contain_text("Nobody is waiting for you.")
     assert HandoffRequest.objects.get().status == HandoffRequest.Status.DONE
+
+
+def test_the_time_zone_picker_offers_the_browsers_zone_first(browser, login, live_server, oncall):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Asia/Tokyo")
+    try:
+        page = login(context.new_page(), "oncall")
+        page.goto(f"{live_server.url}/preferences/")
+        note = page.get_by_test_id("browser-zone")
+        expect(note).to_contain_text("Your browser is in Asia/Tokyo")
+        first = page.locator("#tz-list option").first
+        expect(first).to_have_attribute("value", "Asia/Tokyo")
+        fits(page, "preferences", 390)
+        note.get_by_role("button", name="Use it").click()
+        expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Preferences saved.")).to_be_visible()
+        oncall.refresh_from_db()
+        assert oncall.time_zone == "Asia/Tokyo"
+        expect(page.locator("footer")).to_contain_text("Asia/Tokyo")
+    finally:
+        context.close()
