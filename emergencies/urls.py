@@ -32,6 +32,7 @@ urlpatterns = [
     path("<recordid:identifier>/rollback-readings/", postincident.rollback_reading, name="rollback-reading"),
     path("<recordid:identifier>/documentation/", postincident.documentation_edit, name="documentation"),
     path("<recordid:identifier>/gates/", postincident.gate_result, name="gate-result"),
+    path("<recordid:identifier>/gates/bulk/", postincident.gate_results_bulk, name="gate-results-bulk"),
     path("<recordid:identifier>/document.<str:fmt>", postincident.change_export, name="change-export"),
     path("<recordid:identifier>/post-mortem/", postincident.post_mortem_detail, name="post-mortem"),
     path("<recordid:identifier>/post-mortem/start/", postincident.post_mortem_start, name="post-mortem-start"),
