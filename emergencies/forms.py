@@ -392,7 +392,9 @@ class HandoffRequestForm(forms.Form):
     """Ask the next person for a step: a named person, or anyone holding a role."""
 
     kind = forms.ChoiceField(label="Step", choices=HandoffRequest.Kind.choices)
-    assignee = forms.ModelChoiceField(label="Person", queryset=User.objects.none(), required=False)
+    assignee = forms.ModelChoiceField(
+        label="Person", queryset=User.objects.none(), required=False, empty_label="— anyone in the role below —"
+    )
     role = forms.ChoiceField(
         label="or role", choices=[("", "—"), *HandoffRequest._meta.get_field("role").choices], required=False
     )

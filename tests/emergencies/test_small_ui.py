@@ -59,3 +59,21 @@ def test_the_time_zone_picker_is_a_searchable_list_with_the_script_that_offers_t
     page = client.get(reverse("qms:preferences")).content.decode()
     assert 'list="tz-list"' in page and '<option value="Europe/Paris">' in page
     assert "js/timezone.js" in page and 'data-testid="browser-zone"' in page
+
+
+def test_a_deciding_chair_sees_their_vote_and_the_decision_as_two_distinct_ordered_acts(client, make_user):
+    from tests.emergencies.test_ccb import cmwf_change, convene, make_board, vote
+
+    board = make_board(make_user)
+    session = convene(cmwf_change(board.cm, severity="HIGH"), board)
+    client.force_login(board.cm)
+    page = client.get(session.get_absolute_url()).content.decode()
+    vote_at, decide_at = page.index('data-testid="vote-card"'), page.index('data-testid="decision-card"')
+    assert vote_at < decide_at
+    assert "Step 1 · as a member" in page and "Step 2 · as the chair" in page
+    assert "Not a vote: your signature records the outcome" in page
+    # Until the chair has voted, the decision form waits folded behind its own summary.
+    assert '<details class="act-later"><summary>Record the decision once the votes are in</summary>' in page
+    vote(session, board.cm, "approve")
+    page = client.get(session.get_absolute_url()).content.decode()
+    assert "act-later" not in page and "Sign and record the decision" in page
