@@ -234,3 +234,58 @@ def test_dashboard_query_count_does_not_grow_with_requests(
         _ask(change, oncall, kind=K.GATE_VALIDATION, assignee=me)
     with django_assert_max_num_queries(len(one.captured_queries)):
         client.get(reverse("qms:dashboard"))
+
+
+# --- the other steps: a CCB vote, a patch approval, unit acknowledgements --------------------------------
+
+
+def test_a_ccb_vote_is_asked_only_of_a_seated_member_and_closes_when_they_vote(make_user):
+    from tests.emergencies.test_ccb import cmwf_change, convene, make_board, vote
+
+    board = make_board(make_user)
+    change = cmwf_change(board.cm, severity="HIGH")
+    with pytest.raises(ValidationError, match="No CCB session"):
+        _ask(change, board.cm, kind=K.CCB_VOTE, assignee=board.eng)
+    session = convene(change, board)
+    with pytest.raises(ValidationError, match="does not sit on"):
+        _ask(change, board.cm, kind=K.CCB_VOTE, assignee=board.certlead)
+    eng = _ask(change, board.cm, kind=K.CCB_VOTE, assignee=board.eng)
+    quality = _ask(change, board.cm, kind=K.CCB_VOTE, role=Role.QUALITY.value)
+    assert eng.link == session.get_absolute_url() and eng.subject_label == session.identifier
+    vote(session, board.eng, "approve")
+    eng.refresh_from_db()
+    quality.refresh_from_db()
+    assert eng.status == HandoffRequest.Status.DONE
+    assert quality.is_open  # someone else's vote does not answer what was asked of the quality manager
+    vote(session, board.quality, "approve")
+    quality.refresh_from_db()
+    assert quality.status == HandoffRequest.Status.DONE
+
+
+def test_patch_approval_and_unit_acknowledgement_close_when_done(oncall, make_user, settings, tmp_path):
+    from tests.emergencies import test_patch as tp
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cm, program = make_user(Role.CM), make_user(Role.PROGRAM)
+    change = tp.cm_wf_change(oncall, cm, program)
+    with pytest.raises(ValidationError, match="no patch package"):
+        _ask(change, oncall, kind=K.PATCH_APPROVAL, assignee=cm)
+    package = tp.draft(change, oncall)
+    tp.upload(package, oncall)
+    approval = _ask(change, oncall, kind=K.PATCH_APPROVAL, assignee=cm)
+    with pytest.raises(ValidationError, match="cannot take this step"):
+        _ask(change, cm, kind=K.PATCH_APPROVAL, role=Role.PROGRAM.value)
+    tp.patch_package_approve(package_id=package.pk, signer=cm, password=PASSWORD, role=Role.CM)
+    approval.refresh_from_db()
+    assert approval.status == HandoffRequest.Status.DONE
+
+    acks = _ask(change, oncall, kind=K.UNIT_ACKNOWLEDGEMENT, assignee=cm)
+    units = tp.unit_distributions_from_incident(package_id=package.pk, actor=cm)
+    for unit in units:
+        tp.unit_sent_record(distribution_id=unit.pk, actor=cm, channel="secure_delivery")
+    tp.unit_acknowledgement_record(distribution_id=units[0].pk, actor=cm, acknowledged_by="Crew chief Ada")
+    acks.refresh_from_db()
+    assert acks.is_open  # one unit still owes its acknowledgement
+    tp.unit_acknowledgement_record(distribution_id=units[1].pk, actor=cm, acknowledged_by="Crew chief Bo")
+    acks.refresh_from_db()
+    assert acks.status == HandoffRequest.Status.DONE
