@@ -58,7 +58,7 @@ def fits(page, name: str, width: int) -> None:
     screenshot(page, f"responsive-{width}-{name}")
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", [360, *WIDTHS])
 def test_oncall_files_a_stub_on_a_phone_and_a_laptop(sized_page, login, live_server, oncall, commander, width):
     page = login(sized_page(width), "oncall")
     fits(page, "oncall-dashboard", width)
