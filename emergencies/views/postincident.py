@@ -243,6 +243,11 @@ def post_mortem_detail(request, identifier):
             "problems": services.post_mortem_problems(post_mortem) if editable else [],
             "can_work": permissions.can_work_on_change(change, request.user),
             "action_statuses": ActionItem.Status.choices,
+            "review_asks": [
+                h
+                for h in selectors.handoffs_for_change(change=change)
+                if h.is_open and h.kind == "post_mortem_approval"
+            ],
         },
         status=400 if form.errors else 200,
     )

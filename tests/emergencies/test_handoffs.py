@@ -139,7 +139,7 @@ def test_only_the_asker_withdraws(hotfix, oncall, reviewer, make_user):
         handoff_request_withdraw(request_id=request.pk, actor=oncall)
 
 
-def test_post_mortem_approval_request_closes_on_approval(oncall, commander, reviewer, make_user):
+def test_post_mortem_approval_request_closes_on_approval(client, oncall, commander, reviewer, make_user):
     change = file_stub(oncall, commander=commander)
     authorise(change, commander)
     change = deploy_and_resolve(change, reviewer=reviewer, commander=commander)
@@ -151,9 +151,13 @@ def test_post_mortem_approval_request_closes_on_approval(oncall, commander, revi
     pi.post_mortem_submit(post_mortem_id=pm.pk, actor=oncall)
     request = _ask(change, oncall, kind=K.POST_MORTEM_APPROVAL, assignee=commander)
     assert request.link == reverse("emergencies:post-mortem", args=[change.identifier])
+    client.force_login(commander)
+    page = client.get(request.link).content.decode()
+    assert 'data-testid="review-asks"' in page and "waiting for <strong>Carlos Commander</strong> since" in page
     pi.post_mortem_approve(post_mortem_id=pm.pk, signer=commander, password=PASSWORD, role=Role.COMMANDER)
     request.refresh_from_db()
     assert request.status == HandoffRequest.Status.DONE
+    assert 'data-testid="review-asks"' not in client.get(request.link).content.decode()
 
 
 def test_a_recorded_verbal_approval_asks_its_giver_to_confirm(oncall, commander):
