@@ -8,6 +8,7 @@ from qms.admin import ReadOnlyHistoryAdmin
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("position", "occurred_at", "action", "actor_name", "subject_label")
     list_filter = ("action",)
+    ordering = ("-position",)  # newest first, as the trail is read
     search_fields = ("subject_label", "actor_name", "action")
 
     def has_add_permission(self, request):

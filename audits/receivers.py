@@ -377,3 +377,30 @@ def on_post_mortem_transition(sender, instance, name, source, target, **kwargs):
         before={"status": source},
         after={"status": target},
     )
+
+
+@receiver(lifecycle.handoff_requested)
+def on_handoff_requested(sender, *, request, actor, **kwargs):
+    services.audit_event_record(
+        action=f"handoff.{request.kind}.requested",
+        actor=actor,
+        subject=request.change or request,
+        reason=request.note or f"{request.get_kind_display()} asked of {request.asked_of}",
+        after={
+            "request": request.pk,
+            "subject": request.subject_label,
+            "assignee": request.assignee_id,
+            "role": request.role,
+        },
+    )
+
+
+@receiver(lifecycle.handoff_closed)
+def on_handoff_closed(sender, *, request, actor, **kwargs):
+    services.audit_event_record(
+        action=f"handoff.{request.kind}.{request.status}",
+        actor=actor,
+        subject=request.change or request,
+        reason=request.close_note,
+        after={"request": request.pk, "status": request.status},
+    )

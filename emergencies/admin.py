@@ -8,6 +8,7 @@ from emergencies.models import (
     BypassRequest,
     ChangeRecord,
     GateResult,
+    HandoffRequest,
     Incident,
     PostMortem,
     PreventiveMeasure,
@@ -52,6 +53,14 @@ class BypassRequestAdmin(ReadOnlyHistoryAdmin):
     list_display = ("identifier", "level", "status", "repository", "pull_request", "requested_at", "requested_by")
     list_filter = ("level", "status")
     search_fields = ("identifier", "repository", "pull_request")
+
+
+@admin.register(HandoffRequest)
+class HandoffRequestAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("kind", "subject_label", "assignee", "role", "requested_by", "requested_at", "status", "closed_at")
+    list_filter = ("kind", "status", "role")
+    search_fields = ("subject_label", "note")
+    list_select_related = ("assignee", "requested_by")
 
 
 for model in (PostMortem, TimelineEntry, ActionItem, PreventiveMeasure):

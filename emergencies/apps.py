@@ -18,6 +18,7 @@ class EmergenciesConfig(AppConfig):
         self._ready_ccb()
         self._ready_patch()
         self._ready_github()
+        self._ready_handoffs()
 
     def _ready_github(self) -> None:
         """A bypass scoped to a pull request is activated on GitHub; its GitHub panel; unauthorised merges."""
@@ -36,6 +37,25 @@ class EmergenciesConfig(AppConfig):
         register_dashboard_widget(
             Block("github_findings", "emergencies/github/findings_widget.html", github.findings_widget, 15)
         )
+
+    def _ready_handoffs(self) -> None:
+        """Steps asked of the next person: on their dashboard first, and on the record they concern."""
+        from emergencies import widgets
+        from emergencies.services import handoffs
+        from qms.registry import Block, register_dashboard_widget, register_subject_panel
+
+        handoffs.connect_receivers()
+        register_dashboard_widget(
+            Block("waiting_for_you", "emergencies/includes/waiting_widget.html", widgets.waiting_for_you_widget, 5)
+        )
+        register_subject_panel(
+            "emergencies.ChangeRecord",
+            Block("handoffs", "emergencies/includes/handoffs_panel.html", widgets.handoff_change_panel, 3),
+        )
+        for model in ("emergencies.BypassRequest", "emergencies.CCBSession"):
+            register_subject_panel(
+                model, Block("handoffs", "emergencies/includes/handoffs_panel.html", widgets.handoff_subject_panel, 3)
+            )
 
     def _ready_patch(self) -> None:
         """The patch package's configuration audit and follow-up documents are closure conditions."""

@@ -36,3 +36,7 @@ github_scope_event = Signal()
 github_unauthorised_merge = Signal()
 # token (DeploymentGateToken), action ("created" / "revoked"), actor
 deployment_gate_token_changed = Signal()
+# request (HandoffRequest), actor — a step asked of a named person or a role
+handoff_requested = Signal()
+# request (HandoffRequest), actor (None when the system closed it) — done or withdrawn
+handoff_closed = Signal()

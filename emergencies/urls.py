@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from emergencies.views import bypasses, changes, postincident
+from emergencies.views import bypasses, changes, handoffs, postincident
 from emergencies.views import ccb as ccb_views
 
 
@@ -25,11 +25,14 @@ urlpatterns = [
     path("<recordid:identifier>/checklist/", changes.change_checklist, name="change-checklist"),
     path("<recordid:identifier>/actions/<slug:transition>/", changes.change_transition, name="change-transition"),
     path("validation/", postincident.validation_list, name="validation-list"),
+    path("<recordid:identifier>/handoffs/", handoffs.handoff_request, name="handoff-request"),
+    path("handoffs/<int:pk>/withdraw/", handoffs.handoff_withdraw, name="handoff-withdraw"),
     path("<recordid:identifier>/hotfix-review/", postincident.hotfix_review, name="hotfix-review"),
     path("<recordid:identifier>/deployment/", postincident.deployment_flag, name="deployment-flag"),
     path("<recordid:identifier>/rollback-readings/", postincident.rollback_reading, name="rollback-reading"),
     path("<recordid:identifier>/documentation/", postincident.documentation_edit, name="documentation"),
     path("<recordid:identifier>/gates/", postincident.gate_result, name="gate-result"),
+    path("<recordid:identifier>/gates/bulk/", postincident.gate_results_bulk, name="gate-results-bulk"),
     path("<recordid:identifier>/document.<str:fmt>", postincident.change_export, name="change-export"),
     path("<recordid:identifier>/post-mortem/", postincident.post_mortem_detail, name="post-mortem"),
     path("<recordid:identifier>/post-mortem/start/", postincident.post_mortem_start, name="post-mortem-start"),

@@ -2,12 +2,26 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from qms.models import Notification, Procedure, ProcedureVersion, Signature, SignerState, User
 
 
+class _HistoryContextHelper(HistoricalRecordContextHelper):
+    """An empty foreign key reads as empty, not as "Deleted user (pk=None)"."""
+
+    def prepare_delta_change_value(self, change, value):
+        if isinstance(value, DeletedObject) and value.pk is None:
+            return "—"
+        return super().prepare_delta_change_value(change, value)
+
+
 class NoRevertHistoryAdmin(SimpleHistoryAdmin):
     """History is shown, never reverted: a revert would rewrite a record behind its audit trail."""
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _HistoryContextHelper(self.model, historical_record)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":

@@ -23,6 +23,7 @@ from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +71,20 @@ class DatabaseUnavailableMiddleware:
             logger.warning("Database unavailable during %s %s: %s", request.method, request.path, exception)
             return database_unavailable_response(request)
         return None
+
+
+def permission_denied(request, exception):
+    """403: the view's own reason on the portal's page (JSON under /api/, as the schema documents)."""
+    reason = str(exception or "").strip()
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": reason or "You do not have permission to perform this action."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+class ExpectedRefusalFilter(logging.Filter):
+    """A 403 or 404 is the portal answering as it should: log its one line, not a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) in (403, 404):
+            record.exc_info, record.exc_text = None, None
+        return True

@@ -126,6 +126,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")  # default display zone; storage is always UTC
 USE_I18N = True
 USE_TZ = True
+# Times in the admin (and any template printing a datetime) name their zone: qms/formats/en_GB/formats.py.
+FORMAT_MODULE_PATH = ["qms.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -349,8 +351,11 @@ QMS_RETENTION_YEARS = int(env("QMS_RETENTION_YEARS", "7"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"expected_refusals": {"()": "qms.errors.ExpectedRefusalFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # 403 and 404 are expected answers: one line each, no traceback.
+    "loggers": {"django.request": {"filters": ["expected_refusals"]}},
 }
 
 # --- GitHub (emergencies.services.github, .activation): a GitHub App, or a fine-grained token ------------------

@@ -35,4 +35,5 @@ urlpatterns += [
     path("accounts/2fa/verify/", security.second_factor_verify, name="second-factor-verify"),
 ]
 
+handler403 = "qms.errors.permission_denied"
 handler404 = "qms.openapi.page_not_found"

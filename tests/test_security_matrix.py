@@ -138,6 +138,10 @@ EXPECTED: dict[str, Case] = {
     "emergencies:rollback-reading": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
     "emergencies:documentation": Case(by_role(WORKERS, 200, 403, none=404), post=by_role(WORKERS, 400, 403, none=404)),
     "emergencies:gate-result": Case(every(405), post=by_role(VALIDATORS, 302, 403, none=404)),
+    "emergencies:gate-results-bulk": Case(every(405), post=by_role(VALIDATORS, 302, 403, none=404)),
+    # asking the next person for a step: whoever works on the change, or coordinates quality
+    "emergencies:handoff-request": Case(every(405), post=by_role(WORKERS | {"qms", "quality"}, 302, 403, none=404)),
+    "emergencies:handoff-withdraw": Case(every(405), post=every(404)),  # no such request
     "emergencies:change-export": Case(SEEN),
     "emergencies:post-mortem-start": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
     "emergencies:post-mortem": Case(every(404), post=every(404)),

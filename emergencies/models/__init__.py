@@ -23,6 +23,7 @@ from emergencies.models.github import (
     GitHubPullRequest,
     GitHubRepository,
 )
+from emergencies.models.handoff import HandoffRequest
 from emergencies.models.patch import (
     FollowUpDocument,
     PatchArtifact,
@@ -59,6 +60,7 @@ __all__ = [
     "GitHubFinding",
     "GitHubPullRequest",
     "GitHubRepository",
+    "HandoffRequest",
     "Incident",
     "PatchArtifact",
     "PatchPackage",

@@ -519,6 +519,40 @@ def gate_result_record(*, change_id: int, gate: str, result: str, evidence: str,
         return record
 
 
+@transaction.atomic
+def gate_results_record(
+    *, change_id: int, results: list[tuple[str, str, str]], actor: User, evidence_for_all: str = ""
+) -> list[GateResult]:
+    """Record the retroactive results of several gates at once: all of them, or none if one is refused.
+
+    ``results`` holds (gate, result, evidence); an empty evidence takes ``evidence_for_all`` (one CI run or
+    report often shows several gates passing). Each row goes through ``gate_result_record``, guards and all.
+    """
+    if not results:
+        raise ValidationError("Choose a result for at least one gate.")
+    gates = [gate for gate, _, _ in results]
+    if len(set(gates)) != len(gates):
+        raise ValidationError("Each gate once per submission.")
+    recorded, errors = [], []
+    for gate, result, evidence in results:
+        label = CHECK_CATALOGUE.get(gate, {}).get("label", gate)
+        try:
+            recorded.append(
+                gate_result_record(
+                    change_id=change_id,
+                    gate=gate,
+                    result=result,
+                    evidence=evidence.strip() or evidence_for_all,
+                    actor=actor,
+                )
+            )
+        except ValidationError as exc:
+            errors.append(f"{label}: {' '.join(exc.messages)}")
+    if errors:
+        raise ValidationError(errors)  # the atomic block rolls back the rows already written
+    return recorded
+
+
 # --- closure ----------------------------------------------------------------------------------------------
 
 

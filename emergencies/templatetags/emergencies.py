@@ -53,3 +53,10 @@ def can_file(user) -> bool:
 def table_cell(value) -> str:
     """Keep a value inside its markdown table cell."""
     return " ".join(str(value).replace("|", "\\|").split())
+
+
+@register.filter
+def can_view_changes(user) -> bool:
+    from emergencies.permissions import can_view_changes as _can_view_changes
+
+    return _can_view_changes(user)

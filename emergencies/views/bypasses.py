@@ -69,14 +69,21 @@ def _level_preview(form: BypassRequestForm) -> dict:
     if level == "L3" and data.get("incident_ticket", "").strip():
         level, branch = "E", branch + " → active incident → Emergency"
     slots = rules.bypass_slots(level, {"compliance_involved": bool(data.get("compliance_involved"))})
+    label, required = rules.bypass_level(level)["label"], rules.bypass_level(level)["required"]
+    # Marked up front: what the level requires shows its asterisk before anything is submitted (the
+    # form was validated already, so this changes only how it is shown; the service checks the rest).
+    for name in required:
+        if name in form.fields:
+            form.fields[name].required = True
     return {
         "level": level,
-        "level_label": rules.bypass_level(level)["label"],
+        "level_label": label,
+        "level_name": label.split(" — ")[0],
         "branch": branch,
         "signers": [" or ".join(r.label for r in slot) for slot in slots],
         "allowed_checks": [CHECK_CATALOGUE[c]["label"] for c in checks_allowed(level)],
         "level_fields": form.level_fields(level),
-        "required": rules.bypass_level(level)["required"],
+        "required": required,
     }
 
 

@@ -62,6 +62,20 @@ def hotfix_review(request, identifier):
 def deployment_flag(request, identifier):
     change = _editable_change(request, identifier)
     flag, done = request.POST.get("flag", ""), request.POST.get("done") == "1"
+    if request.htmx:
+        # Ticked in place: the list comes back, no page reload and no flash message.
+        error = ""
+        try:
+            change = services.change_deployment_flag_set(change_id=change.pk, flag=flag, done=done, actor=request.user)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        flags = [
+            (name, label, getattr(change, name))
+            for name, label in services.DEPLOYMENT_FLAGS.items()
+            if name != "security_scan_passed" or change.security_incident
+        ]
+        context = {"change": change, "deployment_flags": flags, "can_edit": True, "checklist_error": error}
+        return render(request, "emergencies/includes/deployment_checklist.html", context)
     _run(
         request,
         lambda: services.change_deployment_flag_set(change_id=change.pk, flag=flag, done=done, actor=request.user),
@@ -128,6 +142,33 @@ def gate_result(request, identifier):
         )
     else:
         messages.error(request, "Gate result: choose a gate and a result, and give the evidence.")
+    return _back(change, "#gates")
+
+
+@require_POST
+def gate_results_bulk(request, identifier):
+    """The retroactive results of several gates in one form: one row per gate, a row without a result is
+    left as it is."""
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    if not request.user.has_role(*services.VALIDATOR_ROLES):
+        raise PermissionDenied(
+            "Validating gates needs a QMS, quality, architect, lead, security, CM or engineering manager role."
+        )
+    rows = [
+        (gate, request.POST.get(f"result-{gate}", ""), request.POST.get(f"evidence-{gate}", "")[:5000])
+        for gate in services.gate_catalogue(change)
+    ]
+    chosen = [row for row in rows if row[1]]
+    _run(
+        request,
+        lambda: services.gate_results_record(
+            change_id=change.pk,
+            results=chosen,
+            actor=request.user,
+            evidence_for_all=request.POST.get("evidence-all", "")[:5000].strip(),
+        ),
+        f"{len(chosen)} gate result{'s' if len(chosen) != 1 else ''} recorded.",
+    )
     return _back(change, "#gates")
 
 
@@ -203,6 +244,11 @@ def post_mortem_detail(request, identifier):
             "problems": services.post_mortem_problems(post_mortem) if editable else [],
             "can_work": permissions.can_work_on_change(change, request.user),
             "action_statuses": ActionItem.Status.choices,
+            "review_asks": [
+                h
+                for h in selectors.handoffs_for_change(change=change)
+                if h.is_open and h.kind == "post_mortem_approval"
+            ],
         },
         status=400 if form.errors else 200,
     )

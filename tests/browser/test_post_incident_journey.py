@@ -40,8 +40,9 @@ def test_stub_to_closure(new_page, login, live_server, oncall, commander, make_u
         "Monitoring dashboards open",
         "On-call team notified",
     ):
-        with engineer.expect_navigation():
-            engineer.get_by_role("checkbox", name=item).click()
+        box = engineer.get_by_role("checkbox", name=item)
+        box.click()  # ticked in place (htmx): no reload
+        expect(engineer.get_by_role("checkbox", name=item)).to_have_attribute("aria-checked", "true")
     engineer.get_by_role("link", name="write it").click()
     engineer.get_by_label("Rollback plan").fill("Revert to v2.3.0; feature flag off.")
     click_and_wait(engineer, "Save documentation")
@@ -97,15 +98,18 @@ def test_stub_to_closure(new_page, login, live_server, oncall, commander, make_u
     # Every bypassed gate validated after the fact by the QMS coordinator, who then closes the change.
     coordinator = login(new_page(), "qms")
     coordinator.goto(url)
-    gates = coordinator.locator("#gates select[name=gate] option").all_inner_texts()
-    for gate in gates:
-        coordinator.locator("#gates").get_by_label("Gate").select_option(label=gate)
-        coordinator.locator("#gates").get_by_label("Result").select_option("passed")
-        coordinator.locator("#gates").get_by_label("Evidence").fill(f"Retroactive run: {gate}")
-        click_and_wait(coordinator, "Record result")
+    bulk = coordinator.get_by_test_id("gate-bulk")
+    selects = bulk.locator("select")
+    count = selects.count()
+    assert count >= 5
+    for i in range(count):  # every gate in one form, one save
+        selects.nth(i).select_option("passed")
+    bulk.get_by_label("Evidence for the rows left without their own").fill("Retroactive run: full pipeline green")
+    click_and_wait(coordinator, "Record the chosen results")
+    expect(coordinator.get_by_text(f"{count} gate results recorded.")).to_be_visible()
     engineer.goto(url)
-    with engineer.expect_navigation():
-        engineer.get_by_role("checkbox", name="Stakeholders notified").click()
+    engineer.get_by_role("checkbox", name="Stakeholders notified").click()
+    expect(engineer.get_by_role("checkbox", name="Stakeholders notified")).to_have_attribute("aria-checked", "true")
     coordinator.reload()
     closure = coordinator.locator("#closure")
     expect(closure.locator(".tick.ticked")).to_have_count(6)
