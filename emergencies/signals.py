@@ -26,3 +26,7 @@ change_record_milestone = Signal()
 gate_result_recorded = Signal()
 # item (ActionItem), actor
 action_item_saved = Signal()
+# alert (Alert), action (fired / re-fired / resolved / updated), actor
+alert_received = Signal()
+# entry (WarRoomEntry), actor
+war_room_entry_posted = Signal()

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 # Paths that must answer without a session: the login page itself, static files, the API (it answers
-# 401 on its own terms) and the health check for the load balancer.
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/healthz")
+# 401 on its own terms), the alert intake (each tool authenticates itself) and the health check.
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/healthz", "/integrations/")
 
 
 class LoginRequiredEverywhereMiddleware:
