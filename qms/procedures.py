@@ -137,10 +137,20 @@ _DECISION_TREE = {
 # asked and the link. A person's own messages (email, Slack DM) carry what their email does.
 CHANNEL_FIELDS = {
     "audiences": {
-        "public": ["record", "title", "status", "severity", "asked", "link"],
-        "responders": ["record", "title", "status", "category", "severity", "asked", "link", "problem_statement"],
-        "external": ["record", "title", "asked", "link", "update"],
-        "person": ["record", "title", "status", "category", "severity", "asked", "link", "problem_statement"],
+        "public": ["record", "title", "status", "severity", "asked", "update", "link"],
+        "responders": [
+            "record",
+            "title",
+            "status",
+            "category",
+            "severity",
+            "asked",
+            "problem_statement",
+            "update",
+            "link",
+        ],
+        "external": ["record", "title", "asked", "update", "link"],
+        "person": ["record", "title", "status", "category", "severity", "asked", "problem_statement", "update", "link"],
     },
     "withheld_in_public": {"data_breach": ["title", "problem_statement"], "critical_security": ["problem_statement"]},
     # The "internal list" a status update goes to (§12.2), besides the channels subscribed to updates.

@@ -19,3 +19,4 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min
 # Worker threads and the live server open their own connections; close them after each use so the test
 # database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+CHANNEL_TIMEOUT = 3

@@ -31,6 +31,7 @@ TEMPLATE_EVENTS = {
     "obligation_overdue": "overdue",
     "repeat_bypass": "overdue",
     "report_ready": "report_ready",
+    "status_update": "status_update",
 }
 FIELD_LABELS = {
     "record": "Record",
@@ -66,6 +67,11 @@ def facts_from_context(template: str, context: dict, *, link: str) -> tuple[dict
         if incident is not None:
             facts["category"] = incident.category_label
             facts["severity"] = change.severity_label
+    update = context.get("update")
+    if update is not None:
+        facts["update"] = "\n".join(
+            part for part in (update.current_status, update.actions_taken, update.next_steps) if part
+        )
     facts["asked"] = _asked(template, context)
     facts["_category"] = incident.category if incident is not None else ""
     procedure_version = getattr(change or bypass, "procedure_version", None)
@@ -84,6 +90,7 @@ def _asked(template: str, context: dict) -> str:
         "obligation_overdue": "Overdue: escalated to you",
         "repeat_bypass": "Repeat bypass: a preventive follow-up is owed",
         "report_ready": "A compliance report is ready",
+        "status_update": "Status update",
     }.get(template, template.replace("_", " "))
 
 
