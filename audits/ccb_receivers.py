@@ -131,7 +131,12 @@ def on_status_update_sent(sender, *, notification: Notification, **kwargs):
     parts = notification.dedupe_key.split(":")
     if len(parts) < 3 or parts[0] != "status-update" or not parts[1].isdigit():
         return
-    update = StatusUpdate.objects.select_for_update().select_related("change__incident").filter(pk=parts[1]).first()
+    update = (
+        StatusUpdate.objects.select_for_update(of=("self",))
+        .select_related("change__incident")
+        .filter(pk=parts[1])
+        .first()
+    )
     if update is None:
         return
     change, audience = update.change, parts[2]
