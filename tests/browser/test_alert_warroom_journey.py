@@ -54,7 +54,7 @@ def test_alert_to_stub_to_live_war_room(new_page, login, make_user, live_server,
                 headers={"Content-Type": "application/json", "Authorization": "Bearer am-token-123"},
                 method="POST",
             )
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == 200
             incident = Incident.objects.get()
             assert not ChangeRecord.objects.exists()
