@@ -59,6 +59,8 @@ APPEND_ONLY_TABLES = (
     "emergencies_unitevent",
     "emergencies_followupdocument",
     "emergencies_bypassremediation",
+    # The war room: responders' log entries (a correction is a new entry).
+    "emergencies_warroomentry",
 )
 
 PROTECTED_TABLES_SQL = f"""

@@ -24,6 +24,11 @@ class AuditsConfig(AppConfig):
         register_subject_panel(
             "emergencies.CCBSession", Block("clocks", "audits/includes/clocks_panel.html", panels.clocks_panel, 10)
         )
+        # The war room of an emergency shows the trail's decisions (transitions, signatures, votes, escalations).
+        from audits.selectors import war_room_audit_rows
+        from qms.registry import register_timeline_source
+
+        register_timeline_source("audit_trail", war_room_audit_rows)
         register_dashboard_widget(Block("overdue", "audits/includes/overdue_widget.html", panels.overdue_widget, 30))
         # After every migrate (and flush): history tables created since the audits migrations ran are
         # made append-only too.

@@ -21,7 +21,9 @@ from emergencies import ccb_signals as ccb
 from emergencies.models import CCBSession, ChangeRecord, StatusUpdate
 from emergencies.signals import change_record_filed
 from qms.clock import deadline
+from qms.models import Notification
 from qms.roles import Role
+from qms.signals import notification_delivered
 
 
 def _severity(change: ChangeRecord) -> str:
@@ -120,19 +122,46 @@ def on_status_update(sender, *, change: ChangeRecord, update: StatusUpdate, acto
         reason=update.current_status[:1000],
         after={"update": update.pk, "audience": update.audience, "change_status": update.change_status},
     )
-    services.obligations_satisfy(
-        subject=change, kinds=["status_update"], actor=actor, note="status update posted", at=update.posted_at
+
+
+@receiver(notification_delivered, dispatch_uid="audits.ccb.on_status_update_sent")
+def on_status_update_sent(sender, *, notification: Notification, **kwargs):
+    """A status update meets the cadence when its first message is actually sent, and an external one the
+    external-notification deadline when its first message to external contacts is (§12.2)."""
+    parts = notification.dedupe_key.split(":")
+    if len(parts) < 3 or parts[0] != "status-update" or not parts[1].isdigit():
+        return
+    update = (
+        StatusUpdate.objects.select_for_update(of=("self",))
+        .select_related("change__incident")
+        .filter(pk=parts[1])
+        .first()
     )
-    count = Obligation.objects.filter(**services.subject_ref(change), kind="status_update").count()
-    _open_status_update(change, number=count + 1, start=update.posted_at, actor=actor)
-    if update.audience == StatusUpdate.Audience.EXTERNAL:
+    if update is None:
+        return
+    change, audience = update.change, parts[2]
+    earlier = Notification.objects.filter(
+        dedupe_key__startswith=f"status-update:{update.pk}:{audience}:", sent_at__isnull=False
+    ).exclude(pk=notification.pk)
+    if earlier.exists():
+        return
+    sent_at = notification.sent_at
+    actor = update.posted_by
+    if audience == "ext":
         services.obligations_satisfy(
             subject=change,
             kinds=_external_kinds(change),
             actor=actor,
-            note="customers/operators notified",
-            at=update.posted_at,
+            note=f"customers/operators notified ({notification.destination})",
+            at=sent_at,
         )
+        return
+    met = services.obligations_satisfy(
+        subject=change, kinds=["status_update"], actor=actor, note="status update sent", at=sent_at
+    )
+    if met and change.status not in change.rules.communication.get("stop_statuses", []):
+        count = Obligation.objects.filter(**services.subject_ref(change), kind="status_update").count()
+        _open_status_update(change, number=count + 1, start=sent_at, actor=actor)
 
 
 @receiver(ccb.regulatory_notification_recorded, dispatch_uid="audits.ccb.on_regulatory")

@@ -73,6 +73,7 @@ CHILD_SOURCES: tuple[tuple[str, str], ...] = (
     ("patch_artifacts", "emergencies.PatchArtifact"),
     ("unit_distributions", "emergencies.UnitDistribution"),
     ("unit_events", "emergencies.UnitEvent"),
+    ("war_room_entries", "emergencies.WarRoomEntry"),
 )
 # Records that point at any record (the change, its incident or a child) by content type and id.
 GENERIC_SOURCES: tuple[tuple[str, str], ...] = (

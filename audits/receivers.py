@@ -379,6 +379,28 @@ def on_post_mortem_transition(sender, instance, name, source, target, **kwargs):
     )
 
 
+@receiver(lifecycle.war_room_entry_posted, dispatch_uid="audits.on_war_room_entry")
+def on_war_room_entry(sender, *, entry, actor, **kwargs):
+    services.audit_event_record(
+        action=f"warroom.{'correction' if entry.corrects_id else entry.kind}",
+        actor=actor,
+        subject=entry.change,
+        reason=entry.text[:1000],
+        after={"entry": entry.pk, "kind": entry.kind, "corrects": entry.corrects_id, "posted_at": entry.posted_at},
+    )
+
+
+@receiver(lifecycle.alert_received, dispatch_uid="audits.on_alert_received")
+def on_alert_received(sender, *, alert, action, actor, **kwargs):
+    services.audit_event_record(
+        action=f"alert.{action.replace('-', '_')}",
+        actor=actor,
+        subject=alert.incident,
+        reason=f"{alert.get_source_display()} {alert.key}: {alert.title}"[:1000],
+        after={"alert": alert.pk, "source": alert.source, "key": alert.key, "status": alert.status},
+    )
+
+
 @receiver(lifecycle.handoff_requested)
 def on_handoff_requested(sender, *, request, actor, **kwargs):
     services.audit_event_record(

@@ -65,3 +65,39 @@ def change_trail(*, change) -> dict:
     for row in history:
         row["user"] = users.get(row.get("history_user_id"))
     return {"events": list(reversed(collector.events[change.pk])), "history": history}
+
+
+# What the war room shows of the trail: decisions, not the bookkeeping of clocks, nor what the war room and
+# the alert intake show themselves.
+WAR_ROOM_HIDDEN_ACTIONS = ("obligation.opened", "obligation.satisfied", "obligation.reanchored", "change.status_update")
+WAR_ROOM_HIDDEN_PREFIXES = ("warroom.", "alert.", "audit.", "permission.", "auth.")
+
+
+def war_room_audit_rows(change) -> list[dict]:
+    """The audit events of a change and of its records (bypasses, CCB sessions) as war-room rows:
+    transitions, signatures, votes, decisions, escalations. Two queries."""
+    from emergencies.models import BypassRequest, CCBSession
+
+    subjects = Q(subject_type=change._meta.label_lower, subject_id=str(change.pk))
+    bypasses = [str(pk) for pk in BypassRequest.objects.filter(change=change).values_list("pk", flat=True)]
+    sessions = [str(pk) for pk in CCBSession.objects.filter(change=change).values_list("pk", flat=True)]
+    if bypasses:
+        subjects |= Q(subject_type=BypassRequest._meta.label_lower, subject_id__in=bypasses)
+    if sessions:
+        subjects |= Q(subject_type=CCBSession._meta.label_lower, subject_id__in=sessions)
+    events = AuditEvent.objects.filter(subjects).exclude(action__in=WAR_ROOM_HIDDEN_ACTIONS).order_by("position")
+    rows = []
+    for event in events.only("position", "occurred_at", "action", "actor_name", "reason", "subject_label"):
+        if event.action.startswith(WAR_ROOM_HIDDEN_PREFIXES):
+            continue
+        rows.append(
+            {
+                "key": f"audit-{event.position}",
+                "at": event.occurred_at,
+                "kind": event.action.split(".")[0].replace("_", " ").capitalize(),
+                "who": event.actor_name,
+                "text": f"{event.action.split('.', 1)[-1].replace('_', ' ')}"
+                + (f": {event.reason}" if event.reason else ""),
+            }
+        )
+    return rows

@@ -191,6 +191,51 @@ class _ReadOnly(admin.ModelAdmin):
         return False
 
 
+# Alert intake: routing rules are configured here (with history); payloads and alerts are shown only.
+from emergencies.models import Alert, AlertPayload, AlertRoute, WarRoomEntry  # noqa: E402
+from qms.admin import NoRevertHistoryAdmin  # noqa: E402
+
+
+@admin.register(AlertRoute)
+class AlertRouteAdmin(NoRevertHistoryAdmin):
+    list_display = ("name", "position", "active", "source", "service", "priority", "category", "procedure")
+    list_filter = ("active", "source", "category")
+    filter_horizontal = ("on_call",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate a rule instead: its alerts name it
+
+
+@admin.register(AlertPayload)
+class AlertPayloadAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "source", "outcome", "reason", "remote_addr")
+    list_filter = ("outcome", "source")
+    search_fields = ("body", "reason")
+    readonly_fields = [f.name for f in AlertPayload._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("source", "key", "title", "status", "incident", "fire_count", "started_at", "resolved_at")
+    list_filter = ("source", "status")
+    search_fields = ("key", "title", "incident__ticket")
+
+
+@admin.register(WarRoomEntry)
+class WarRoomEntryAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("change", "kind", "posted_by", "posted_at", "corrects")
+    list_filter = ("kind",)
+
+
 @admin.register(GitHubDelivery)
 class GitHubDeliveryAdmin(_ReadOnly):
     list_display = ("delivery_id", "event", "action", "repository", "received_at", "processed_at", "attempts")

@@ -26,6 +26,10 @@ change_record_milestone = Signal()
 gate_result_recorded = Signal()
 # item (ActionItem), actor
 action_item_saved = Signal()
+# alert (Alert), action (fired / re-fired / resolved / updated), actor
+alert_received = Signal()
+# entry (WarRoomEntry), actor
+war_room_entry_posted = Signal()
 
 # GitHub (emergencies.services.github): repository, actor — a repository linked or its link changed
 github_repository_linked = Signal()

@@ -105,6 +105,17 @@ urlpatterns += [
     path("ccb/change/<recordid:identifier>/verification/", ccb_views.ccb_verification, name="ccb-verification"),
 ]
 
+# The war room (emergencies.views.warroom).
+from emergencies.views import warroom as warroom_views  # noqa: E402
+
+urlpatterns += [
+    path("<recordid:identifier>/war-room/", warroom_views.war_room, name="war-room"),
+    path("<recordid:identifier>/war-room/timeline/", warroom_views.war_room_timeline, name="war-room-timeline"),
+    path("<recordid:identifier>/war-room/entries/", warroom_views.war_room_entry, name="war-room-entry"),
+    path("<recordid:identifier>/war-room/updates/", warroom_views.war_room_update, name="war-room-update"),
+    path("<recordid:identifier>/war-room/post-mortem/", warroom_views.war_room_prefill, name="war-room-prefill"),
+]
+
 # GitHub: a pull request as the webhooks describe it, and the bypass request prefilled from it.
 from emergencies.views import github as github_views  # noqa: E402
 

@@ -5,7 +5,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from qms.models import Notification, Procedure, ProcedureVersion, Signature, SignerState, User
+from qms.models import Notification, NotificationChannel, Procedure, ProcedureVersion, Signature, SignerState, User
 
 
 class _HistoryContextHelper(HistoricalRecordContextHelper):
@@ -44,7 +44,10 @@ class ReadOnlyHistoryAdmin(NoRevertHistoryAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin, NoRevertHistoryAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Portal", {"fields": ("time_zone",)}))
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        ("Portal", {"fields": ("time_zone", "notify_by_email", "notify_by_slack", "slack_user_id")}),
+    )
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
 
     def has_delete_permission(self, request, obj=None):
@@ -62,11 +65,41 @@ class ProcedureVersionAdmin(ReadOnlyHistoryAdmin):
     list_filter = ("procedure",)
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("sent", "Sent"), ("pending", "Not yet delivered"), ("failing", "Failing")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "sent":
+            return queryset.filter(sent_at__isnull=False)
+        if self.value() == "pending":
+            return queryset.filter(sent_at__isnull=True)
+        if self.value() == "failing":
+            return queryset.filter(sent_at__isnull=True).exclude(last_error="")
+        return queryset
+
+
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("subject", "recipient", "created_at", "sent_at", "attempts")
-    list_filter = ("sent_at",)
+    list_display = ("subject", "channel", "recipient", "destination", "created_at", "sent_at", "attempts", "last_error")
+    list_filter = (DeliveryFilter, "channel")
+    search_fields = ("subject", "dedupe_key", "destination")
     readonly_fields = [f.name for f in Notification._meta.fields]
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(NoRevertHistoryAdmin):
+    """Where the portal posts (Slack, Teams, webhooks, mailboxes), per procedure and event kind. Configuration
+    with history; a channel is deactivated, never deleted (its messages name it)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    list_display = ("name", "kind", "audience", "procedure", "destination", "active")
+    list_filter = ("kind", "audience", "active")
 
 
 @admin.register(Signature)

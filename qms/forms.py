@@ -8,8 +8,11 @@ class PreferencesForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["time_zone"]
-        help_texts = {"time_zone": "Times across the portal are shown in this zone. Type to search, e.g. “Paris”."}
+        fields = ["time_zone", "notify_by_email", "notify_by_slack", "slack_user_id"]
+        help_texts = {
+            "time_zone": "Times across the portal are shown in this zone. Type to search, e.g. “Paris”.",
+            "slack_user_id": "Your member id (Slack: profile → ⋮ → Copy member ID), e.g. U0123ABCD.",
+        }
         widgets = {
             "time_zone": forms.TextInput(
                 attrs={"list": "tz-list", "autocomplete": "off", "spellcheck": "false", "data-tz-picker": ""}

@@ -11,8 +11,16 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 # Paths that must answer without a session: the login page itself, static files, the API (it answers
-# 401 on its own terms), the health check for the load balancer and GitHub's webhook (signed deliveries).
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/healthz", "/integrations/github/webhook")
+# 401 on its own terms), the health check for the load balancer, GitHub's webhook (signed deliveries) and
+# the alert intake (each tool authenticates itself).
+PUBLIC_PREFIXES = (
+    "/accounts/login/",
+    "/static/",
+    "/api/",
+    "/healthz",
+    "/integrations/github/webhook",
+    "/integrations/alerts/",
+)
 
 
 class LoginRequiredEverywhereMiddleware:

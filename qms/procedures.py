@@ -133,11 +133,38 @@ _DECISION_TREE = {
 # coordinators. Never a read-only role.
 VERBAL_RECORDER_ROLES = ["oncall", "commander", "lead", "architect", "engmanager", "security", "qms"]
 
+# Which fields of a record each kind of channel audience gets (QMS Emergency Bypass Procedures v1.0, "slack
+# notification automation"; CM-WF-EMERGENCY §12.2 internal/external). A public channel never carries the
+# problem statement, and for the confidential categories not even the title: only the record id, what is
+# asked and the link. A person's own messages (email, Slack DM) carry what their email does.
+CHANNEL_FIELDS = {
+    "audiences": {
+        "public": ["record", "title", "status", "severity", "asked", "update", "link"],
+        "responders": [
+            "record",
+            "title",
+            "status",
+            "category",
+            "severity",
+            "asked",
+            "problem_statement",
+            "update",
+            "link",
+        ],
+        "external": ["record", "title", "asked", "update", "link"],
+        "person": ["record", "title", "status", "category", "severity", "asked", "problem_statement", "update", "link"],
+    },
+    "withheld_in_public": {"data_breach": ["title", "problem_statement"], "critical_security": ["problem_statement"]},
+    # The "internal list" a status update goes to (§12.2), besides the channels subscribed to updates.
+    "internal_update_roles": ["commander", "cm", "program", "qms"],
+}
+
 # What the four procedures share: the bypass levels of QMS Emergency Bypass Procedures v1.0 and its
 # decision tree, the verbal-approval confirmation window (and how long after the fact an approval may still
 # be written down: no longer than the window, or its confirmation would be overdue at once), who records
 # it, the rollback triggers of §3.4 and what a hotfix defers (§3.2).
 _SHARED_RULES = {
+    "channels": CHANNEL_FIELDS,
     "bypass_levels": _BYPASS_LEVELS,
     "decision_tree": _DECISION_TREE,
     "verbal_confirmation_hours": 24,
@@ -475,6 +502,19 @@ class ProcedureRules(CCBRules):
     @property
     def ccb_required(self) -> bool:
         return bool(self.definition.get("ccb_required"))
+
+    @property
+    def channel_fields(self) -> dict:
+        """The ``channels`` block; versions written before it existed get the preset's."""
+        return self.definition.get("channels") or CHANNEL_FIELDS
+
+    def fields_for_audience(self, audience: str, category: str) -> list[str]:
+        block = self.channel_fields
+        fields = list(block["audiences"].get(audience, ["record", "asked", "link"]))
+        if audience in ("public", "external"):
+            withheld = set(block.get("withheld_in_public", {}).get(category, []))
+            fields = [f for f in fields if f not in withheld]
+        return fields
 
     def severity_for(self, category: str) -> str:
         return self.definition["category_severity"].get(category, "")

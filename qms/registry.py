@@ -42,3 +42,16 @@ def register_subject_panel(model_label: str, block: Block) -> None:
 
 def subject_panels(model_label: str) -> list[Block]:
     return list(_subject_panels.get(model_label.lower(), []))
+
+
+# Rows the apps above contribute to an emergency's war-room timeline: ``source(change) -> list[dict]`` with
+# keys ``key`` (unique, stable), ``at``, ``kind``, ``who`` and ``text``.
+_timeline_sources: dict[str, Callable[..., list[dict]]] = {}
+
+
+def register_timeline_source(name: str, source: Callable[..., list[dict]]) -> None:
+    _timeline_sources.setdefault(name, source)
+
+
+def timeline_sources() -> list[Callable[..., list[dict]]]:
+    return list(_timeline_sources.values())

@@ -233,6 +233,20 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Chat channels and alert intake ------------------------------------------------------------------
+# Slack Web API (chat.postMessage) through slack_sdk; SLACK_API_URL points it elsewhere (a test server).
+SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN")
+SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api/")
+CHANNEL_TIMEOUT = int(env("CHANNEL_TIMEOUT", "10"))
+# Per alert source: Alertmanager and Opsgenie send "Authorization: Bearer <secret>", PagerDuty signs each
+# webhook with its v3 signing secret (X-PagerDuty-Signature). An empty secret refuses every payload.
+ALERT_SECRETS = {
+    "alertmanager": env("ALERTS_ALERTMANAGER_TOKEN"),
+    "pagerduty": env("ALERTS_PAGERDUTY_SECRET"),
+    "opsgenie": env("ALERTS_OPSGENIE_TOKEN"),
+}
+ALERT_PAYLOAD_MAX_BYTES = int(env("ALERT_PAYLOAD_MAX_BYTES", str(512 * 1024)))
+
 # --- REST API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

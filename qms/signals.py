@@ -8,3 +8,5 @@ signature_recorded = Signal()
 signing_failed = Signal()
 # user, actor
 signing_unlocked = Signal()
+# notification — an outbox row was delivered (sent inside the delivering transaction)
+notification_delivered = Signal()

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from emergencies.views import alerts as alert_views
 from qms import views
 
 qms_patterns = (
@@ -26,6 +27,7 @@ urlpatterns = [
     path("integrations/", include("emergencies.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
+    path("integrations/alerts/<slug:source>/", alert_views.alert_intake, name="alert-intake"),
 ]
 
 from qms import security  # noqa: E402

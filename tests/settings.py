@@ -19,6 +19,7 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min
 # Worker threads and the live server open their own connections; close them after each use so the test
 # database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+CHANNEL_TIMEOUT = 3
 
 # Checkpoints never go to the working tree's var/: each test run has its own (empty) folder and no key until a
 # test makes one.

@@ -1,3 +1,4 @@
+from emergencies.models.alerts import Alert, AlertPayload, AlertRoute, AlertSource
 from emergencies.models.bypass import BypassRemediation, BypassRequest
 from emergencies.models.ccb import (
     CCBMember,
@@ -74,3 +75,6 @@ __all__ = [
     "UnitEvent",
     "Vote",
 ]
+from emergencies.models.warroom import WarRoomEntry
+
+__all__ += ["Alert", "AlertPayload", "AlertRoute", "AlertSource", "WarRoomEntry"]

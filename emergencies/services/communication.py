@@ -15,7 +15,11 @@ from emergencies import ccb_signals as signals
 from emergencies import permissions
 from emergencies.models import ChangeRecord, RegulatoryNotification, StatusUpdate
 from emergencies.services.gates import lock_change, severity_of
-from qms.models import User
+from qms.models import NotificationChannel, User
+from qms.roles import Role
+from qms.services import absolute_url, notification_queue
+from qms.services.channels import channel_rows
+from qms.services.notifications import outbox_write
 
 
 def can_post_status_update(user: User, change: ChangeRecord) -> bool:
@@ -56,7 +60,49 @@ def status_update_post(*, change_id: int, data: StatusUpdateInput, actor: User) 
     update.full_clean(validate_constraints=False)
     update.save()
     signals.status_update_posted.send(sender=StatusUpdate, change=change, update=update, actor=actor)
+    status_update_send(change=change, update=update)
     return update
+
+
+def status_update_send(*, change: ChangeRecord, update: StatusUpdate) -> int:
+    """Queue the update to the audiences the procedure names (§12.2): the internal list (its roles and the
+    incident's commander, by their own channels) and the channels subscribed to updates; an external update
+    to the external contacts. The cadence and external-notification clocks are met when one of these
+    messages is actually sent (audits hears ``notification_delivered``), not when the update is posted."""
+    prefix = f"status-update:{update.pk}"
+    context = {"change": change, "incident": change.incident, "update": update}
+    link = change.get_absolute_url() + "war-room/"
+    if update.audience == StatusUpdate.Audience.EXTERNAL:
+        contacts = [
+            c
+            for c in NotificationChannel.objects.filter(
+                active=True, kind=NotificationChannel.Kind.EMAIL, audience=NotificationChannel.Audience.EXTERNAL
+            )
+            if "status_update" in (c.events or []) and c.procedure_id in (None, change.procedure_version.procedure_id)
+        ]
+        rows = channel_rows(
+            template="status_update",
+            context=context,
+            link=absolute_url(link),
+            dedupe_prefix=f"{prefix}:ext",
+            people=[],
+            channels=contacts,
+            event="status_update",
+        )
+        return len(outbox_write(rows=rows))
+    roles = [Role(r) for r in change.rules.channel_fields.get("internal_update_roles", [])]
+    people = set(User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in roles]).distinct())
+    if change.incident_id and change.incident.commander_id:
+        people.add(change.incident.commander)
+    return len(
+        notification_queue(
+            recipients=sorted(people, key=lambda u: u.pk),
+            dedupe_prefix=f"{prefix}:int",
+            template="status_update",
+            context=context,
+            link=link,
+        )
+    )
 
 
 def next_status_update_due(change: ChangeRecord, last: StatusUpdate | None) -> datetime | None:

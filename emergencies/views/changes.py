@@ -10,6 +10,7 @@ from emergencies.documents import stub_filename, stub_markdown
 from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReadingForm, TransitionForm
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import postincident
+from emergencies.services.alerts import stub_initial_for_incident
 from emergencies.services.bypass import bypass_slot_status
 from emergencies.validation import findings
 from qms.forms_util import apply_validation_error, form_data
@@ -41,7 +42,11 @@ def change_list(request):
 def stub_create(request):
     if not permissions.can_file_emergency(request.user):
         raise PermissionDenied("Your roles do not allow filing emergency changes.")
-    form = EmergencyStubForm(form_data(request))
+    initial = {}
+    if request.method == "GET" and request.GET.get("incident"):
+        # The "declare emergency" link of an alert's incident: the form starts from what the alert said.
+        initial = stub_initial_for_incident(ticket=request.GET["incident"][:40])
+    form = EmergencyStubForm(form_data(request), initial=initial or None)
     if request.method == "POST" and form.is_valid():
         try:
             change = services.emergency_stub_file(data=form.to_input(), actor=request.user)

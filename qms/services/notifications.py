@@ -8,11 +8,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from qms.models import Notification, User
+from qms.services.channels import channel_deliver, channel_rows
+from qms.signals import notification_delivered
 
 logger = logging.getLogger(__name__)
 
@@ -25,22 +28,24 @@ def notification_queue(
     context: dict,
     link: str = "",
     attachment: tuple[str, str, str] | None = None,
+    skip_channels: bool = False,
 ) -> list[Notification]:
     """Write one outbox row per recipient and send them to the worker once the transaction commits.
 
     ``dedupe_prefix`` names the event; a recipient gets one notification per event however often the
-    caller runs (a beat job that runs twice notifies once).
+    caller runs (a beat job that runs twice notifies once). Recipients get it by email and/or Slack DM as
+    their preferences say, and the channels subscribed to the event get their copy (qms.services.channels).
     """
-    recipients = {u.pk: u for u in recipients if u.is_active and u.email}
-    if not recipients:
-        return []
-    keys = {f"{dedupe_prefix}:{pk}": pk for pk in recipients}
-    existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+    people = [u for u in recipients if u.is_active]
     url = absolute_url(link)
-    rows = []
+    rows = (
+        []
+        if skip_channels
+        else channel_rows(template=template, context=context, link=url, dedupe_prefix=dedupe_prefix, people=people)
+    )
+    recipients = {u.pk: u for u in people if u.email and u.notify_by_email}
+    keys = {f"{dedupe_prefix}:{pk}": pk for pk in recipients}
     for key, pk in keys.items():
-        if key in existing:
-            continue
         ctx = {**context, "recipient": recipients[pk], "url": url}
         rows.append(
             Notification(
@@ -55,6 +60,15 @@ def notification_queue(
                 attachment_mimetype=attachment[2] if attachment else "",
             )
         )
+    return outbox_write(rows=rows)
+
+
+def outbox_write(*, rows: list[Notification]) -> list[Notification]:
+    """Write outbox rows whose dedupe key is new, and hand them to the worker once the transaction commits."""
+    existing = set(
+        Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("dedupe_key", flat=True)
+    )
+    rows = [r for r in rows if r.dedupe_key not in existing]
     if not rows:
         return []
     created = bulk_create_with_history(rows, Notification, default_change_reason="queued")
@@ -138,10 +152,15 @@ def _publish_notifications(ids: list[int]) -> None:
 
 
 def notification_deliver(*, notification_id: int) -> bool:
-    """Send one pending notification. Safe to run twice and from two workers at once."""
+    """Send one pending notification. Safe to run twice and from two workers at once: the row is locked
+    while it is sent and a sent row is never sent again. A failure is recorded on the row (visible in the
+    admin and on the record) and the next attempt waits longer each time."""
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update().select_related("recipient").filter(pk=notification_id).first()
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("recipient", "target")
+            .filter(pk=notification_id)
+            .first()
         )
         if notification is None or notification.sent_at is not None:
             return False
@@ -149,37 +168,53 @@ def notification_deliver(*, notification_id: int) -> bool:
             context = {**notification.context, "recipient": notification.recipient}
             notification.body = render_to_string(f"emails/{notification.template}.txt", context)
             notification.html_body = render_to_string(f"emails/{notification.template}.html", context)
-        message = EmailMultiAlternatives(
-            subject=notification.subject,
-            body=notification.body,
-            to=[notification.recipient.email],
-        )
-        if notification.html_body:
-            message.attach_alternative(notification.html_body, "text/html")
-        if notification.attachment_name:
-            message.attach(
-                notification.attachment_name, notification.attachment_content, notification.attachment_mimetype
-            )
         notification.attempts += 1
         try:
-            message.send()
+            if notification.channel == Notification.Channel.EMAIL and notification.recipient_id:
+                _email_of(notification).send()
+            else:
+                channel_deliver(notification)
         except Exception as exc:
-            notification.last_error = str(exc)[:2000]
+            notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            notification.next_attempt_at = timezone.now() + retry_delay(notification.attempts)
             notification._change_reason = "delivery failed"
-            notification.save(update_fields=["attempts", "last_error", "body", "html_body"])
+            notification.save(update_fields=["attempts", "last_error", "next_attempt_at", "body", "html_body"])
             logger.warning("Notification %s failed: %s", notification_id, exc)
             return False
         notification.sent_at = timezone.now()
         notification.last_error = ""
+        notification.next_attempt_at = None
         notification._change_reason = "delivered"
-        notification.save(update_fields=["attempts", "sent_at", "last_error", "body", "html_body"])
+        notification.save(update_fields=["attempts", "sent_at", "last_error", "next_attempt_at", "body", "html_body"])
+        notification_delivered.send(sender=Notification, notification=notification)
         return True
 
 
+def _email_of(notification: Notification) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=notification.subject, body=notification.body, to=[notification.recipient.email]
+    )
+    if notification.html_body:
+        message.attach_alternative(notification.html_body, "text/html")
+    if notification.attachment_name:
+        message.attach(notification.attachment_name, notification.attachment_content, notification.attachment_mimetype)
+    return message
+
+
+MAX_ATTEMPTS = 10
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at one hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
 def notification_pending_ids(*, older_than_seconds: int = 30, limit: int = 500) -> list[int]:
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
     return list(
-        Notification.objects.filter(sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=10)
+        Notification.objects.filter(sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=MAX_ATTEMPTS)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -52,9 +52,32 @@ def procedure_version_current(*, code: str) -> ProcedureVersion:
 
 
 @transaction.atomic
-def user_preferences_update(*, user: User, time_zone: str) -> User:
+def user_preferences_update(
+    *,
+    user: User,
+    time_zone: str,
+    notify_by_email: bool | None = None,
+    notify_by_slack: bool | None = None,
+    slack_user_id: str | None = None,
+) -> User:
+    """A person's own preferences: their time zone and where their notifications go."""
+    from django.core.exceptions import ValidationError
+
     user.time_zone = time_zone
+    fields = ["time_zone"]
+    for name, value in (
+        ("notify_by_email", notify_by_email),
+        ("notify_by_slack", notify_by_slack),
+        ("slack_user_id", slack_user_id),
+    ):
+        if value is not None:
+            setattr(user, name, value.strip() if isinstance(value, str) else value)
+            fields.append(name)
+    if user.notify_by_slack and not user.slack_user_id:
+        raise ValidationError({"slack_user_id": ["Give your Slack member id to get direct messages."]})
+    if not user.notify_by_email and not user.notify_by_slack:
+        raise ValidationError({"notify_by_email": ["Keep at least one way of being told."]})
     user._history_user, user._change_reason = user, "preferences updated"
     user.full_clean(exclude=["password"])
-    user.save(update_fields=["time_zone"])
+    user.save(update_fields=fields)
     return user

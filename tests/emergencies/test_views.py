@@ -236,7 +236,7 @@ def test_times_are_shown_in_the_users_zone_with_the_zone_named(client, oncall, c
 
 def test_preferences_change_the_time_zone(client, oncall):
     client.force_login(oncall)
-    response = client.post(reverse("qms:preferences"), {"time_zone": "America/New_York"})
+    response = client.post(reverse("qms:preferences"), {"time_zone": "America/New_York", "notify_by_email": "on"})
     assert response.status_code == 302
     oncall.refresh_from_db()
     assert oncall.time_zone == "America/New_York"
