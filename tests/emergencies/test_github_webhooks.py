@@ -261,7 +261,7 @@ def test_the_admin_tells_a_wrong_check_mapping_and_links_nothing(client, admin):
     assert not GitHubRepository.objects.exists()
 
 
-PULL_BUDGETS = (7, 10)
+PULL_BUDGETS = (7, 11)
 
 
 @pytest.mark.parametrize("many", [False, True])
