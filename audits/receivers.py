@@ -92,6 +92,18 @@ def on_checklist_changed(sender, *, change, actor, item, done, **kwargs):
     )
 
 
+@receiver(lifecycle.change_proceed_deviation_signed)
+def on_proceed_deviation(sender, *, change, signature, actor, reason, **kwargs):
+    services.audit_event_record(
+        action="change.proceed_before_authorisation",
+        actor=actor,
+        subject=change,
+        reason=reason,
+        before={"proceed_deviation_at": None},
+        after={"proceed_deviation_at": change.proceed_deviation_at, "signature": signature.pk},
+    )
+
+
 @receiver(user_logged_in)
 def on_login(sender, request, user, **kwargs):
     services.audit_event_record(action="auth.login", actor=user, subject=user)

@@ -26,3 +26,5 @@ change_record_milestone = Signal()
 gate_result_recorded = Signal()
 # item (ActionItem), actor
 action_item_saved = Signal()
+# change, signature, actor, reason — the incident commander signed "proceed before authorisation"
+change_proceed_deviation_signed = Signal()

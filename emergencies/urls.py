@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from emergencies.views import bypasses, changes, postincident
+from emergencies.views import authorisation, bypasses, changes, postincident
 from emergencies.views import ccb as ccb_views
 
 
@@ -24,6 +24,16 @@ urlpatterns = [
     path("<recordid:identifier>/", changes.change_detail, name="change-detail"),
     path("<recordid:identifier>/checklist/", changes.change_checklist, name="change-checklist"),
     path("<recordid:identifier>/actions/<slug:transition>/", changes.change_transition, name="change-transition"),
+    path(
+        "<recordid:identifier>/proceed-before-authorisation/",
+        authorisation.proceed_deviation,
+        name="change-proceed-deviation",
+    ),
+    path(
+        "<recordid:identifier>/authorisation/re-request/",
+        authorisation.authorisation_rerequest,
+        name="change-authorisation-rerequest",
+    ),
     path("validation/", postincident.validation_list, name="validation-list"),
     path("<recordid:identifier>/hotfix-review/", postincident.hotfix_review, name="hotfix-review"),
     path("<recordid:identifier>/deployment/", postincident.deployment_flag, name="deployment-flag"),

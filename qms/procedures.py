@@ -148,6 +148,34 @@ _SHARED_RULES = {
 }
 
 
+# What must hold before each step of the lifecycle (Emergency Bypass Workflow §2-§4, CM-WF-EMERGENCY §8-§14).
+# Each code is checked by emergencies.services.preconditions; "gate:<code>" is a decision gate of the CCB that
+# must have passed. "distribute" is the first send of a patch package to a unit. A definition without a
+# "transitions" key (a version loaded before they existed) reads these defaults (CM-WF's when it has a CCB).
+TRANSITION_PRECONDITIONS_DEFAULT = {
+    "start_hotfix": ["emergency_authorised"],
+    "deploy": ["emergency_authorised", "deployment_checklist"],
+    "resolve": ["rollback_triggers_clear"],
+    "close": ["closure_checklist"],
+}
+TRANSITION_PRECONDITIONS_CM_WF = {
+    # §14.2: patch development starts once Gate 2 approved the fast track (Gate 1 before it).
+    "start_hotfix": ["emergency_authorised", "gate:declare", "gate:fast_track"],
+    # §8.2, §10, §14.3: an approved package (hashes verified) and Gate 3 before any unit or "deployed".
+    "deploy": ["emergency_authorised", "deployment_checklist", "patch_package_approved", "gate:deployment"],
+    "distribute": ["patch_package_approved", "gate:deployment"],
+    "resolve": ["rollback_triggers_clear"],
+    "close": ["closure_checklist"],
+}
+PRECONDITION_LABELS = {
+    "emergency_authorised": "Emergency bypass authorised (signatures or recorded verbal approvals)",
+    "deployment_checklist": "Emergency deployment checklist complete (§3.3)",
+    "patch_package_approved": "Patch package approved, every hash verified (§8.2)",
+    "rollback_triggers_clear": "No rollback trigger firing on the latest reading (§3.4)",
+    "closure_checklist": "Closure checklist complete (§4.5)",
+}
+PRECONDITION_TRANSITIONS = ("start_hotfix", "deploy", "start_monitoring", "resolve", "close", "distribute")
+
 _EMERGENCY_BYPASS_WORKFLOW = {
     "summary": "Emergency Bypass Workflow: CHG-EMG stub, hotfix, post-incident, EMG error codes.",
     "severity_scale": [
@@ -169,6 +197,10 @@ _EMERGENCY_BYPASS_WORKFLOW = {
         "data_breach": ["legal", "commander", "security"],
     },
     "stub_authorisers_if": {},
+    "transitions": TRANSITION_PRECONDITIONS_DEFAULT,
+    # "IC Authorization: verbal + stub": the incident commander may sign a deviation that lets the hotfix and
+    # its deployment go ahead before the authorisation is complete (EMG-E001 stays open until it is).
+    "proceed_before_authorisation": {"roles": ["commander"], "transitions": ["start_hotfix", "deploy"]},
     "day_basis": "calendar",
     "clocks": [
         {
@@ -224,6 +256,7 @@ _QMS_BYPASS_PROCEDURES = {
         "data_breach": ["executive", "commander"],
     },
     "stub_authorisers_if": {},
+    "transitions": TRANSITION_PRECONDITIONS_DEFAULT,
     "day_basis": "calendar",
     "clocks": [
         {
@@ -273,6 +306,7 @@ _ENG_PROC_004 = {
         "data_breach": ["lead", "security"],
     },
     "stub_authorisers_if": {},
+    "transitions": TRANSITION_PRECONDITIONS_DEFAULT,
     "day_basis": "business",
     "clocks": [
         {
@@ -319,6 +353,7 @@ _CM_WF_EMERGENCY = {
         "data_breach": ["security", "program"],
     },
     "stub_authorisers_if": {"safety_related": ["safety"]},
+    "transitions": TRANSITION_PRECONDITIONS_CM_WF,
     "day_basis": "calendar",
     "clocks": [
         {
@@ -442,6 +477,16 @@ def validate_definition(definition: dict) -> list[str]:
         if clock.get("unit") not in {"minutes", "hours", "days"} or float(clock.get("amount", 0)) <= 0:
             problems.append(f"Clock {clock.get('kind')!r} needs a positive amount in minutes, hours or days.")
     problems += validate_ccb(definition)
+    gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
+        g["code"] for g in CM_WF_CCB["gates"]
+    }
+    for transition, codes in (definition.get("transitions") or {}).items():
+        if transition not in PRECONDITION_TRANSITIONS:
+            problems.append(f"Unknown transition {transition!r} in transitions.")
+        for code in codes:
+            known = code in PRECONDITION_LABELS or (code.startswith("gate:") and code[5:] in gates)
+            if not known:
+                problems.append(f"Unknown precondition {code!r} for {transition}.")
     return problems
 
 
@@ -458,6 +503,18 @@ class ProcedureRules(CCBRules):
     @property
     def ccb_required(self) -> bool:
         return bool(self.definition.get("ccb_required"))
+
+    def transition_preconditions(self, transition: str) -> list[str]:
+        """The precondition codes of a lifecycle step under this version (see PRECONDITION_LABELS)."""
+        block = self.definition.get("transitions")
+        if block is None:
+            block = TRANSITION_PRECONDITIONS_CM_WF if self.ccb_required else TRANSITION_PRECONDITIONS_DEFAULT
+        return list(block.get(transition, []))
+
+    @property
+    def proceed_before_authorisation(self) -> dict:
+        """Who may sign a "proceed before authorisation" deviation, and for which steps ({} when nobody may)."""
+        return self.definition.get("proceed_before_authorisation") or {}
 
     def severity_for(self, category: str) -> str:
         return self.definition["category_severity"].get(category, "")

@@ -91,6 +91,12 @@ EXPECTED: dict[str, Case] = {
         data={"item": "hotfix_in_progress", "done": "1"},
     ),
     "emergencies:change-transition": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    # an empty deviation: the incident commander is told the reason is missing; everyone else is refused
+    "emergencies:change-proceed-deviation": Case(
+        every(405), post=by_role(frozenset({"commander"}), 302, 403, none=404)
+    ),
+    # nothing to re-request while the authorisation is pending: said on the page; others refused
+    "emergencies:change-authorisation-rerequest": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
     "api-emergency-list": Case(
         by_role(ROLES, 200, 200, none=403, anon=API),
         post=by_role(FILERS, 400, 403, anon=API),

@@ -128,6 +128,13 @@ class ChangeRecord(FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     bypass_authorised_at = models.DateTimeField(null=True, blank=True)
+    # A signed "proceed before authorisation" deviation by the incident commander, where the procedure allows
+    # one (Emergency Bypass Workflow: "verbal + stub"); EMG-E001 stays open until the authorisation completes.
+    proceed_deviation_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proceed_deviation_at = models.DateTimeField(null=True, blank=True)
+    proceed_deviation_reason = models.TextField(blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.")
