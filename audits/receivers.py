@@ -284,8 +284,10 @@ def on_signing_failed(sender, *, user, failures, locked, **kwargs):
 
 
 @receiver(core.signing_unlocked)
-def on_signing_unlocked(sender, *, user, actor, **kwargs):
-    services.audit_event_record(action="signature.unlocked", actor=actor, subject=user, reason="signing unlocked")
+def on_signing_unlocked(sender, *, user, actor, reason="", **kwargs):
+    services.audit_event_record(
+        action="signature.unlocked", actor=actor, subject=user, reason=f"signing unlocked: {reason}".rstrip(": ")
+    )
 
 
 # --- post-incident --------------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ EXPECTED: dict[str, Case] = {
     # project
     "qms:dashboard": Case(every(200)),
     "qms:preferences": Case(every(200), post=every(400)),  # an empty form is told what is missing, nothing saved
+    "qms:user-list": Case(by_role(frozenset({"security"}), 200, 403)),
+    "qms:user-detail": Case(every(404)),  # no such user
+    "qms:user-signing-unlock": Case(every(405), post=every(404)),
     "login": Case(every(302, anon=200)),
     "logout": Case(every(405), post=every(302)),  # posted last: it ends the session
     "healthz": Case(every(200, anon=200)),
