@@ -348,3 +348,28 @@ def obligation_preventive_change_meet(
     subject = obligation.subject
     met = obligations_satisfy(subject=subject, kinds=[obligation.kind], actor=actor, note=note, keys=[obligation.key])
     return met[0] if met else obligation
+
+
+@transaction.atomic(savepoint=False)
+def obligations_reassign(*, subject: models.Model, owner_role: str, owner: User, actor: User | None, note: str) -> int:
+    """Give a subject's open clocks owned through a role (the incident commander's) to the new holder."""
+    moved = 0
+    for obligation in Obligation.objects.select_for_update().filter(
+        **subject_ref(subject), satisfied_at__isnull=True, owner_role=owner_role
+    ):
+        if obligation.owner_id == owner.pk:
+            continue
+        before = obligation.owner_id
+        obligation.owner = owner
+        obligation._history_user, obligation._change_reason = actor, note
+        obligation.save(update_fields=["owner"])
+        audit_event_record(
+            action="obligation.reassigned",
+            actor=actor,
+            subject=subject,
+            reason=f"{obligation.label}: {note}",
+            before={"owner": before},
+            after={"owner": owner.pk, "kind": obligation.kind},
+        )
+        moved += 1
+    return moved

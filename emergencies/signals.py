@@ -28,3 +28,5 @@ gate_result_recorded = Signal()
 action_item_saved = Signal()
 # change, signature, actor, reason — the incident commander signed "proceed before authorisation"
 change_proceed_deviation_signed = Signal()
+# incident, changes ({field: (before, after)}), actor, reason — the incident completed or corrected after filing
+incident_updated = Signal()

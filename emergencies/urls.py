@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from emergencies.views import authorisation, bypasses, changes, postincident
+from emergencies.views import authorisation, bypasses, changes, incident, postincident
 from emergencies.views import ccb as ccb_views
 
 
@@ -34,6 +34,7 @@ urlpatterns = [
         authorisation.authorisation_rerequest,
         name="change-authorisation-rerequest",
     ),
+    path("<recordid:identifier>/incident/", incident.incident_edit, name="incident-edit"),
     path("validation/", postincident.validation_list, name="validation-list"),
     path("<recordid:identifier>/hotfix-review/", postincident.hotfix_review, name="hotfix-review"),
     path("<recordid:identifier>/deployment/", postincident.deployment_flag, name="deployment-flag"),

@@ -243,6 +243,39 @@ _QMS_BYPASS_PROCEDURES = {
         {"code": "S4", "label": "S4 - Low"},
     ],
     "category_severity": {"p1_incident": "S1", "critical_security": "S1", "data_breach": "S1"},
+    # Incident Classification Matrix: the bypass level each severity calls for and its post-incident actions
+    # (opened as clocks when the incident is resolved). The emergency categories file as S1; the incident
+    # commander confirms or changes the severity afterwards, which re-anchors the response clock.
+    "severity_classes": {
+        "S1": {
+            "bypass_level": "E",
+            "actions": [
+                {"kind": "board_notification", "label": "Board notification", "amount": 24, "unit": "hours"},
+                {"kind": "incident_review", "label": "Immediate review", "amount": 24, "unit": "hours"},
+            ],
+        },
+        "S2": {
+            "bypass_level": "L3",
+            "actions": [
+                {"kind": "incident_review", "label": "24-hour review", "amount": 24, "unit": "hours"},
+                {"kind": "executive_summary", "label": "Executive summary", "amount": 24, "unit": "hours"},
+            ],
+        },
+        "S3": {
+            "bypass_level": "L2",
+            "actions": [
+                {"kind": "incident_review", "label": "3-day review", "amount": 3, "unit": "days"},
+                {"kind": "team_notification", "label": "Team notification", "amount": 3, "unit": "days"},
+            ],
+        },
+        "S4": {
+            "bypass_level": "L1",
+            "actions": [
+                {"kind": "incident_review", "label": "5-day review", "amount": 5, "unit": "days"},
+                {"kind": "technical_debt", "label": "Technical-debt tracking", "amount": 5, "unit": "days"},
+            ],
+        },
+    },
     "emergency_criteria": {
         "categories": ["p1_incident", "critical_security", "data_breach"],
         "cvss_required_for": ["critical_security"],
@@ -261,11 +294,17 @@ _QMS_BYPASS_PROCEDURES = {
     "clocks": [
         {
             "kind": "triage",
-            "label": "Response (S1)",
+            "label": "Response",
             "amount": 15,
             "unit": "minutes",
             "owner": "commander",
             "satisfied_on": ["authorize_bypass", "start_hotfix"],
+            # Incident Classification Matrix: S1 ≤ 15 min, S2 ≤ 1 h, S3 ≤ 4 h, S4 ≤ 24 h.
+            "by_severity": {
+                "S2": {"amount": 1, "unit": "hours"},
+                "S3": {"amount": 4, "unit": "hours"},
+                "S4": {"amount": 24, "unit": "hours"},
+            },
         },
         {
             "kind": "documentation",
@@ -515,6 +554,10 @@ class ProcedureRules(CCBRules):
     def proceed_before_authorisation(self) -> dict:
         """Who may sign a "proceed before authorisation" deviation, and for which steps ({} when nobody may)."""
         return self.definition.get("proceed_before_authorisation") or {}
+
+    def severity_class(self, severity: str) -> dict:
+        """The bypass level and post-incident actions a severity calls for ({} when the procedure has none)."""
+        return (self.definition.get("severity_classes") or {}).get(severity, {})
 
     def severity_for(self, category: str) -> str:
         return self.definition["category_severity"].get(category, "")

@@ -94,6 +94,9 @@ EXPECTED: dict[str, Case] = {
         data={"item": "hotfix_in_progress", "done": "1"},
     ),
     "emergencies:change-transition": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "emergencies:incident-edit": Case(
+        every(405), post=by_role(frozenset({"oncall", "commander", "qms"}), 302, 403, none=404)
+    ),
     # an empty deviation: the incident commander is told the reason is missing; everyone else is refused
     "emergencies:change-proceed-deviation": Case(
         every(405), post=by_role(frozenset({"commander"}), 302, 403, none=404)

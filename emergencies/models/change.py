@@ -24,6 +24,13 @@ CVSS_VALIDATORS = [
 
 
 class Incident(models.Model):
+    class DetectionSource(models.TextChoices):
+        MONITORING = "monitoring", "Monitoring alert"
+        CUSTOMER = "customer", "Customer report"
+        INTERNAL = "internal", "Internal report"
+        SECURITY = "security", "Security scan or disclosure"
+        OTHER = "other", "Other"
+
     ticket = models.CharField(max_length=40, unique=True, validators=[INCIDENT_TICKET_VALIDATOR])
     title = models.CharField(max_length=200)
     category = models.CharField(max_length=32, choices=CATEGORY_CHOICES)
@@ -40,6 +47,7 @@ class Incident(models.Model):
     )
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     detected_at = models.DateTimeField(null=True, blank=True)
+    detection_source = models.CharField(max_length=16, choices=DetectionSource.choices, blank=True)
     declared_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     affected_systems = models.TextField(blank=True, help_text="Systems or serial numbers, one per line.")

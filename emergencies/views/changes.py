@@ -79,11 +79,29 @@ def _detail_context(request, change):
         "deviation_rule": change.rules.proceed_before_authorisation,
         "can_sign_deviation": bypass is not None and not authorisation.proceed_deviation_problems(change, request.user),
         "can_rerequest": not authorisation.authorisation_rerequest_problems(change, request.user),
+        **_incident_context(request, change),
         "can_edit": permissions.can_edit_change(change, request.user),
         "history": selectors.change_history(change=change, limit=50),
         "panels": subject_panels(ChangeRecord._meta.label),
         "checklist": [(name, label, getattr(change, name)) for name, label in services.CHECKLIST_ITEMS.items()],
         **_post_incident_context(request, change, bypass),
+    }
+
+
+def _incident_context(request, change) -> dict:
+    from emergencies.forms import IncidentForm
+    from emergencies.services.incident import can_edit_incident
+
+    if change.incident_id is None:
+        return {"incident_form": None, "incident_history": []}
+    editable = change.is_open and can_edit_incident(request.user)
+    return {
+        "incident_form": IncidentForm(change=change) if editable else None,
+        "incident_history": list(
+            change.incident.history.select_related("history_user", "commander").order_by(
+                "-history_date", "-history_id"
+            )[:10]
+        ),
     }
 
 
