@@ -2,7 +2,12 @@ from audits import selectors
 
 
 def clocks_panel(request, subject) -> dict:
-    return {"obligations": selectors.obligations_for_subject(subject=subject)}
+    from emergencies.services.followups import can_open_preventive_change
+
+    return {
+        "obligations": selectors.obligations_for_subject(subject=subject),
+        "can_meet_preventive": can_open_preventive_change(request.user),
+    }
 
 
 def audit_trail_panel(request, subject) -> dict:

@@ -92,6 +92,47 @@ def on_checklist_changed(sender, *, change, actor, item, done, **kwargs):
     )
 
 
+@receiver(lifecycle.change_proceed_deviation_signed)
+def on_proceed_deviation(sender, *, change, signature, actor, reason, **kwargs):
+    services.audit_event_record(
+        action="change.proceed_before_authorisation",
+        actor=actor,
+        subject=change,
+        reason=reason,
+        before={"proceed_deviation_at": None},
+        after={"proceed_deviation_at": change.proceed_deviation_at, "signature": signature.pk},
+    )
+
+
+@receiver(lifecycle.incident_updated)
+def on_incident_updated(sender, *, incident, changes, actor, reason, **kwargs):
+    """The incident completed after filing: audited; a new commander owns the commander's clocks; a new
+    severity or detection time re-anchors the declared-anchored clocks (the response clock first)."""
+    services.audit_event_record(
+        action="incident.updated",
+        actor=actor,
+        subject=incident,
+        reason=reason,
+        before={field: getattr(before, "pk", before) for field, (before, _after) in changes.items()},
+        after={field: getattr(after, "pk", after) for field, (_before, after) in changes.items()},
+    )
+    for change in ChangeRecord.objects.filter(incident=incident, status__in=ChangeRecord.OPEN_STATUSES).select_related(
+        "procedure_version"
+    ):
+        if "commander" in changes:
+            services.obligations_reassign(
+                subject=change,
+                owner_role=Role.COMMANDER.value,
+                owner=incident.commander,
+                actor=actor,
+                note=f"incident commander now {incident.commander.display_name}",
+            )
+        if "severity" in changes or "detected_at" in changes:
+            start = incident.detected_at or change.declared_at
+            dues = {c.kind: c.due(start) for c in change.rules.clocks(incident.severity) if c.anchor == "declared"}
+            services.obligations_reanchor(subject=change, due_by_kind=dues, actor=actor, note=f"re-anchored: {reason}")
+
+
 @receiver(user_logged_in)
 def on_login(sender, request, user, **kwargs):
     services.audit_event_record(action="auth.login", actor=user, subject=user)
@@ -272,8 +313,10 @@ def on_signing_failed(sender, *, user, failures, locked, **kwargs):
 
 
 @receiver(core.signing_unlocked)
-def on_signing_unlocked(sender, *, user, actor, **kwargs):
-    services.audit_event_record(action="signature.unlocked", actor=actor, subject=user, reason="signing unlocked")
+def on_signing_unlocked(sender, *, user, actor, reason="", **kwargs):
+    services.audit_event_record(
+        action="signature.unlocked", actor=actor, subject=user, reason=f"signing unlocked: {reason}".rstrip(": ")
+    )
 
 
 # --- post-incident --------------------------------------------------------------------------------------

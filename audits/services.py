@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -199,6 +200,11 @@ def obligations_open(
 
     Clocks that already run on the subject are left alone, so calling this twice starts nothing twice.
     """
+    from audits.clocks import kind_of
+
+    unknown = [spec["kind"] for spec in specs if kind_of(spec["kind"]) is None]
+    if unknown:  # a clock nobody can meet would escalate forever
+        raise ValueError(f"Clock kinds without a way to be met (audits.clocks): {unknown}")
     ref = subject_ref(subject)
     existing = set(Obligation.objects.filter(**ref).values_list("kind", "key"))
     new = [
@@ -307,3 +313,63 @@ def obligation_sweep(*, now: datetime | None = None, batch: int = 5000, max_batc
     from audits.escalation import obligation_sweep as sweep
 
     return sweep(now=now, batch=batch, max_batches=max_batches).escalated
+
+
+@transaction.atomic
+def obligation_preventive_change_meet(
+    *, obligation_id: int, actor: User, change_identifier: str = "", title: str = ""
+) -> Obligation:
+    """Meet a repeat-bypass pattern's preventive follow-up obligation by linking an existing change or
+    opening a new preventive change from the pattern's page."""
+    from emergencies.services.followups import (
+        can_open_preventive_change,
+        preventive_change_create,
+        preventive_change_for_link,
+    )
+
+    obligation = Obligation.objects.select_for_update().get(pk=obligation_id)
+    if obligation.kind != "preventive_change":
+        raise ValidationError("This clock is not a preventive follow-up change.")
+    if not can_open_preventive_change(actor):
+        raise PermissionDenied("Only a development lead, architect, engineering manager or QMS coordinator meets it.")
+    if obligation.satisfied_at is not None:
+        raise ValidationError(f"{obligation.label} was already met {obligation.satisfied_at:%Y-%m-%d %H:%M} UTC.")
+    if change_identifier.strip():
+        change = preventive_change_for_link(identifier=change_identifier)
+        note = f"linked preventive change {change.identifier}"
+    else:
+        change = preventive_change_create(
+            actor=actor,
+            title=title or obligation.label.removeprefix("Preventive follow-up change: "),
+            problem_statement=f"Preventive change for the repeat-bypass pattern on {obligation.subject_label}: "
+            f"{obligation.label}",
+        )
+        note = f"preventive change {change.identifier} opened"
+    subject = obligation.subject
+    met = obligations_satisfy(subject=subject, kinds=[obligation.kind], actor=actor, note=note, keys=[obligation.key])
+    return met[0] if met else obligation
+
+
+@transaction.atomic(savepoint=False)
+def obligations_reassign(*, subject: models.Model, owner_role: str, owner: User, actor: User | None, note: str) -> int:
+    """Give a subject's open clocks owned through a role (the incident commander's) to the new holder."""
+    moved = 0
+    for obligation in Obligation.objects.select_for_update().filter(
+        **subject_ref(subject), satisfied_at__isnull=True, owner_role=owner_role
+    ):
+        if obligation.owner_id == owner.pk:
+            continue
+        before = obligation.owner_id
+        obligation.owner = owner
+        obligation._history_user, obligation._change_reason = actor, note
+        obligation.save(update_fields=["owner"])
+        audit_event_record(
+            action="obligation.reassigned",
+            actor=actor,
+            subject=subject,
+            reason=f"{obligation.label}: {note}",
+            before={"owner": before},
+            after={"owner": owner.pk, "kind": obligation.kind},
+        )
+        moved += 1
+    return moved

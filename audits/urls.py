@@ -11,6 +11,11 @@ urlpatterns = [
     path("overdue/", views.overdue_list, name="overdue-list"),
     path("export/", views.export, name="export"),
     path("changes/<recordid:identifier>/", views.change_trail, name="change-trail"),
+    path(
+        "obligations/<int:obligation_id>/preventive-change/",
+        views.obligation_preventive_change,
+        name="obligation-preventive-change",
+    ),
     path("reports/", reports.report_list, name="report-list"),
     path("reports/<int:pk>/", reports.report_detail, name="report-detail"),
     path("reports/<int:pk>/drill/<path:ref>/", reports.report_drill, name="report-drill"),

@@ -4,10 +4,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audits import exports, selectors, services
 from audits.forms import AuditExportForm
+from emergencies.permissions import can_view_changes
 from emergencies.selectors import change_get_for_user
 from qms.forms_util import apply_validation_error, form_data
 
@@ -86,3 +87,29 @@ def change_trail(request, identifier):
     """A change's full trail: every field-history row and every audit event about it and its records."""
     change = change_get_for_user(identifier=identifier, user=request.user)
     return render(request, "audits/change_trail.html", {"change": change, **selectors.change_trail(change=change)})
+
+
+@require_POST
+def obligation_preventive_change(request, obligation_id):
+    """From the pattern's page: link or open the preventive change a repeat-bypass pattern asks for."""
+    from django.contrib import messages
+    from django.http import Http404
+    from django.shortcuts import redirect
+
+    from audits.models import Obligation
+
+    obligation = Obligation.objects.filter(pk=obligation_id, kind="preventive_change").first()
+    if obligation is None or not can_view_changes(request.user):
+        raise Http404
+    try:
+        obligation = services.obligation_preventive_change_meet(
+            obligation_id=obligation.pk,
+            actor=request.user,
+            change_identifier=request.POST.get("change", "")[:40],
+            title=request.POST.get("title", "")[:250],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{obligation.label}: {obligation.satisfaction_note}.")
+    return redirect(obligation.subject_url or "/")

@@ -44,3 +44,7 @@ deployment_gate_token_changed = Signal()
 handoff_requested = Signal()
 # request (HandoffRequest), actor (None when the system closed it) — done or withdrawn
 handoff_closed = Signal()
+# change, signature, actor, reason — the incident commander signed "proceed before authorisation"
+change_proceed_deviation_signed = Signal()
+# incident, changes ({field: (before, after)}), actor, reason — the incident completed or corrected after filing
+incident_updated = Signal()

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from emergencies.views import bypasses, changes, handoffs, postincident
+from emergencies.views import authorisation, bypasses, changes, handoffs, incident, postincident
 from emergencies.views import ccb as ccb_views
 
 
@@ -24,6 +24,17 @@ urlpatterns = [
     path("<recordid:identifier>/", changes.change_detail, name="change-detail"),
     path("<recordid:identifier>/checklist/", changes.change_checklist, name="change-checklist"),
     path("<recordid:identifier>/actions/<slug:transition>/", changes.change_transition, name="change-transition"),
+    path(
+        "<recordid:identifier>/proceed-before-authorisation/",
+        authorisation.proceed_deviation,
+        name="change-proceed-deviation",
+    ),
+    path(
+        "<recordid:identifier>/authorisation/re-request/",
+        authorisation.authorisation_rerequest,
+        name="change-authorisation-rerequest",
+    ),
+    path("<recordid:identifier>/incident/", incident.incident_edit, name="incident-edit"),
     path("validation/", postincident.validation_list, name="validation-list"),
     path("<recordid:identifier>/handoffs/", handoffs.handoff_request, name="handoff-request"),
     path("handoffs/<int:pk>/withdraw/", handoffs.handoff_withdraw, name="handoff-withdraw"),

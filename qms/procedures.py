@@ -183,6 +183,34 @@ _SHARED_RULES = {
 }
 
 
+# What must hold before each step of the lifecycle (Emergency Bypass Workflow §2-§4, CM-WF-EMERGENCY §8-§14).
+# Each code is checked by emergencies.services.preconditions; "gate:<code>" is a decision gate of the CCB that
+# must have passed. "distribute" is the first send of a patch package to a unit. A definition without a
+# "transitions" key (a version loaded before they existed) reads these defaults (CM-WF's when it has a CCB).
+TRANSITION_PRECONDITIONS_DEFAULT = {
+    "start_hotfix": ["emergency_authorised"],
+    "deploy": ["emergency_authorised", "deployment_checklist"],
+    "resolve": ["rollback_triggers_clear"],
+    "close": ["closure_checklist"],
+}
+TRANSITION_PRECONDITIONS_CM_WF = {
+    # §14.2: patch development starts once Gate 2 approved the fast track (Gate 1 before it).
+    "start_hotfix": ["emergency_authorised", "gate:declare", "gate:fast_track"],
+    # §8.2, §10, §14.3: an approved package (hashes verified) and Gate 3 before any unit or "deployed".
+    "deploy": ["emergency_authorised", "deployment_checklist", "patch_package_approved", "gate:deployment"],
+    "distribute": ["patch_package_approved", "gate:deployment"],
+    "resolve": ["rollback_triggers_clear"],
+    "close": ["closure_checklist"],
+}
+PRECONDITION_LABELS = {
+    "emergency_authorised": "Emergency bypass authorised (signatures or recorded verbal approvals)",
+    "deployment_checklist": "Emergency deployment checklist complete (§3.3)",
+    "patch_package_approved": "Patch package approved, every hash verified (§8.2)",
+    "rollback_triggers_clear": "No rollback trigger firing on the latest reading (§3.4)",
+    "closure_checklist": "Closure checklist complete (§4.5)",
+}
+PRECONDITION_TRANSITIONS = ("start_hotfix", "deploy", "start_monitoring", "resolve", "close", "distribute")
+
 _EMERGENCY_BYPASS_WORKFLOW = {
     "summary": "Emergency Bypass Workflow: CHG-EMG stub, hotfix, post-incident, EMG error codes.",
     "severity_scale": [
@@ -204,6 +232,10 @@ _EMERGENCY_BYPASS_WORKFLOW = {
         "data_breach": ["legal", "commander", "security"],
     },
     "stub_authorisers_if": {},
+    "transitions": TRANSITION_PRECONDITIONS_DEFAULT,
+    # "IC Authorization: verbal + stub": the incident commander may sign a deviation that lets the hotfix and
+    # its deployment go ahead before the authorisation is complete (EMG-E001 stays open until it is).
+    "proceed_before_authorisation": {"roles": ["commander"], "transitions": ["start_hotfix", "deploy"]},
     "day_basis": "calendar",
     "clocks": [
         {
@@ -246,6 +278,39 @@ _QMS_BYPASS_PROCEDURES = {
         {"code": "S4", "label": "S4 - Low"},
     ],
     "category_severity": {"p1_incident": "S1", "critical_security": "S1", "data_breach": "S1"},
+    # Incident Classification Matrix: the bypass level each severity calls for and its post-incident actions
+    # (opened as clocks when the incident is resolved). The emergency categories file as S1; the incident
+    # commander confirms or changes the severity afterwards, which re-anchors the response clock.
+    "severity_classes": {
+        "S1": {
+            "bypass_level": "E",
+            "actions": [
+                {"kind": "board_notification", "label": "Board notification", "amount": 24, "unit": "hours"},
+                {"kind": "incident_review", "label": "Immediate review", "amount": 24, "unit": "hours"},
+            ],
+        },
+        "S2": {
+            "bypass_level": "L3",
+            "actions": [
+                {"kind": "incident_review", "label": "24-hour review", "amount": 24, "unit": "hours"},
+                {"kind": "executive_summary", "label": "Executive summary", "amount": 24, "unit": "hours"},
+            ],
+        },
+        "S3": {
+            "bypass_level": "L2",
+            "actions": [
+                {"kind": "incident_review", "label": "3-day review", "amount": 3, "unit": "days"},
+                {"kind": "team_notification", "label": "Team notification", "amount": 3, "unit": "days"},
+            ],
+        },
+        "S4": {
+            "bypass_level": "L1",
+            "actions": [
+                {"kind": "incident_review", "label": "5-day review", "amount": 5, "unit": "days"},
+                {"kind": "technical_debt", "label": "Technical-debt tracking", "amount": 5, "unit": "days"},
+            ],
+        },
+    },
     "emergency_criteria": {
         "categories": ["p1_incident", "critical_security", "data_breach"],
         "cvss_required_for": ["critical_security"],
@@ -259,15 +324,22 @@ _QMS_BYPASS_PROCEDURES = {
         "data_breach": ["executive", "commander"],
     },
     "stub_authorisers_if": {},
+    "transitions": TRANSITION_PRECONDITIONS_DEFAULT,
     "day_basis": "calendar",
     "clocks": [
         {
             "kind": "triage",
-            "label": "Response (S1)",
+            "label": "Response",
             "amount": 15,
             "unit": "minutes",
             "owner": "commander",
             "satisfied_on": ["authorize_bypass", "start_hotfix"],
+            # Incident Classification Matrix: S1 ≤ 15 min, S2 ≤ 1 h, S3 ≤ 4 h, S4 ≤ 24 h.
+            "by_severity": {
+                "S2": {"amount": 1, "unit": "hours"},
+                "S3": {"amount": 4, "unit": "hours"},
+                "S4": {"amount": 24, "unit": "hours"},
+            },
         },
         {
             "kind": "documentation",
@@ -308,6 +380,7 @@ _ENG_PROC_004 = {
         "data_breach": ["lead", "security"],
     },
     "stub_authorisers_if": {},
+    "transitions": TRANSITION_PRECONDITIONS_DEFAULT,
     "day_basis": "business",
     "clocks": [
         {
@@ -354,6 +427,7 @@ _CM_WF_EMERGENCY = {
         "data_breach": ["security", "program"],
     },
     "stub_authorisers_if": {"safety_related": ["safety"]},
+    "transitions": TRANSITION_PRECONDITIONS_CM_WF,
     "day_basis": "calendar",
     "clocks": [
         {
@@ -486,6 +560,16 @@ def validate_definition(definition: dict) -> list[str]:
     if float(definition.get("verbal_recording_max_age_hours", 24)) <= 0:
         problems.append("verbal_recording_max_age_hours must be positive.")
     problems += validate_ccb(definition)
+    gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
+        g["code"] for g in CM_WF_CCB["gates"]
+    }
+    for transition, codes in (definition.get("transitions") or {}).items():
+        if transition not in PRECONDITION_TRANSITIONS:
+            problems.append(f"Unknown transition {transition!r} in transitions.")
+        for code in codes:
+            known = code in PRECONDITION_LABELS or (code.startswith("gate:") and code[5:] in gates)
+            if not known:
+                problems.append(f"Unknown precondition {code!r} for {transition}.")
     return problems
 
 
@@ -515,6 +599,22 @@ class ProcedureRules(CCBRules):
             withheld = set(block.get("withheld_in_public", {}).get(category, []))
             fields = [f for f in fields if f not in withheld]
         return fields
+
+    def transition_preconditions(self, transition: str) -> list[str]:
+        """The precondition codes of a lifecycle step under this version (see PRECONDITION_LABELS)."""
+        block = self.definition.get("transitions")
+        if block is None:
+            block = TRANSITION_PRECONDITIONS_CM_WF if self.ccb_required else TRANSITION_PRECONDITIONS_DEFAULT
+        return list(block.get(transition, []))
+
+    @property
+    def proceed_before_authorisation(self) -> dict:
+        """Who may sign a "proceed before authorisation" deviation, and for which steps ({} when nobody may)."""
+        return self.definition.get("proceed_before_authorisation") or {}
+
+    def severity_class(self, severity: str) -> dict:
+        """The bypass level and post-incident actions a severity calls for ({} when the procedure has none)."""
+        return (self.definition.get("severity_classes") or {}).get(severity, {})
 
     def severity_for(self, category: str) -> str:
         return self.definition["category_severity"].get(category, "")

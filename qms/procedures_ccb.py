@@ -90,6 +90,7 @@ CM_WF_CCB: dict = {
         },
         {
             "code": "fast_track",
+            "requires": ["declare"],
             "number": 2,
             "label": "Gate 2: Approve fast-track",
             "question": "Approve the expedited process?",
@@ -101,6 +102,7 @@ CM_WF_CCB: dict = {
         },
         {
             "code": "deployment",
+            "requires": ["fast_track"],
             "number": 3,
             "label": "Gate 3: Approve deployment",
             "question": "Deploy the patch?",
@@ -113,6 +115,7 @@ CM_WF_CCB: dict = {
         },
         {
             "code": "close",
+            "requires": ["deployment"],
             "number": 4,
             "label": "Gate 4: Close emergency",
             "question": "Return to the normal process?",
@@ -225,6 +228,8 @@ class GateSpec:
     retroactive: bool = False
     statuses: tuple[str, ...] = ()
     labels: dict = field(default_factory=dict)
+    # Gates that must have passed before this one can be convened (gates in order, §14).
+    requires: tuple[str, ...] = ()
 
     @property
     def short_label(self) -> str:
@@ -294,6 +299,7 @@ class CCBRules:
                 retroactive=bool(g.get("retroactive")),
                 statuses=tuple(g.get("statuses", ())),
                 labels=dict(g.get("labels", {})),
+                requires=tuple(g.get("requires", ())),
             )
             for g in self.ccb.get("gates", [])
         ]

@@ -11,6 +11,9 @@ qms_patterns = (
     [
         path("", views.dashboard, name="dashboard"),
         path("preferences/", views.preferences, name="preferences"),
+        path("users/", views.user_list, name="user-list"),
+        path("users/<int:user_id>/", views.user_detail, name="user-detail"),
+        path("users/<int:user_id>/unlock-signing/", views.user_signing_unlock, name="user-signing-unlock"),
     ],
     "qms",
 )

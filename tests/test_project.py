@@ -110,8 +110,12 @@ def test_seed_demo_refuses_without_debug(settings):
 
 
 @pytest.mark.django_db
-def test_seed_demo_creates_one_user_per_role_and_changes_in_several_states(settings, monkeypatch):
+def test_seed_demo_creates_one_user_per_role_and_changes_in_several_states(settings, monkeypatch, tmp_path):
+    from audits.models import ComplianceReport
+    from emergencies.models import BypassRequest, CCBSession, PatchPackage, PostMortem, UnitDistribution
+
     settings.DEBUG = True
+    settings.MEDIA_ROOT = tmp_path / "media"
     monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
     call_command("seed_demo")
     for role in Role:
@@ -121,4 +125,14 @@ def test_seed_demo_creates_one_user_per_role_and_changes_in_several_states(setti
     states = set(ChangeRecord.objects.values_list("status", flat=True))
     assert len(states) >= 6
     call_command("seed_demo")  # a second run keeps what is there
-    assert ChangeRecord.objects.filter(source="emergency").count() == 7
+    assert ChangeRecord.objects.filter(source="emergency").count() == 11
+    codes = set(ChangeRecord.objects.values_list("procedure_version__procedure__code", flat=True))
+    assert codes == {"emergency-bypass-workflow", "qms-emergency-bypass-v1", "eng-proc-004", "cm-wf-emergency"}
+    open_session = CCBSession.objects.get(status="open")
+    assert open_session.votes.count() == 2 and open_session.change.gate_decisions.filter(gate="declare").exists()
+    assert PatchPackage.objects.get().status == "distributed"
+    states = {(u.sent_at is not None, u.install_status) for u in UnitDistribution.objects.all()}
+    assert len(states) == 3
+    assert PostMortem.objects.filter(status="approved", change__status="closed").exists()
+    assert BypassRequest.objects.filter(level="L2", status="active").exists()
+    assert set(ComplianceReport.objects.values_list("kind", flat=True)) == {"daily", "weekly", "monthly"}

@@ -74,6 +74,9 @@ EXPECTED: dict[str, Case] = {
     # project
     "qms:dashboard": Case(every(200)),
     "qms:preferences": Case(every(200), post=every(400)),  # an empty form is told what is missing, nothing saved
+    "qms:user-list": Case(by_role(frozenset({"security"}), 200, 403)),
+    "qms:user-detail": Case(every(404)),  # no such user
+    "qms:user-signing-unlock": Case(every(405), post=every(404)),
     "login": Case(every(302, anon=200)),
     "logout": Case(every(405), post=every(302)),  # posted last: it ends the session
     "healthz": Case(every(200, anon=200)),
@@ -96,6 +99,15 @@ EXPECTED: dict[str, Case] = {
         data={"item": "hotfix_in_progress", "done": "1"},
     ),
     "emergencies:change-transition": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    "emergencies:incident-edit": Case(
+        every(405), post=by_role(frozenset({"oncall", "commander", "qms"}), 302, 403, none=404)
+    ),
+    # an empty deviation: the incident commander is told the reason is missing; everyone else is refused
+    "emergencies:change-proceed-deviation": Case(
+        every(405), post=by_role(frozenset({"commander"}), 302, 403, none=404)
+    ),
+    # nothing to re-request while the authorisation is pending: said on the page; others refused
+    "emergencies:change-authorisation-rerequest": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
     "api-emergency-list": Case(
         by_role(ROLES, 200, 200, none=403, anon=API),
         post=by_role(FILERS, 400, 403, anon=API),
@@ -216,6 +228,7 @@ EXPECTED: dict[str, Case] = {
         post=by_role(frozenset({"qms"}), 400, 403),
         data={"kind": "weekly", "date": "not-a-date"},
     ),
+    "audits:obligation-preventive-change": Case(every(405), post=every(404)),  # no such clock
     "audits:report-detail": Case(every(404)),
     "audits:report-drill": Case(every(404)),
     "audits:report-csv": Case(every(404)),

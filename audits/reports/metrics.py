@@ -24,8 +24,9 @@ period still running; "granted" means a bypass request that became active, dated
 - response time: identification (the incident's detection time, else its declaration) to deployment, over
   changes deployed in the period.
 - 30-day follow-up documentation compliance: "follow_up_documentation" clocks due in the period met on time.
-- false alarms: emergencies declared in the period that were converted to the standard process (emergency
-  declared but not warranted), and their share of all emergencies declared in the period.
+- false alarms: emergencies declared in the period that were converted to the standard process or judged not
+  warranted (Gate 1 or a ratification session: ``false_alarm``), and their share of all emergencies declared in
+  the period.
 """
 
 from __future__ import annotations
@@ -461,14 +462,16 @@ def false_alarms(w: Window, refs: Refs) -> dict:
             source=ChangeRecord.Source.EMERGENCY, declared_at__gte=w.start, declared_at__lt=w.end
         )
         .order_by("declared_at", "pk")
-        .values_list("pk", "status")
+        .values_list("pk", "status", "false_alarm")
     )
-    converted = [pk for pk, status in rows if status == ChangeRecord.Status.CONVERTED]
+    converted = [pk for pk, status, unwarranted in rows if unwarranted or status == ChangeRecord.Status.CONVERTED]
     return {
         "declared": len(rows),
         "declared_ref": refs.add("declared", "change", [r[0] for r in rows], "Emergencies declared in the period"),
         "false_alarms": len(converted),
-        "ref": refs.add("false_alarms", "change", converted, "Emergencies converted to the standard process"),
+        "ref": refs.add(
+            "false_alarms", "change", converted, "Emergencies converted to the standard process or judged unwarranted"
+        ),
         "rate": rate(len(converted), len(rows)),
     }
 

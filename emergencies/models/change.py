@@ -25,6 +25,13 @@ CVSS_VALIDATORS = [
 
 
 class Incident(models.Model):
+    class DetectionSource(models.TextChoices):
+        MONITORING = "monitoring", "Monitoring alert"
+        CUSTOMER = "customer", "Customer report"
+        INTERNAL = "internal", "Internal report"
+        SECURITY = "security", "Security scan or disclosure"
+        OTHER = "other", "Other"
+
     ticket = models.CharField(max_length=40, unique=True, validators=[INCIDENT_TICKET_VALIDATOR])
     title = models.CharField(max_length=200)
     category = models.CharField(max_length=32, choices=CATEGORY_CHOICES)
@@ -41,6 +48,7 @@ class Incident(models.Model):
     )
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     detected_at = models.DateTimeField(null=True, blank=True)
+    detection_source = models.CharField(max_length=16, choices=DetectionSource.choices, blank=True)
     declared_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     affected_systems = models.TextField(
@@ -131,6 +139,13 @@ class ChangeRecord(FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     bypass_authorised_at = models.DateTimeField(null=True, blank=True)
+    # A signed "proceed before authorisation" deviation by the incident commander, where the procedure allows
+    # one (Emergency Bypass Workflow: "verbal + stub"); EMG-E001 stays open until the authorisation completes.
+    proceed_deviation_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proceed_deviation_at = models.DateTimeField(null=True, blank=True)
+    proceed_deviation_reason = models.TextField(blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.", max_length=TEXT_MAX)

@@ -209,9 +209,12 @@ def _save_new_bypass(bypass: BypassRequest, *, actor: User, now: datetime, notif
     return bypass
 
 
-def bypass_emergency_open(*, change: ChangeRecord, actor: User) -> BypassRequest:
+def bypass_emergency_open(
+    *, change: ChangeRecord, actor: User, at: datetime | None = None, save: bool = True
+) -> BypassRequest:
     """The "bypass authorised" step of an emergency stub: an emergency bypass of every gate, signed by
-    the stub's authorisers (Emergency Bypass Workflow §2.3). Runs inside the filing transaction."""
+    the stub's authorisers (Emergency Bypass Workflow §2.3). Runs inside the filing transaction (or a
+    re-request's, with ``at`` and ``save=False``: the caller saves it)."""
     incident = change.incident
     bypass = BypassRequest(
         level=BypassRequest.Level.EMERGENCY,
@@ -220,7 +223,7 @@ def bypass_emergency_open(*, change: ChangeRecord, actor: User) -> BypassRequest
         incident=incident,
         requested_by=actor,
         implementer=actor,
-        requested_at=change.declared_at,
+        requested_at=at or change.declared_at,
         checks=list(CHECK_CATALOGUE),
         production_impact=BypassRequest.Impact.CRITICAL,
         security_involved=incident.security_involved,
@@ -228,8 +231,26 @@ def bypass_emergency_open(*, change: ChangeRecord, actor: User) -> BypassRequest
         decision_branch=f"{incident.category_label} declared → emergency stub → all gates bypassed",
         reason=change.problem_statement,
     )
+    if not save:
+        return bypass
     # The authorisers were just notified of the emergency itself; one message each is enough.
     return _save_new_bypass(bypass, actor=actor, now=change.declared_at, notify=False)
+
+
+def bypass_emergency_withdraw_pending(*, change: ChangeRecord, actor: User, at: datetime, reason: str) -> list:
+    """Withdraw the change's emergency bypasses still awaiting signatures (the change leaves the emergency
+    path); the receivers void their review clocks. Runs inside the caller's transaction."""
+    withdrawn = []
+    pending = BypassRequest.objects.select_for_update().filter(
+        change=change, level=BypassRequest.Level.EMERGENCY, status=BypassRequest.Status.PENDING
+    )
+    for bypass in pending:
+        note = f"withdrawn: {change.identifier} left the emergency path" + (f" ({reason})" if reason else "")
+        bypass.withdraw(by=actor, at=at, reason=note)
+        bypass._history_user, bypass._change_reason = actor, note
+        bypass.save()
+        withdrawn.append(bypass)
+    return withdrawn
 
 
 # --- who has signed, who still must ------------------------------------------------------------------

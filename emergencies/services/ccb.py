@@ -29,6 +29,7 @@ from emergencies.services.gates import (
     BEFORE_DEPLOYMENT,
     ccb_available,
     gate_missing,
+    gate_requires_missing,
     latest_decision,
     leave_emergency_path,
     lock_change,
@@ -269,6 +270,9 @@ def ccb_session_convene(*, change_id: int, data: SessionInput, actor: User, now:
                 ]
             }
         )
+    blocked = gate_requires_missing(change, gate)
+    if blocked:
+        raise ValidationError({"gate": [f"Not yet: {label} (gates in order, §14)." for label in blocked]})
     open_session = CCBSession.objects.filter(change=change, gate=gate.code, status=CCBSession.Status.OPEN).first()
     if open_session is not None:
         raise ValidationError({"gate": [f"{open_session.identifier} is already open for {gate.label}."]})

@@ -7,7 +7,7 @@ and ratifications are in :mod:`emergencies.services.ccb`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -127,11 +127,28 @@ def gate_missing(change: ChangeRecord, gate: GateSpec) -> list[str]:
     return [p.label for p in gate_preconditions(change, gate) if not p.met]
 
 
+def gate_requires_missing(change: ChangeRecord, gate: GateSpec, latest: dict | None = None) -> list[str]:
+    """The earlier gates that must pass before this one (empty when it may be taken up now)."""
+    missing = []
+    for code in gate.requires:
+        decision = latest.get(code) if latest is not None else latest_decision(change, code)
+        if decision is None or decision.result != GateDecision.Result.PASSED:
+            try:
+                label = change.rules.ccb_gate(code).label
+            except KeyError:
+                label = code
+            missing.append(f"{label} must pass first")
+    return missing
+
+
 def leave_emergency_path(change: ChangeRecord, *, actor: User, at: datetime, reason: str, convert: bool) -> None:
     """Mark the change a false alarm and, when it still can, take it off the emergency path."""
     change.false_alarm = True
     change.false_alarm_reason = reason
     if convert:
+        from emergencies.services.bypass import bypass_emergency_withdraw_pending
+
+        bypass_emergency_withdraw_pending(change=change, actor=actor, at=at, reason=reason)
         change.convert_to_standard(by=actor, at=at, reason=reason)
         change.status_reason = reason
     change._history_user, change._change_reason = actor, reason
@@ -255,6 +272,7 @@ class GateRow:
     decision: GateDecision | None
     open_session: CCBSession | None
     missing: list[str]
+    blocked_by: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -264,6 +282,15 @@ class GateRow:
     def failed(self) -> bool:
         return self.decision is not None and self.decision.result == GateDecision.Result.FAILED
 
+    @property
+    def state(self) -> str:
+        """passed / failed / blocked (an earlier gate has not passed) / pending (it can be taken up now)."""
+        if self.passed:
+            return "passed"
+        if self.failed:
+            return "failed"
+        return "blocked" if self.blocked_by else "pending"
+
 
 def gate_rows(change: ChangeRecord, decisions: list[GateDecision], sessions: list[CCBSession]) -> list[GateRow]:
     """Each gate of the procedure with its latest decision and open session, from rows already loaded."""
@@ -272,7 +299,13 @@ def gate_rows(change: ChangeRecord, decisions: list[GateDecision], sessions: lis
         latest.setdefault(decision.gate, decision)
     open_by_gate = {s.gate: s for s in sessions if s.status == CCBSession.Status.OPEN}
     return [
-        GateRow(gate, latest.get(gate.code), open_by_gate.get(gate.code), gate_missing(change, gate))
+        GateRow(
+            gate,
+            latest.get(gate.code),
+            open_by_gate.get(gate.code),
+            gate_missing(change, gate),
+            gate_requires_missing(change, gate, latest),
+        )
         for gate in change.rules.ccb_gates()
     ]
 

@@ -611,6 +611,9 @@ def unit_sent_record(
         )
     if channel not in UnitDistribution.Channel.values:
         raise ValidationError({"channel": ["Choose how the package was sent."]})
+    from emergencies.services.preconditions import transition_check
+
+    transition_check(package.change, "distribute")  # §14.3: no unit before Gate 3 approved the deployment
     now = timezone.now()
     at = _occurred(occurred_at, now, after=package.approved_at)
     unit.sent_at, unit.channel = at, channel

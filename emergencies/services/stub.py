@@ -14,8 +14,8 @@ from django_fsm import can_proceed
 from emergencies import permissions, signals
 from emergencies.identifiers import save_with_unique_identifier
 from emergencies.models import ChangeRecord, Incident
-from emergencies.services.bypass import bypass_emergency_open
-from emergencies.services.postincident import closure_problems
+from emergencies.services.bypass import bypass_emergency_open, bypass_emergency_withdraw_pending
+from emergencies.services.preconditions import transition_check
 from qms.models import User
 from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
@@ -149,12 +149,6 @@ def _authorisers(roles: list[Role], *, commander: User | None) -> list[User]:
     return users
 
 
-# What must be true before a transition, said item by item (the model's conditions only say yes or no).
-TRANSITION_GUARDS = {
-    "deploy": lambda change: change.deployment_problems(),
-    "close": closure_problems,
-}
-
 # "authorize_bypass" is not here: the last required signature on the emergency bypass takes it.
 TRANSITIONS = {
     name: getattr(ChangeRecord, name)
@@ -192,15 +186,18 @@ def change_record_transition(
     # The transition's own permission (django-fsm's has_transition_perm also demands its conditions).
     if not label.has_perm(change, actor):
         raise PermissionDenied("You may not take this action on this change.")
-    guard = TRANSITION_GUARDS.get(transition)
-    problems = guard(change) if guard else []
-    if problems or not can_proceed(method):
-        raise ValidationError([f"Not yet: {problem}" for problem in problems] or ["Not yet possible."])
+    # The procedure version's preconditions, every missing item named; nothing is written when one is unmet.
+    transition_check(change, transition)
+    if not can_proceed(method):
+        raise ValidationError(["Not yet possible."])
     reason = reason.strip()
     if label.custom.get("reason_required") and not reason:
         raise ValidationError({"reason": ["Give a reason for this action."]})
     now = now or timezone.now()
     before = change.status
+    if transition == "convert_to_standard":
+        # A pending authorisation is withdrawn: nobody signs a bypass of a change that left the emergency path.
+        bypass_emergency_withdraw_pending(change=change, actor=actor, at=now, reason=reason)
     method(by=actor, at=now, reason=reason)
     change.status_reason = reason
     change._history_user = actor

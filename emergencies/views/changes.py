@@ -9,7 +9,7 @@ from emergencies import permissions, selectors, services
 from emergencies.documents import stub_filename, stub_markdown
 from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReadingForm, TransitionForm
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
-from emergencies.services import postincident
+from emergencies.services import authorisation, postincident, preconditions
 from emergencies.services.alerts import stub_initial_for_incident
 from emergencies.services.bypass import bypass_slot_status
 from emergencies.validation import findings
@@ -67,7 +67,7 @@ def change_detail(request, identifier):
 
 
 def _detail_context(request, change):
-    bypass = selectors.emergency_bypass_for_change(change=change)
+    bypass = preconditions.emergency_bypass(change)
     authorised = bypass is not None and bypass.status in (BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED)
     return {
         "bypass": bypass,
@@ -76,12 +76,37 @@ def _detail_context(request, change):
         "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
         "incident": change.incident,
-        "transitions": list(change.get_available_user_status_transitions(request.user)),
+        # Every step open to this viewer from this state: allowed ones as buttons, the others with what blocks them.
+        "transitions": preconditions.transition_options(change, request.user, services.TRANSITIONS),
+        "rollback_firing": preconditions.firing_rollback_triggers(change)
+        if change.status in (ChangeRecord.Status.DEPLOYED, ChangeRecord.Status.MONITORING)
+        else [],
+        "deviation_rule": change.rules.proceed_before_authorisation,
+        "can_sign_deviation": bypass is not None and not authorisation.proceed_deviation_problems(change, request.user),
+        "can_rerequest": not authorisation.authorisation_rerequest_problems(change, request.user),
+        **_incident_context(request, change),
         "can_edit": permissions.can_edit_change(change, request.user),
         "history": selectors.change_history(change=change, limit=50),
         "panels": subject_panels(ChangeRecord._meta.label),
         "checklist": [(name, label, getattr(change, name)) for name, label in services.CHECKLIST_ITEMS.items()],
         **_post_incident_context(request, change, bypass),
+    }
+
+
+def _incident_context(request, change) -> dict:
+    from emergencies.forms import IncidentForm
+    from emergencies.services.incident import can_edit_incident
+
+    if change.incident_id is None:
+        return {"incident_form": None, "incident_history": []}
+    editable = change.is_open and can_edit_incident(request.user)
+    return {
+        "incident_form": IncidentForm(change=change) if editable else None,
+        "incident_history": list(
+            change.incident.history.select_related("history_user", "commander").order_by(
+                "-history_date", "-history_id"
+            )[:10]
+        ),
     }
 
 

@@ -109,6 +109,7 @@ def signer_authenticate(*, user: User, password: str, auth: SigningAuth | None =
                 dedupe_prefix=f"signing-locked:{user.pk}:{state.locked_at.isoformat()}",
                 template="signing_locked",
                 context={"user": user, "failures": state.consecutive_failures},
+                link=f"/users/{user.pk}/",
             )
     if locked:
         raise SigningLocked(
@@ -122,14 +123,26 @@ def signer_authenticate(*, user: User, password: str, auth: SigningAuth | None =
 
 
 @transaction.atomic
-def signer_unlock(*, user: User, actor: User) -> SignerState:
+def signer_unlock(*, user: User, actor: User, reason: str) -> SignerState:
+    """A security officer lifts a signing lock, with a reason: an audit event, and the user is told."""
     if not actor.has_role(Role.SECURITY):
         raise PermissionDenied("Only a security officer can unlock signing.")
-    state = SignerState.objects.select_for_update().get(user=user)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why signing is unlocked (e.g. how the user's identity was checked)."]})
+    state = SignerState.objects.select_for_update().filter(user=user).first()
+    if state is None or state.locked_at is None:
+        raise ValidationError(f"{user.display_name}'s signing is not locked.")
     state.consecutive_failures, state.locked_at = 0, None
-    state._history_user, state._change_reason = actor, "signing unlocked"
+    state._history_user, state._change_reason = actor, f"signing unlocked: {reason}"
     state.save(update_fields=["consecutive_failures", "locked_at"])
-    signals.signing_unlocked.send(sender=SignerState, user=user, actor=actor)
+    signals.signing_unlocked.send(sender=SignerState, user=user, actor=actor, reason=reason)
+    notification_queue(
+        recipients=[user],
+        dedupe_prefix=f"signing-unlocked:{user.pk}:{timezone.now().isoformat()}",
+        template="signing_unlocked",
+        context={"user": user, "actor": actor, "reason": reason},
+    )
     return state
 
 

@@ -187,7 +187,9 @@ def test_clocks_owned_by_a_role_notify_its_holders_and_met_clocks_are_left_alone
     change = file_stub(people["oncall"], commander=people["commander"])
     due = timezone.now() - timedelta(hours=2)
     from audits.services import obligations_open, obligations_satisfy
+    from tests.audits.helpers import register_test_kinds
 
+    register_test_kinds("done")
     obligations_open(
         subject=change,
         specs=[

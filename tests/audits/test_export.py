@@ -16,7 +16,7 @@ from audits.exports import audit_export_verify, audit_export_write
 from audits.models import AuditChainHead, AuditEvent
 from emergencies.services import change_record_transition
 from qms.roles import Role
-from tests.factories import file_stub
+from tests.factories import file_stub, proceed_unauthorised
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,7 @@ def _rewrite(buffer: io.BytesIO, changes: dict[str, bytes]) -> io.BytesIO:
 @pytest.fixture
 def changes(oncall, commander):
     inside = file_stub(oncall, commander=commander, now=DAY)
+    proceed_unauthorised(inside, commander)
     change_record_transition(change_id=inside.pk, transition="start_hotfix", actor=oncall, reason="patching")
     second = file_stub(oncall, now=DAY + timedelta(days=20, hours=14))  # 31 March, still inside
     outside = file_stub(oncall, now=DAY + timedelta(days=40))
@@ -79,7 +80,11 @@ def test_export_holds_each_change_in_range_with_its_trail_and_a_manifest(changes
     assert record["change"]["identifier"] == inside.identifier
     assert record["change"]["status"] == "hotfix_in_progress"
     assert record["incident"]["id"] == inside.incident_id
-    assert [h["history_change_reason"] for h in record["history"]["change"]] == ["emergency stub filed", "patching"]
+    assert [h["history_change_reason"] for h in record["history"]["change"]] == [
+        "emergency stub filed",
+        "proceed before authorisation: Verbal go-ahead; production is down.",
+        "patching",
+    ]
     assert len(record["history"]["incident"]) == 1
     assert {o["kind"] for o in record["obligations"]} >= {"triage", "hotfix"}
     assert "obligations" in record["history"]

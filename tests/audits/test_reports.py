@@ -131,6 +131,8 @@ def october(people):
         deployed=utc(2026, 10, 20, 4),
         status="closed",
     )  # 6 h
+    # c3 was ratified as unwarranted after the fact (a ratification session's "use standard process").
+    ChangeRecord.objects.filter(pk=c3.pk).update(false_alarm=True, false_alarm_reason="Ratified as unwarranted")
     c4 = make_change(dev, key="4", declared=utc(2026, 10, 22), status="converted_standard")  # false alarm
     c5 = make_change(
         dev,
@@ -166,7 +168,7 @@ def ids(payload, ref) -> list[int]:
 
 def test_monthly_metrics_match_the_hand_computed_fixture(october):
     b1, b2, b3, b4, b5, b6 = october["b"]
-    _, c2, _, c4, _ = october["c"]
+    _, c2, c3, c4, _ = october["c"]
     payload = compliance_report_build(kind="monthly", period_start=OCTOBER, now=NOW)
     f = figures(payload)
     assert payload["period_start"] == "2026-10-01T00:00:00+00:00"
@@ -205,10 +207,10 @@ def test_monthly_metrics_match_the_hand_computed_fixture(october):
     # Response time: 4, 10, 6, 4 h.
     assert f["response_mean"]["value"] == 6.0
     assert f["response_p90"]["value"] == 8.8  # sorted 4, 4, 6, 10: 6 + 4 x 0.7
-    # False alarms: declared in October c1-c4; c4 converted.
-    assert f["false_alarms"]["value"] == 1
-    assert f["false_alarm_rate"]["value"] == 0.25
-    assert ids(payload, "false_alarms") == [c4.pk]
+    # False alarms: declared in October c1-c4; c3 ratified as unwarranted, c4 converted.
+    assert f["false_alarms"]["value"] == 2
+    assert f["false_alarm_rate"]["value"] == 0.5
+    assert ids(payload, "false_alarms") == [c3.pk, c4.pk]
     assert f["declared"]["value"] == 4
     # 30-day follow-up documentation: c1 on time, c3 not.
     assert f["follow_up"]["value"] == 0.5

@@ -328,8 +328,8 @@ def test_five_wrong_passwords_lock_signing_and_alert_security(developer, lead, s
     assert Notification.objects.filter(recipient=security, subject__contains="Signing locked").exists()
     assert AuditEvent.objects.filter(action="signature.locked", actor=lead).exists()
     with pytest.raises(PermissionDenied):
-        signer_unlock(user=lead, actor=lead)
-    signer_unlock(user=lead, actor=security)
+        signer_unlock(user=lead, actor=lead, reason="me")
+    signer_unlock(user=lead, actor=security, reason="Identity checked by phone")
     assert sign(bypass, lead, Role.LEAD).status == BypassRequest.Status.ACTIVE
 
 

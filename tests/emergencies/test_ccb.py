@@ -19,7 +19,7 @@ from qms.models import Notification, NotificationChannel, Signature
 from qms.procedures import PRESETS, ProcedureRules, validate_definition
 from qms.procedures_ccb import CM_WF_CCB
 from qms.roles import Role
-from tests.factories import PASSWORD, file_stub
+from tests.factories import PASSWORD, file_stub, gates_before, pass_gates
 
 pytestmark = pytest.mark.django_db
 CMWF = "cm-wf-emergency"
@@ -72,7 +72,10 @@ def force_status(change: ChangeRecord, status: str) -> ChangeRecord:
     return ChangeRecord.objects.select_related("incident", "procedure_version").get(pk=change.pk)
 
 
-def convene(change, board, *, gate="fast_track", skip=(), extra=(), actor=None, **kwargs) -> CCBSession:
+def convene(change, board, *, gate="fast_track", skip=(), extra=(), actor=None, in_order=True, **kwargs) -> CCBSession:
+    """Convene a session; with ``in_order`` the gates before it are passed first (gates in order, §14)."""
+    if in_order:
+        pass_gates(change, *gates_before(change, gate), actor=board.cm)
     members = tuple(
         (getattr(board, ROLE_USER[seat.role]), seat.role)
         for seat in gates.required_seats(change)
@@ -358,7 +361,7 @@ def test_the_decision_must_agree_with_the_votes(board):
     with pytest.raises(ValidationError, match="must agree"):
         decide(session, board.cm, "more_info", questions="?")
     assert CCBSession.objects.get(pk=session.pk).status == CCBSession.Status.OPEN
-    assert not GateDecision.objects.exists()
+    assert not GateDecision.objects.filter(session__isnull=False).exists()
 
 
 def test_a_tie_means_more_information_and_the_session_stays_open_with_its_questions(board, make_user):
@@ -377,7 +380,7 @@ def test_a_tie_means_more_information_and_the_session_stays_open_with_its_questi
     assert session.status == CCBSession.Status.OPEN
     assert session.outcome == "more_info" and session.questions == "Which units?\nRollback time?"
     assert session.deferrals == 1 and session.decision_signature.meaning == Signature.Meaning.REVIEWED
-    assert not GateDecision.objects.exists()
+    assert not GateDecision.objects.filter(session__isnull=False).exists()
     assert Notification.objects.filter(dedupe_key__startswith=f"ccb-more-info:{session.pk}:1:").count() == 4
     # The answers change a mind; the same session then decides.
     vote(session, adviser, "approve", "Units listed, rollback 10 minutes")
@@ -393,7 +396,7 @@ def test_for_critical_severity_the_program_manager_decides(board):
     with pytest.raises(PermissionDenied, match="program manager"):
         decide(session, board.cm, "approve")
     session = decide(session, board.program, "approve", reason="Go", fast_track_authority=True)
-    decision = GateDecision.objects.get()
+    decision = GateDecision.objects.get(session__isnull=False)
     assert decision.decided_by == board.program and decision.role == "program"
 
 
@@ -422,7 +425,7 @@ def test_approval_passes_gate_2_grants_waivers_and_notifies(board, django_captur
         )
     assert session.waivers == ["extended_verification", "standard_ccb_cycle"]
     assert session.interim_approval and session.fast_track_authority
-    decision = GateDecision.objects.get()
+    decision = GateDecision.objects.get(session__isnull=False)
     assert (decision.gate, decision.result, decision.session) == ("fast_track", "passed", session)
     assert decision.signature == session.decision_signature
     assert decision.signature.meaning == Signature.Meaning.APPROVED
@@ -486,7 +489,7 @@ def test_use_standard_process_takes_the_change_off_the_emergency_path_as_a_false
     change.refresh_from_db()
     assert change.status == ChangeRecord.Status.CONVERTED and change.level == ChangeRecord.Level.STANDARD
     assert change.false_alarm and "Degraded, not lost" in change.false_alarm_reason
-    assert GateDecision.objects.get().result == GateDecision.Result.FAILED
+    assert GateDecision.objects.get(session__isnull=False).result == GateDecision.Result.FAILED
     assert AuditEvent.objects.filter(action="change.false_alarm", subject_id=str(change.pk)).exists()
     assert AuditEvent.objects.filter(action="change.convert_to_standard", subject_id=str(change.pk)).exists()
     assert not Obligation.objects.filter(
@@ -502,7 +505,7 @@ def test_a_ratification_marks_an_emergency_unwarranted_after_the_fact(board):
     change.refresh_from_db()
     assert change.status == ChangeRecord.Status.MONITORING  # it already ran; only the metrics change
     assert change.false_alarm
-    decision = GateDecision.objects.get()
+    decision = GateDecision.objects.get(session__isnull=False)
     assert (decision.gate, decision.result, decision.retroactive) == ("ratification", "failed", True)
 
 
@@ -536,7 +539,7 @@ def test_gate_3_needs_verification_risk_assessment_and_rollback(board):
     with pytest.raises(ValidationError, match="grants no waivers"):
         decide(session, board.cm, "approve", interim_approval=True)
     decide(session, board.cm, "approve", reason="Go for deployment")
-    assert GateDecision.objects.get().gate == "deployment"
+    assert GateDecision.objects.get(session__isnull=False).gate == "deployment"
     assert AuditEvent.objects.filter(action="change.verification", subject_id=str(change.pk)).exists()
 
 
@@ -567,7 +570,7 @@ def test_gate_4_needs_follow_up_documentation_resolution_and_lessons_learned(boa
             change=change, key=key, evidence="filed", completed_by=board.cm, completed_at=timezone.now()
         )
     decide(session, board.cm, "approve", reason="Return to normal process")
-    assert GateDecision.objects.get().gate == "close"
+    assert GateDecision.objects.get(session__isnull=False).gate == "close"
     assert gates.ccb_closure_problems(change) == []
     assert not any("Gate 4" in p for p in closure_problems(change))
 

@@ -11,7 +11,7 @@ from qms.models import Signature
 from qms.roles import Role
 from tests.conftest import requires_postgres
 from tests.emergencies.test_ccb import cmwf_change, convene, make_board
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, pass_gates
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 ADVISERS = 12
@@ -73,6 +73,7 @@ def test_many_members_voting_at_once_each_keep_one_current_vote(make_user):
 def test_two_configuration_managers_convening_the_same_gate_get_one_session(make_user):
     board = make_board(make_user)
     change = cmwf_change(board.cm, severity="HIGH")
+    pass_gates(change, "declare", actor=board.cm)
     members = ((board.eng, Role.ENGMANAGER), (board.quality, Role.QUALITY))
 
     def convene_as(actor):

@@ -38,7 +38,7 @@ from emergencies.services.patch import (
 from qms.models import Signature
 from qms.roles import Role
 from qms.services import content_hash
-from tests.factories import PASSWORD, authorise, file_stub, ready_to_deploy
+from tests.factories import PASSWORD, authorise, file_stub, pass_gates, ready_to_deploy
 
 pytestmark = pytest.mark.django_db
 
@@ -84,13 +84,20 @@ def reviewer(make_user):
 def cm_wf_change(oncall, cm, program, *, affected=AFFECTED):
     change = file_stub(oncall, procedure_code="cm-wf-emergency", affected_systems=affected)
     authorise(change, cm, program)
+    pass_gates(change, "declare", "fast_track", "deployment", actor=cm)
     return change
 
 
 def deploy(change, reviewer):
+    """Test set-up: the change marked deployed before its package is built, so that these tests can build
+    and distribute it afterwards (the service's order, package before deployment, is tested in
+    test_preconditions). The transition itself runs, so its receivers open the deployment's clocks."""
     change_record_transition(change_id=change.pk, transition="start_hotfix", actor=change.author)
     ready_to_deploy(change, reviewer)
-    change_record_transition(change_id=change.pk, transition="deploy", actor=change.author)
+    change = ChangeRecord.objects.get(pk=change.pk)
+    change.deploy(by=change.author, at=timezone.now(), reason="deployed")
+    change._history_user = change.author
+    change.save()
     change.refresh_from_db()
     return change
 

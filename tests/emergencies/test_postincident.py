@@ -30,7 +30,7 @@ from emergencies.services.postincident import (
 )
 from emergencies.validation import findings
 from qms.roles import Role
-from tests.factories import PASSWORD, authorise, deploy_and_resolve, file_stub, ready_to_deploy
+from tests.factories import PASSWORD, authorise, deploy_and_resolve, file_stub, proceed_unauthorised, ready_to_deploy
 
 pytestmark = pytest.mark.django_db
 S = ChangeRecord.Status
@@ -405,6 +405,7 @@ def codes(change, **kwargs):
 
 def test_emg_e001_raised_by_hotfix_without_authorisation_and_cleared_by_it(oncall, commander):
     change = file_stub(oncall, commander=commander)
+    proceed_unauthorised(change, commander)
     change = move(change, "start_hotfix", oncall)
     assert "EMG-E001" in codes(change)
     authorise(change, commander)
@@ -462,6 +463,7 @@ def _complete_everything_after_pm(change, pm, oncall, commander, validator):
 
 def test_validate_emergency_command_exit_codes(oncall, commander, capsys):
     change = file_stub(oncall, commander=commander)
+    proceed_unauthorised(change, commander)
     move(change, "start_hotfix", oncall)
     with pytest.raises(SystemExit) as exc:
         call_command("validate_emergency", change.identifier)
@@ -618,6 +620,7 @@ def test_change_page_and_validation_page(client, resolved, oncall, auditor):
 def test_validation_list_query_budget(client, oncall, commander, django_assert_max_num_queries):
     for _ in range(15):
         change = file_stub(oncall, commander=commander)
+        proceed_unauthorised(change, commander)
         move(change, "start_hotfix", oncall)
     client.force_login(oncall)
     client.get(reverse("qms:dashboard"))

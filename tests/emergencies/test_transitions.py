@@ -154,6 +154,7 @@ def test_pages_show_only_the_buttons_the_user_may_press(client, change, commande
 
 
 def test_transition_view_posts_and_refuses(client, change, commander, oncall, auditor):
+    authorise(change, commander)
     url = reverse("emergencies:change-transition", args=[change.identifier, "start_hotfix"])
     client.force_login(auditor)
     assert client.post(url).status_code == 403
@@ -168,6 +169,14 @@ def test_transition_view_posts_and_refuses(client, change, commander, oncall, au
 
 
 def test_hotfix_without_authorisation_shows_emg_e001_until_authorised(client, change, oncall, commander):
+    from emergencies.services.authorisation import change_proceed_before_authorisation
+    from tests.factories import PASSWORD
+
+    with pytest.raises(ValidationError, match="still needs the signature of: Incident commander"):
+        move(change, "start_hotfix", oncall)
+    change_proceed_before_authorisation(
+        change_id=change.pk, actor=commander, password=PASSWORD, reason="Verbal go-ahead; checkout is down."
+    )
     move(change, "start_hotfix", oncall)
     client.force_login(oncall)
     assert "EMG-E001" in client.get(change.get_absolute_url()).content.decode()

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from emergencies.management.procedures import seed_procedures
 from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import StubInput, change_record_transition, emergency_stub_file
 from emergencies.services import postincident as pi
@@ -63,6 +65,9 @@ class Command(BaseCommand):
         else:
             self._changes(users, password)
             self._bypasses(users, password)
+            seed_procedures(users, password)
+            for kind in ("daily", "weekly", "monthly"):
+                call_command("compliance_report", kind, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Demo ready: {len(users)} users, password {password!r}."))
 
     @transaction.atomic

@@ -1,0 +1,49 @@
+"""Every kind of clock (obligation) the portal opens, with the record or action that meets it and what voids
+it. ``audits.services.obligations_open`` refuses a kind that is not listed here, so no clock can start
+without a way to be met or voided (a test walks this table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONVERSION = "voided when the change is converted to the standard process (or leaves the emergency path)"
+BYPASS_VOID = "voided when the change leaves the emergency path, or the request is rejected or withdrawn"
+
+
+@dataclass(frozen=True)
+class ClockKind:
+    met_by: str
+    voided_by: str
+
+
+OBLIGATION_KINDS: dict[str, ClockKind] = {
+    # the procedure's clocks on a change (qms.procedures, "clocks")
+    "triage": ClockKind("the emergency bypass authorised, or the hotfix started", CONVERSION),
+    "hotfix": ClockKind("the change marked deployed", CONVERSION),
+    "documentation": ClockKind("the full CHG documentation complete (documentation page)", CONVERSION),
+    "post_mortem": ClockKind("the post-mortem approved by signature", CONVERSION),
+    "external_notification": ClockKind("a regulatory notification or an external status update sent", CONVERSION),
+    "follow_up_documentation": ClockKind("the last §11.2 follow-up document recorded (patch page)", CONVERSION),
+    "full_regression": ClockKind("the full regression gate validated retroactively", CONVERSION),
+    # bypass requests
+    "review": ClockKind("the reviewer's signature (approval or rejection) on the request", BYPASS_VOID),
+    "remediation": ClockKind("each skipped check shown to pass again (gate result or remediation record)", CONVERSION),
+    "verbal_confirmation": ClockKind("the giver's confirming signature of the verbal approval", BYPASS_VOID),
+    "preventive_change": ClockKind(
+        "a preventive change linked or opened from the repeat-bypass pattern's page", "not voidable: a pattern"
+    ),
+    # post-incident
+    "action_item": ClockKind("the post-mortem action item marked done", CONVERSION),
+    # emergency CCB and communication (CM-WF-EMERGENCY)
+    "status_update": ClockKind("the next internal status update posted", CONVERSION + ", or the change closed"),
+    "regulatory_notification": ClockKind("the regulatory notification recorded", CONVERSION),
+    "regulatory_follow_up": ClockKind("the regulator's follow-up recorded", CONVERSION),
+    "ccb_vote": ClockKind("the member's signed vote", "the session cancelled or decided"),
+    "ccb_decision": ClockKind("the session's signed decision", "the session cancelled"),
+    "follow_up_doc": ClockKind("that §11.2 follow-up document recorded (patch page)", CONVERSION),
+}
+
+
+def kind_of(kind: str) -> ClockKind | None:
+    """The entry for a kind; ``review:<name>`` clocks share the ``review`` entry."""
+    return OBLIGATION_KINDS.get(kind) or OBLIGATION_KINDS.get(kind.split(":", 1)[0])
