@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audits.models import AuditChainHead, AuditEvent, ComplianceReport, Obligation
+from audits.models import AuditChainHead, AuditCheckpoint, AuditEvent, ComplianceReport, Obligation
 from qms.admin import ReadOnlyHistoryAdmin
 
 
@@ -26,6 +26,15 @@ class AuditChainHeadAdmin(AuditEventAdmin):
     list_display = ("position", "hash")
     list_filter = ()
     search_fields = ()
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(AuditEventAdmin):
+    """The database's copy of each signed checkpoint (the sink holds the one that counts): shown only."""
+
+    list_display = ("sequence", "position", "created_at", "key_id", "location")
+    list_filter = ()
+    search_fields = ("head_hash",)
 
 
 @admin.register(Obligation)
