@@ -1,7 +1,8 @@
 """The second-factor rule for signers, on every signing path.
 
 Each path (a bypass signature, rejection, recorded verbal approval and its confirmation, a CCB vote and
-decision, Gate 1, a post-mortem approval, a patch package approval) is walked through its page and, where
+decision, Gate 1, a post-mortem approval, a patch package approval, the commander's proceed-before-authorisation
+deviation) is walked through its page and, where
 there is one, its API, with ``QMS_REQUIRE_TOTP_FOR_SIGNERS`` off and on. The rule is decided by the one
 signing service (``qms.services.signatures``), so a path that forgot it would sign here.
 """
@@ -203,6 +204,14 @@ def _patch_approve(make_user):
     return Prepared(other_cm, (url, {"approve-role": "cm", "approve-password": PASSWORD}))
 
 
+def _proceed_deviation(make_user):
+    oncall = make_user(Role.ONCALL)
+    commander = make_user(Role.COMMANDER)
+    change = file_stub(oncall, commander=commander)
+    url = reverse("emergencies:change-proceed-deviation", args=[change.identifier])
+    return Prepared(commander, (url, {"password": PASSWORD, "reason": "Checkout down, verbal go-ahead"}))
+
+
 PATHS: dict[str, Callable] = {
     "bypass-sign": _bypass_sign,
     "bypass-reject": _bypass_reject,
@@ -213,6 +222,7 @@ PATHS: dict[str, Callable] = {
     "gate-declare": _gate_declare,
     "post-mortem-approve": _post_mortem_approve,
     "patch-approve": _patch_approve,
+    "proceed-deviation": _proceed_deviation,
 }
 API_PATHS = [name for name in PATHS if name in {"bypass-sign", "bypass-reject", "bypass-verbal", "ccb-vote"}]
 

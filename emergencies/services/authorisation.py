@@ -14,6 +14,7 @@ from emergencies.services.preconditions import emergency_bypass
 from qms.models import Signature, User
 from qms.roles import Role
 from qms.services import notification_queue, signature_record, signer_authenticate
+from qms.services.signatures import SigningAuth
 
 
 def _lock(change_id: int) -> ChangeRecord:
@@ -55,7 +56,9 @@ def proceed_deviation_problems(change: ChangeRecord, actor: User) -> list[str]:
     return [role_problem] if role_problem else []
 
 
-def change_proceed_before_authorisation(*, change_id: int, actor: User, password: str, reason: str) -> ChangeRecord:
+def change_proceed_before_authorisation(
+    *, change_id: int, actor: User, password: str, reason: str, auth: SigningAuth | None = None
+) -> ChangeRecord:
     """The incident commander signs that the hotfix goes ahead before the authorisation is complete.
 
     It is recorded on the change with its signature and audit event, EMG-E001 stays open until the
@@ -63,7 +66,7 @@ def change_proceed_before_authorisation(*, change_id: int, actor: User, password
     reason = reason.strip()
     change = _lock_unlocked(change_id)
     _check_deviation(change, actor, reason)
-    signer_authenticate(user=actor, password=password)
+    signer_authenticate(user=actor, password=password, auth=auth)
     with transaction.atomic():
         change = _lock(change_id)
         _check_deviation(change, actor, reason)
@@ -75,6 +78,7 @@ def change_proceed_before_authorisation(*, change_id: int, actor: User, password
             role=Role.COMMANDER,
             meaning=Signature.Meaning.APPROVED,
             comment=f"Proceed before authorisation: {reason}",
+            auth=auth,
         )
         change.proceed_deviation_by, change.proceed_deviation_at = actor, now
         change.proceed_deviation_reason = reason

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from emergencies import selectors
 from emergencies.services import authorisation
+from qms.security import signing_auth
 
 
 @require_POST
@@ -19,6 +20,7 @@ def proceed_deviation(request, identifier):
             actor=request.user,
             password=request.POST.get("password", ""),
             reason=request.POST.get("reason", "")[:2000],
+            auth=signing_auth(request),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
