@@ -1,5 +1,3 @@
-import json
-
 from django import template
 
 register = template.Library()
@@ -12,12 +10,6 @@ DOCUMENTATION_FIELDS = (
     "resolution",
     "lessons_learned",
 )
-
-
-@register.filter
-def yaml_str(value: str) -> str:
-    # A JSON string is a valid YAML double-quoted scalar.
-    return json.dumps(str(value), ensure_ascii=False)
 
 
 @register.filter
@@ -51,5 +43,7 @@ def can_file(user) -> bool:
 
 @register.filter
 def table_cell(value) -> str:
-    """Keep a value inside its markdown table cell."""
-    return " ".join(str(value).replace("|", "\\|").split())
+    """Keep a value inside its markdown table cell (and make it plain text there)."""
+    from qms.documents import md_inline
+
+    return md_inline(value)

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import permissions, selectors, services
-from emergencies.documents import stub_filename, stub_markdown
+from emergencies.documents import stub_filename, stub_markdown, stub_pdf
 from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReadingForm, TransitionForm
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import postincident
@@ -71,6 +71,7 @@ def _detail_context(request, change):
         "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
         "incident": change.incident,
+        "commander": selectors.incident_commander_name(change=change, bypass=bypass),
         "transitions": list(change.get_available_user_status_transitions(request.user)),
         "can_edit": permissions.can_edit_change(change, request.user),
         "history": selectors.change_history(change=change, limit=50),
@@ -116,6 +117,14 @@ def change_markdown(request, identifier):
     change = selectors.change_get_for_user(identifier=identifier, user=request.user)
     response = HttpResponse(stub_markdown(change), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stub_filename(change)}"'
+    return response
+
+
+@require_GET
+def change_stub_pdf(request, identifier):
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    response = HttpResponse(stub_pdf(change), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{stub_filename(change).replace(".md", ".pdf")}"'
     return response
 
 
