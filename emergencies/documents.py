@@ -160,7 +160,7 @@ def post_mortem_filename(post_mortem: PostMortem) -> str:
 
 # --- PDF/A ------------------------------------------------------------------------------------------------
 
-BYPASS_NOTE = "These are the signatures of the emergency bypass {} that authorised this change."
+BYPASS_NOTE = "These are the signatures of the emergency bypass {}, which authorises this change."
 
 
 def stub_pdf(change: ChangeRecord) -> bytes:
