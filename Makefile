@@ -1,5 +1,5 @@
 # QMS Emergency Change Portal
-#   make run    set up and run the portal with demo data (web, Celery worker and beat)
+#   make run    set up and run the portal with demo data (web, Celery worker and beat: Procfile, honcho)
 #   make test   set up and run the whole test suite (PostgreSQL and Redis)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -24,19 +24,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	@export DEBUG=$${DEBUG:-1}; \
+	@export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT); \
 	$(BIN)/python manage.py migrate --no-input -v 0 && \
 	$(BIN)/python manage.py seed_demo && \
 	echo "" && \
 	echo "  QMS Emergency Portal: http://$(HOST):$(PORT)/" && \
 	echo "  Sign in as oncall, commander, lead, architect, qms, security, legal, executive, cm, safety," && \
 	echo "  engmanager, quality, program, release, certlead or auditor (admin for the Django admin)," && \
-	echo "  password: $${DEMO_PASSWORD:-qms-demo}" && \
+	echo "  password: $${DEMO_PASSWORD:-qms-demo}. Ctrl-C stops web, worker and beat." && \
 	echo "" && \
-	trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/celery -A qms worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A qms beat --loglevel=INFO & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	exec $(BIN)/python -m qms.procfile
 
 test: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

@@ -142,16 +142,16 @@ class DecisionForm(forms.Form):
     waivers = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Waivers granted (§15)"
     )
-    interim_approval = forms.BooleanField(required=False, initial=True, label="Authorise interim approval")
-    fast_track_authority = forms.BooleanField(
-        required=False, initial=True, label="Grant fast-track deployment authority"
-    )
+    # A signed decision starts empty: the signer chooses the outcome and every consequence (the votes'
+    # outcome is shown beside the form, never pre-selected).
+    interim_approval = forms.BooleanField(required=False, label="Authorise interim approval")
+    fast_track_authority = forms.BooleanField(required=False, label="Grant fast-track deployment authority")
     password = _password()
 
     def __init__(self, *args, choices: dict[str, str], waivable: dict[str, str], suggested: str | None = None, **kw):
         super().__init__(*args, **kw)
         self.fields["outcome"].choices = list(choices.items())
-        self.fields["outcome"].initial = suggested
+        self.suggested = suggested
         self.grants = bool(waivable)
         if waivable:
             self.fields["waivers"].choices = list(waivable.items())

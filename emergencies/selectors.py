@@ -104,6 +104,32 @@ def emergency_bypass_for_change(*, change: ChangeRecord) -> BypassRequest | None
     )
 
 
+def incident_commander_name(*, change: ChangeRecord, bypass: BypassRequest | None = None) -> str:
+    """Who commands the incident: the commander named on the incident, or else the one who signed as
+    incident commander (the emergency bypass's authorisation, then the post-mortem's approval)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from emergencies.models import PostMortem
+    from qms.models import Signature
+
+    if change.incident_id and change.incident.commander_id:
+        return change.incident.commander.display_name
+    bypass = bypass if bypass is not None else emergency_bypass_for_change(change=change)
+    subjects = Q(
+        subject_type=ContentType.objects.get_for_model(PostMortem),
+        subject_id__in=PostMortem.objects.filter(change=change).values("pk"),
+    )
+    if bypass is not None:
+        subjects |= Q(subject_type=ContentType.objects.get_for_model(BypassRequest), subject_id=bypass.pk)
+    signature = (
+        Signature.objects.filter(subjects, role=Role.COMMANDER.value)
+        .exclude(meaning=Signature.Meaning.REJECTED)
+        .order_by("signed_at", "pk")
+        .first()
+    )
+    return signature.signer_name if signature else ""
+
+
 def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200) -> list[BypassRequest]:
     """Pending requests with a slot this user could fill (same rules as signing)."""
     from emergencies.services.bypass import bypass_slot_status

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", changes.change_list, name="change-list"),
     path("new/", changes.stub_create, name="stub-create"),
     path("<recordid:identifier>.md", changes.change_markdown, name="change-markdown"),
+    path("<recordid:identifier>.pdf", changes.change_stub_pdf, name="change-stub-pdf"),
     path("<recordid:identifier>/", changes.change_detail, name="change-detail"),
     path("<recordid:identifier>/checklist/", changes.change_checklist, name="change-checklist"),
     path("<recordid:identifier>/actions/<slug:transition>/", changes.change_transition, name="change-transition"),

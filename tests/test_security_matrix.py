@@ -93,6 +93,7 @@ EXPECTED: dict[str, Case] = {
     ),
     "emergencies:change-detail": Case(SEEN),
     "emergencies:change-markdown": Case(SEEN),
+    "emergencies:change-stub-pdf": Case(SEEN),
     "emergencies:change-checklist": Case(
         every(405),
         post=by_role(WORKERS, 302, 403, none=404),

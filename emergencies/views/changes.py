@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import permissions, selectors, services
-from emergencies.documents import stub_filename, stub_markdown
+from emergencies.documents import stub_filename, stub_markdown, stub_pdf
 from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReadingForm, TransitionForm
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import authorisation, postincident, preconditions
@@ -76,6 +76,7 @@ def _detail_context(request, change):
         "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
         "incident": change.incident,
+        "commander": selectors.incident_commander_name(change=change, bypass=bypass),
         # Every step open to this viewer from this state: allowed ones as buttons, the others with what blocks them.
         "transitions": preconditions.transition_options(change, request.user, services.TRANSITIONS),
         "rollback_firing": preconditions.firing_rollback_triggers(change)
@@ -146,6 +147,14 @@ def change_markdown(request, identifier):
     change = selectors.change_get_for_user(identifier=identifier, user=request.user)
     response = HttpResponse(stub_markdown(change), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stub_filename(change)}"'
+    return response
+
+
+@require_GET
+def change_stub_pdf(request, identifier):
+    change = selectors.change_get_for_user(identifier=identifier, user=request.user)
+    response = HttpResponse(stub_pdf(change), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{stub_filename(change).replace(".md", ".pdf")}"'
     return response
 
 

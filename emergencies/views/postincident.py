@@ -360,7 +360,7 @@ def post_mortem_export(request, identifier, fmt):
     name = documents.post_mortem_filename(post_mortem)
     if fmt == "md":
         return _download(text, name, "text/markdown; charset=utf-8")
-    return _download(documents.markdown_pdf(text, title=name), name.replace(".md", ".pdf"), "application/pdf")
+    return _download(documents.post_mortem_pdf(post_mortem), name.replace(".md", ".pdf"), "application/pdf")
 
 
 @require_GET
@@ -368,12 +368,10 @@ def change_export(request, identifier, fmt):
     if fmt not in ("md", "pdf"):
         raise Http404
     change = selectors.change_get_for_user(identifier=identifier, user=request.user)
-    text = documents.change_full_markdown(change)
     if fmt == "md":
-        return _download(text, f"{change.identifier}-full.md", "text/markdown; charset=utf-8")
-    return _download(
-        documents.markdown_pdf(text, title=change.identifier), f"{change.identifier}.pdf", "application/pdf"
-    )
+        text = documents.change_full_markdown(change)
+        return _download(text, documents.change_full_filename(change), "text/markdown; charset=utf-8")
+    return _download(documents.change_full_pdf(change), f"{change.identifier}.pdf", "application/pdf")
 
 
 # --- validation across changes ------------------------------------------------------------------------------

@@ -44,3 +44,19 @@ def render_block(context, block, *args):
 def utc(value: datetime | None, fmt: str) -> str:
     """Format in UTC whatever zone is active (documents and emails are read in any zone)."""
     return value.astimezone(UTC).strftime(fmt) if value else ""
+
+
+@register.filter
+def md(value) -> str:
+    """User text inside a markdown line: it can add no heading, list item, checkbox or table row."""
+    from qms.documents import md_inline
+
+    return md_inline(value)
+
+
+@register.filter
+def md_block(value) -> str:
+    """User text as a markdown section's body: lines kept, none of them markup."""
+    from qms.documents import md_block as block
+
+    return block(value)

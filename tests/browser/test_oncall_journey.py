@@ -63,3 +63,24 @@ def test_refused_stub_shows_the_reason_and_creates_nothing(new_page, login, onca
     page.get_by_role("button", name="File emergency stub").click()
     expect(page.get_by_role("alert").filter(has_text="EMG-E002")).to_contain_text("GATE-05")
     assert not ChangeRecord.objects.exists()
+
+
+def test_oncall_downloads_the_stub_as_pdf_and_it_reads_back(new_page, login, live_server, oncall, commander):
+    from tests.factories import file_stub
+    from tests.pdfcheck import assert_pdfa, assert_sound_layout, read_pdf, save_page_one
+
+    change = file_stub(oncall, commander=commander, title="Search returns nothing")
+    page = login(new_page(), "oncall")
+    page.goto(f"{live_server.url}{change.get_absolute_url()}")
+    with page.expect_download() as download_info:
+        page.locator(".head-actions").get_by_role("link", name="PDF").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{change.identifier}.pdf"
+    data = Path(download.path()).read_bytes()
+    pdf = read_pdf(data)
+    assert_pdfa(pdf)
+    assert_sound_layout(pdf, footer=(change.identifier,))
+    assert f"{change.identifier}: EMERGENCY - Search returns nothing" in pdf.flat
+    assert "Incident Commander: Carlos Commander" in pdf.flat
+    assert pdf.attachments()[f"{change.identifier}.md"].decode().startswith(f"---\nid: {change.identifier}\n")
+    save_page_one(data, "journey1-stub-pdf.png")

@@ -415,3 +415,43 @@ def test_api_lists_sessions_shows_the_tally_and_takes_a_signed_vote(board, sessi
         api.post(vote_url, {"choice": "approve", "comment": "x", "password": PASSWORD}, format="json").status_code
         == 403
     )
+
+
+def test_the_signed_decision_form_starts_empty_and_the_signer_chooses(client, board, session):
+    """Nothing in a signed decision is pre-selected: not the outcome the votes give, not a consequence."""
+    import re
+
+    everyone_votes(session, "approve", board)
+    client.force_login(board.cm)
+    page = client.get(session.get_absolute_url()).content.decode()
+    start = page.index(f'action="{url("ccb-decide", session)}"')
+    form_html = page[start : page.index("</form>", start)]
+    assert "Authorise interim approval" in form_html and "Grant fast-track deployment authority" in form_html
+    assert 'name="decision-outcome"' in form_html
+    assert not re.search(r"<input[^>]*\bchecked\b", form_html)
+    assert "The votes give" in page  # the votes' outcome is shown as a hint beside the form
+    response = client.post(
+        url("ccb-decide", session),
+        {"decision-outcome": "approve", "decision-reason": "go", "decision-password": PASSWORD},
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert (session.interim_approval, session.fast_track_authority, session.waivers) == (False, False, [])
+
+
+def test_no_signed_form_pre_selects_a_choice():
+    from emergencies import forms, forms_ccb, forms_patch
+
+    signed = [
+        cls
+        for module in (forms, forms_ccb, forms_patch)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and issubclass(cls, forms_ccb.forms.Form) and "password" in cls.base_fields
+    ]
+    assert forms_ccb.DecisionForm in signed and forms_ccb.VoteForm in signed
+    for cls in signed:
+        for name, field in cls.base_fields.items():
+            if isinstance(field, (forms_ccb.forms.BooleanField, forms_ccb.forms.MultipleChoiceField)):
+                assert not field.initial, f"{cls.__name__}.{name} starts ticked"
+            if isinstance(field.widget, forms_ccb.forms.RadioSelect):
+                assert field.initial is None, f"{cls.__name__}.{name} starts selected"

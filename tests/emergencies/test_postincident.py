@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audits.models import Obligation
-from emergencies.documents import change_full_markdown, markdown_pdf, post_mortem_markdown
+from emergencies.documents import change_full_markdown, change_full_pdf, post_mortem_markdown
 from emergencies.models import BypassRequest, ChangeRecord, GateResult, PostMortem
 from emergencies.services import change_record_transition
 from emergencies.services.postincident import (
@@ -590,7 +590,7 @@ def test_full_chg_document_and_pdfs(client, resolved, oncall):
         assert heading in text
     assert "- [x] Root cause analysis" in text
     assert "Carlos Commander (Incident commander), approved" in text  # the authorisation signature
-    pdf = markdown_pdf(text, title=resolved.identifier)
+    pdf = change_full_pdf(resolved)
     assert pdf.startswith(b"%PDF-")
     client.force_login(oncall)
     response = client.get(reverse("emergencies:change-export", args=[resolved.identifier, "pdf"]))
