@@ -22,7 +22,7 @@ urlpatterns = [
     path("audit/", include("audits.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
-    path("api/v1/", include("emergencies.api_urls")),
+    path("api/v1/", include("emergencies.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -9,7 +9,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors_ccb
-from emergencies.api import _call_service
+from emergencies.api.changes import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from emergencies import api, api_ccb
+from emergencies import api
+from emergencies import api as api_ccb
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 
 urlpatterns = [
