@@ -21,7 +21,7 @@ import sys
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ _MARK = "_qms_database_unavailable"
 
 def database_unavailable_response(request) -> HttpResponse:
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": API_MESSAGE}, status=503)
+        from qms.api.problems import problem_response  # DRF loads its settings on import: not at startup
+
+        response = problem_response(request, 503, API_MESSAGE)
     else:
         # No request context: context processors and the signed-in user would query the database.
         response = HttpResponse(render_to_string("503.html"), status=503)

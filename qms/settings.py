@@ -113,6 +113,10 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "qms.errors.DatabaseUnavailableMiddleware"
 )
+# Bad input answers a 400 that says what is wrong, before any view or session reads it (qms.middleware).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("qms.errors.DatabaseUnavailableMiddleware") + 1, "qms.middleware.RequestSanityMiddleware"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -229,7 +233,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "qms.api.parsing.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "qms.api.parsing.SafeJSONParser",
+        "qms.api.parsing.SafeFormParser",
+        "qms.api.parsing.SafeMultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "qms.api.problems.exception_handler",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -240,6 +250,11 @@ REST_FRAMEWORK = {
         "user": env("API_USER_RATE", "600/minute"),
     },
 }
+# The request-parsing layer (qms.api.parsing): what a request may hold before a view sees it.
+API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(1024 * 1024)))
+API_MAX_JSON_DEPTH = int(env("API_MAX_JSON_DEPTH", "32"))
+API_MAX_PAGE_SIZE = int(env("API_MAX_PAGE_SIZE", "200"))
+API_MAX_OFFSET = int(env("API_MAX_OFFSET", "10000000"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "QMS Emergency Change Portal API",
     "DESCRIPTION": "File and follow emergency changes.",

@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from qms import views
+from qms.api.tokens import TokenObtain
 
 qms_patterns = (
     [
@@ -21,7 +21,7 @@ urlpatterns = [
     path("emergencies/", include("emergencies.urls")),
     path("audit/", include("audits.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/auth/token/", TokenObtain.as_view(), name="api-token"),
     path("api/v1/", include("emergencies.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),

@@ -25,6 +25,9 @@ from qms.roles import Role
 
 
 class EmergencyStubCreateSerializer(serializers.Serializer):
+    # StubInput's names for the fields this serializer names otherwise (errors go back under the API's name).
+    SERVICE_FIELDS = {"procedure_code": "procedure"}
+
     title = serializers.CharField(max_length=200)
     category = serializers.ChoiceField(choices=[c for c, _ in CATEGORY_CHOICES])
     problem_statement = serializers.CharField()
@@ -101,9 +104,14 @@ class ChangeRecordSerializer(serializers.ModelSerializer):
         return obj.get_absolute_url()
 
 
-def _raise_as_api_error(exc: DjangoValidationError):
+def _raise_as_api_error(exc: DjangoValidationError, fields: dict[str, str] | None = None):
+    """A service's ValidationError as a 400, each field error keyed by the name the client sent (``fields``
+    maps the service's names to the API's where they differ)."""
+    fields = fields or {}
     if hasattr(exc, "error_dict"):
-        raise ValidationError({k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}) from exc
+        raise ValidationError(
+            {fields.get(k, k): [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        ) from exc
     raise ValidationError({"non_field_errors": exc.messages}) from exc
 
 
@@ -126,7 +134,7 @@ class EmergencyListCreate(generics.ListCreateAPIView):
         try:
             change = services.emergency_stub_file(data=serializer.to_input(), actor=request.user)
         except DjangoValidationError as exc:
-            _raise_as_api_error(exc)
+            _raise_as_api_error(exc, EmergencyStubCreateSerializer.SERVICE_FIELDS)
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         change = selectors.change_get_for_user(identifier=change.identifier, user=request.user)
