@@ -20,9 +20,9 @@ class CCBSessionSerializer(serializers.ModelSerializer):
     pk = serializers.IntegerField(read_only=True)
     change = serializers.CharField(source="change.identifier", read_only=True)
     chair = serializers.CharField(source="chair.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
-    member_count = serializers.IntegerField(read_only=True, default=None)
-    vote_count = serializers.IntegerField(read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
+    member_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
+    vote_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:

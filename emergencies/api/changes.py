@@ -206,7 +206,7 @@ class BypassRequestCreateSerializer(serializers.Serializer):
 
 class SignatureSerializer(serializers.ModelSerializer):
     signer = serializers.CharField(source="signer.username", read_only=True)
-    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Signature
@@ -234,7 +234,7 @@ class SlotSerializer(serializers.Serializer):
 class BypassRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="identifier", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    change = serializers.CharField(source="change.identifier", read_only=True, default=None)
+    change = serializers.CharField(source="change.identifier", read_only=True, default=None, allow_null=True)
     signatures = serializers.SerializerMethodField()
     slots = serializers.SerializerMethodField()
 
