@@ -52,7 +52,12 @@ ERRORS = {
     "415": "Unsupported media type.",
     "429": "Too many requests: slow down and retry after the time given.",
 }
-WRITE_ONLY = {"415"}
+ERRORS_OF_WRITES = {
+    "409": "A request with this Idempotency-Key is still being processed: retry in a moment.",
+    "412": "If-Match names a version of the record that is no longer current: fetch it again.",
+    "422": "This Idempotency-Key was used for a different request.",
+}
+WRITE_ONLY = {"415", *ERRORS_OF_WRITES}
 WITH_PATH_PARAMS = {"404"}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -67,13 +72,46 @@ def add_error_responses(result, generator, request, public):
             if method not in METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            for status, description in ERRORS.items():
+            for status, description in {**ERRORS, **ERRORS_OF_WRITES}.items():
                 if status in WRITE_ONLY and method == "get":
                     continue
                 if status in WITH_PATH_PARAMS and "{" not in path:
                     continue
                 responses.setdefault(status, {"content": {PROBLEM_JSON: {"schema": ref}}, "description": description})
+            _document_headers(path, method, operation)
     return result
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID): a retry with the same key and request gets the first answer "
+    "and changes nothing again (kept 24 h, per token or user).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    "example": "3f0c2f4e-5d0b-4a53-9b9a-0d1f6c9e7a11",
+}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of the record as you read it: the write goes ahead only if it is still current "
+    "(else 412).",
+    "schema": {"type": "string"},
+}
+ETAG = {"description": "The version of the record (send it back in If-Match).", "schema": {"type": "string"}}
+
+
+def _document_headers(path: str, method: str, operation: dict) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if method != "get":
+        parameters.append(dict(IDEMPOTENCY_KEY))
+        if "{" in path:
+            parameters.append(dict(IF_MATCH))
+    elif "{" in path:
+        ok = operation.get("responses", {}).get("200")
+        if ok is not None:
+            ok.setdefault("headers", {})["ETag"] = ETAG
 
 
 def page_not_found(request, exception):

@@ -227,11 +227,15 @@ CELERY_BEAT_SCHEDULE.update(
 
 # --- REST API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Scoped tokens (qms.api.tokens: request.auth is the ApiToken) or the signed-in session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "qms.api.authentication.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "qms.api.authentication.TokenScopePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "qms.api.parsing.BoundedLimitOffsetPagination",
     "DEFAULT_PARSER_CLASSES": [
@@ -243,11 +247,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "qms.api.authentication.PerUserSessionRateThrottle",
+        "qms.api.authentication.PerTokenRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_ANON_RATE", "30/minute"),
         "user": env("API_USER_RATE", "600/minute"),
+        "token": env("API_TOKEN_RATE", "300/minute"),
     },
 }
 # The request-parsing layer (qms.api.parsing): what a request may hold before a view sees it.
@@ -255,6 +261,7 @@ API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(1024 * 1024)))
 API_MAX_JSON_DEPTH = int(env("API_MAX_JSON_DEPTH", "32"))
 API_MAX_PAGE_SIZE = int(env("API_MAX_PAGE_SIZE", "200"))
 API_MAX_OFFSET = int(env("API_MAX_OFFSET", "10000000"))
+API_IDEMPOTENCY_HOURS = int(env("API_IDEMPOTENCY_HOURS", "24"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "QMS Emergency Change Portal API",
     "DESCRIPTION": "File and follow emergency changes.",
@@ -331,6 +338,11 @@ MIDDLEWARE[MIDDLEWARE.index("qms.middleware.LoginRequiredEverywhereMiddleware") 
     "qms.middleware.SecondFactorMiddleware",
 ]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Idempotency-Key on API writes and a clean audit context per API request (qms.api.idempotency): after the
+# session's user is known, before any view runs.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("qms.middleware.SecondFactorMiddleware") + 1, "qms.api.idempotency.ApiRequestMiddleware"
+)
 
 # The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
 # Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).

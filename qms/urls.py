@@ -10,6 +10,8 @@ qms_patterns = (
     [
         path("", views.dashboard, name="dashboard"),
         path("preferences/", views.preferences, name="preferences"),
+        path("preferences/tokens/", views.api_token_create_view, name="api-token-create"),
+        path("preferences/tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
     ],
     "qms",
 )

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
 
@@ -147,3 +149,19 @@ def _slot_roles(change):
 
     bypass = BypassRequest.objects.get(change=change, level="E")
     return [slot.roles[0].value for slot in bypass_slot_status(bypass) if not slot.filled]
+
+
+def api_token(user, *, scopes=None, second_factor_verified=False, name="test token", expires_at=None):
+    """A scoped API token and its secret (every scope unless told)."""
+    from django.utils import timezone
+
+    from qms.models import ApiToken
+    from qms.services.tokens import api_token_create
+
+    return api_token_create(
+        user=user,
+        name=name,
+        scopes=list(ApiToken.Scope.values) if scopes is None else scopes,
+        expires_at=expires_at or timezone.now() + timedelta(days=30),
+        second_factor_verified=second_factor_verified,
+    )

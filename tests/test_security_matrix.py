@@ -71,6 +71,8 @@ EXPECTED: dict[str, Case] = {
     # project
     "qms:dashboard": Case(every(200)),
     "qms:preferences": Case(every(200), post=every(400)),  # an empty form is told what is missing, nothing saved
+    "qms:api-token-create": Case(every(405), post=every(400)),  # no name, no scope: nothing created
+    "qms:api-token-revoke": Case(every(405), post=every(403)),  # not a token of theirs
     "login": Case(every(302, anon=200)),
     "logout": Case(every(405), post=every(302)),  # posted last: it ends the session
     "healthz": Case(every(200, anon=200)),

@@ -13,6 +13,8 @@ from emergencies.api.changes import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
+from qms.api.concurrency import ETagMixin, precondition_check
+from qms.models import ApiToken
 
 
 class CCBSessionSerializer(serializers.ModelSerializer):
@@ -130,7 +132,7 @@ class CCBSessionList(generics.ListAPIView):
         )
 
 
-class CCBSessionDetail(generics.GenericAPIView):
+class CCBSessionDetail(ETagMixin, generics.GenericAPIView):
     """One session with its live tally: each member's current vote, the missing roles, what the votes give."""
 
     serializer_class = CCBSessionDetailSerializer
@@ -145,16 +147,18 @@ class VoteInputSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
 
-class CCBVote(generics.GenericAPIView):
+class CCBVote(ETagMixin, generics.GenericAPIView):
     """Cast (or change) your vote, signed with your password. A changed vote supersedes the earlier one."""
 
     serializer_class = VoteInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
 
     @extend_schema(request=VoteInputSerializer, responses={200: CCBSessionDetailSerializer})
     def post(self, request, pk):
         session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _detail(session))
         _call_service(
             ccb.ccb_vote_cast,
             session_id=session.pk,

@@ -19,7 +19,8 @@ from emergencies.services.bypass import (
     bypass_slot_status,
     can_request_bypass,
 )
-from qms.models import Signature, User
+from qms.api.concurrency import ETagMixin, precondition_check
+from qms.models import ApiToken, Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
 from qms.roles import Role
 
@@ -119,6 +120,7 @@ class EmergencyListCreate(generics.ListCreateAPIView):
     """List emergency changes, or file an emergency stub."""
 
     serializer_class = ChangeRecordSerializer
+    token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -141,7 +143,7 @@ class EmergencyListCreate(generics.ListCreateAPIView):
         return Response(ChangeRecordSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
-class EmergencyDetail(generics.RetrieveAPIView):
+class EmergencyDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = ChangeRecordSerializer
 
     def get_object(self):
@@ -305,6 +307,7 @@ class BypassListCreate(generics.ListCreateAPIView):
     """List bypass requests, or request one (the level comes from the decision tree)."""
 
     serializer_class = BypassRequestSerializer
+    token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -325,7 +328,7 @@ class BypassListCreate(generics.ListCreateAPIView):
         return Response(_with_signatures(BypassRequestSerializer, bypass), status=status.HTTP_201_CREATED)
 
 
-class BypassDetail(generics.RetrieveAPIView):
+class BypassDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = BypassRequestSerializer
 
     def get_object(self):
@@ -335,16 +338,18 @@ class BypassDetail(generics.RetrieveAPIView):
         return Response(_with_signatures(BypassRequestSerializer, self.get_object()))
 
 
-class BypassSign(generics.GenericAPIView):
+class BypassSign(ETagMixin, generics.GenericAPIView):
     """Approve with an electronic signature: the signer's password again, and the role signed in."""
 
     serializer_class = SignInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
 
     @extend_schema(request=SignInputSerializer, responses={200: BypassRequestSerializer})
     def post(self, request, identifier):
         bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _with_signatures(BypassRequestSerializer, bypass))
         bypass = _call_service(
             bypass_sign,
             bypass_id=bypass.pk,
@@ -356,16 +361,18 @@ class BypassSign(generics.GenericAPIView):
         return Response(_with_signatures(BypassRequestSerializer, bypass))
 
 
-class BypassReject(generics.GenericAPIView):
+class BypassReject(ETagMixin, generics.GenericAPIView):
     """Reject with a signed reason; the request ends."""
 
     serializer_class = RejectInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
 
     @extend_schema(request=RejectInputSerializer, responses={200: BypassRequestSerializer})
     def post(self, request, identifier):
         bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _with_signatures(BypassRequestSerializer, bypass))
         bypass = _call_service(
             bypass_reject,
             bypass_id=bypass.pk,
