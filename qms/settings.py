@@ -346,11 +346,15 @@ MIDDLEWARE.insert(
 
 # The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
 # Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).
+from qms.procedures import CHECK_CATALOGUE as _CHECKS  # noqa: E402
+
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ChangeStatusEnum": "emergencies.models.change.ChangeRecord.Status",
     "BypassStatusEnum": "emergencies.models.bypass.BypassRequest.Status",
     "CCBSessionStatusEnum": "emergencies.models.ccb.CCBSession.Status",
     "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
+    "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
+    "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

@@ -100,6 +100,17 @@ EXPECTED: dict[str, Case] = {
         json=True,
     ),
     "api-emergency-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
+    # API writes on a change (empty bodies: a field error for those who may act, never a write; the hotfix
+    # review needs no body, so a worker's POST records it, as the page's does)
+    "api-change-transitions": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-change-checklist": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-hotfix-review": Case(every(405, anon=API), post=by_role(WORKERS, 200, 403, none=404, anon=API), json=True),
+    "api-deployment-checklist": Case(
+        every(405, anon=API), post=by_role(WORKERS, 400, 403, none=404, anon=API), json=True
+    ),
+    "api-rollback-readings": Case(every(405, anon=API), post=by_role(WORKERS, 400, 403, none=404, anon=API), json=True),
+    "api-documentation": Case(every(405, anon=API), post=every(405, anon=API), json=True),  # PATCH only
+    "api-gate-results": Case(every(405, anon=API), post=by_role(VALIDATORS, 400, 403, none=404, anon=API), json=True),
     # emergencies: bypass requests (empty posts: a form error for those who see the request, never a write)
     "emergencies:bypass-list": Case(LIST),
     "emergencies:bypass-create": Case(
@@ -122,6 +133,15 @@ EXPECTED: dict[str, Case] = {
     "api-bypass-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
     "api-bypass-sign": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
     "api-bypass-reject": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    **{
+        name: Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True)
+        for name in (
+            "api-bypass-verbal-approvals",
+            "api-bypass-confirmation",
+            "api-bypass-withdrawal",
+            "api-bypass-remediations",
+        )
+    },
     # emergencies: after the fix. The sample change is a fresh stub with no post-mortem and no patch package.
     "emergencies:validation-list": Case(LIST),
     "emergencies:hotfix-review": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),

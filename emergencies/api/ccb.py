@@ -16,6 +16,9 @@ from emergencies.services import ccb
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.models import ApiToken
 
+# The gates a session decides (its enum in the schema, named in ENUM_NAME_OVERRIDES).
+SESSION_GATE_CHOICES = CCBSession._meta.get_field("gate").choices
+
 
 class CCBSessionSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="identifier", read_only=True)
