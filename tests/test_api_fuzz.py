@@ -25,7 +25,7 @@ from qms.wsgi import application
 from tests.factories import api_token, file_stub
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 20
+EXAMPLES = 15
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
