@@ -7,6 +7,7 @@ from django.dispatch import receiver
 from audits import services
 from qms.models import User
 from qms.security import second_factor_event
+from qms.services.tokens import api_token_event
 
 
 @receiver(user_locked_out, dispatch_uid="audits.on_locked_out")
@@ -41,4 +42,21 @@ SECOND_FACTOR_ACTIONS = {
 def on_second_factor(sender, *, user, action, request=None, **kwargs):
     services.audit_event_record(
         action=f"auth.second_factor_{action}", actor=user, subject=user, reason=SECOND_FACTOR_ACTIONS.get(action, "")
+    )
+
+
+@receiver(api_token_event, dispatch_uid="audits.on_api_token")
+def on_api_token(sender, *, token, action, actor, **kwargs):
+    services.audit_event_record(
+        action=f"api_token.{action}",
+        actor=actor,
+        subject=token.user,
+        reason=f"API token #{token.pk} “{token.name}”",
+        after={
+            "api_token": {"id": token.pk, "name": token.name},
+            "scopes": token.scopes,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            "second_factor_verified": token.second_factor_verified,
+            "created_via": token.created_via,
+        },
     )

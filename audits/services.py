@@ -16,6 +16,7 @@ from simple_history.utils import bulk_create_with_history
 
 from audits.context import current_ip
 from audits.models import AuditChainHead, AuditEvent, Obligation
+from qms.api.context import current_api_token
 from qms.bulk import rows_insert
 from qms.models import User
 
@@ -76,7 +77,12 @@ def audit_event_record(
     after: dict | None = None,
     ip_address: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (it commits or rolls back with it)."""
+    """Append one event to the chain, in the caller's transaction (it commits or rolls back with it).
+
+    An event written by a request made with an API token names the token (``after["api_token"]``)."""
+    via_token = current_api_token.get()
+    if via_token is not None:
+        after = {**(after or {}), "api_token": via_token}
     head = _head_for_update()
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(

@@ -5,7 +5,17 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from qms.models import Notification, NotificationChannel, Procedure, ProcedureVersion, Signature, SignerState, User
+from qms.models import (
+    ApiToken,
+    IdempotencyRecord,
+    Notification,
+    NotificationChannel,
+    Procedure,
+    ProcedureVersion,
+    Signature,
+    SignerState,
+    User,
+)
 
 
 class _HistoryContextHelper(HistoricalRecordContextHelper):
@@ -123,3 +133,33 @@ class SignatureAdmin(admin.ModelAdmin):
 @admin.register(SignerState)
 class SignerStateAdmin(ReadOnlyHistoryAdmin):
     list_display = ("user", "consecutive_failures", "locked_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written through services and middleware only: shown, never changed here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are created and revoked by their owner (preferences); the secret's hash is not shown."""
+
+    list_display = ["name", "user", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["created_via", "second_factor_verified"]
+    search_fields = ["name", "user__username", "prefix"]
+    exclude = ["secret_hash"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["principal", "key", "method", "path", "status_code", "created_at"]
+    search_fields = ["principal", "key", "path"]
+    exclude = ["body"]

@@ -21,7 +21,7 @@ import sys
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
@@ -40,7 +40,9 @@ _MARK = "_qms_database_unavailable"
 
 def database_unavailable_response(request) -> HttpResponse:
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": API_MESSAGE}, status=503)
+        from qms.api.problems import problem_response  # DRF loads its settings on import: not at startup
+
+        response = problem_response(request, 503, API_MESSAGE)
     else:
         # No request context: context processors and the signed-in user would query the database.
         response = HttpResponse(render_to_string("503.html"), status=503)
@@ -77,7 +79,9 @@ def permission_denied(request, exception):
     """403: the view's own reason on the portal's page (JSON under /api/, as the schema documents)."""
     reason = str(exception or "").strip()
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": reason or "You do not have permission to perform this action."}, status=403)
+        from qms.api.problems import problem_response  # DRF loads its settings on import: not at startup
+
+        return problem_response(request, 403, reason or "You do not have permission to perform this action.")
     return defaults.permission_denied(request, exception)
 
 

@@ -1,6 +1,6 @@
 from django import forms
 
-from qms.models import TIME_ZONE_CHOICES, User
+from qms.models import TIME_ZONE_CHOICES, ApiToken, User
 
 
 class PreferencesForm(forms.ModelForm):
@@ -20,3 +20,16 @@ class PreferencesForm(forms.ModelForm):
         }
 
     zones = [name for name, _ in TIME_ZONE_CHOICES]
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it: “CI deploy job”, “chat bot”.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiToken.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ApiToken.Scope.READ],
+        help_text="Only what it needs. Signing still asks for your password on every signature.",
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)", min_value=1, max_value=366, initial=90, help_text="At most a year."
+    )

@@ -1,14 +1,21 @@
+import logging
 import zoneinfo
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import JsonResponse
+from django.db import DataError
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+
+from qms.api.problems import problem_response
+
+logger = logging.getLogger(__name__)
 
 # Paths that must answer without a session: the login page itself, static files, the API (it answers
 # 401 on its own terms), the health check for the load balancer, GitHub's webhook (signed deliveries) and
@@ -89,7 +96,7 @@ ACTIVITY_WRITE_INTERVAL = 60
 
 def _login_redirect(request, message: str):
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=401)
+        return problem_response(request, 401, message)
     messages.info(request, message)
     return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
 
@@ -151,6 +158,43 @@ class SecondFactorMiddleware:
 
         if not request.path.startswith(SECOND_FACTOR_EXEMPT_PREFIXES) and second_factor_pending(request):
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": "Enter your authenticator code to finish signing in."}, status=403)
+                return problem_response(request, 403, "Enter your authenticator code to finish signing in.")
             return redirect(f"{reverse('second-factor-verify')}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class RequestSanityMiddleware:
+    """Bad input is a 400 that says what is wrong, on every page and endpoint, never a 500.
+
+    - A query string holding a NUL character (``?q=%00``, ``?status=%00``) is refused before any view reads
+      it: PostgreSQL cannot compare text with a NUL in it.
+    - Whatever still reaches the database with a value it cannot hold (a NUL in text, an integer beyond its
+      column) answers 400 instead of a server error; the write it was part of rolls back whole.
+
+    JSON bodies are checked by the API's parser (``qms.api.parsing``), form fields by Django's own
+    ``CharField`` validators (a field error on the form).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        bad = sorted({key for key, values in request.GET.lists() for v in [key, *values] if "\x00" in v})
+        if bad:
+            names = ", ".join(name.replace("\x00", "\\0") for name in bad)
+            return bad_request(request, f"The query parameter {names} holds a NUL character; remove it.", bad)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DataError):
+            logger.warning("Refused %s %s: %s", request.method, request.path, exception)
+            return bad_request(request, f"A value cannot be stored or searched: {str(exception).splitlines()[0]}.")
+        return None
+
+
+def bad_request(request, message: str, fields: list[str] | None = None):
+    """A 400: a problem document under /api/, a page elsewhere (rendered without the database)."""
+    if request.path.startswith("/api/"):
+        errors = [{"field": f.replace("\x00", "\\0"), "pointer": None, "detail": message} for f in fields or []]
+        return problem_response(request, 400, message, errors=errors or None)
+    return HttpResponseBadRequest(render_to_string("qms/bad_request.html", {"message": message}))

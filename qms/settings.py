@@ -113,6 +113,10 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "qms.errors.DatabaseUnavailableMiddleware"
 )
+# Bad input answers a 400 that says what is wrong, before any view or session reads it (qms.middleware).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("qms.errors.DatabaseUnavailableMiddleware") + 1, "qms.middleware.RequestSanityMiddleware"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -251,23 +255,41 @@ ALERT_PAYLOAD_MAX_BYTES = int(env("ALERT_PAYLOAD_MAX_BYTES", str(512 * 1024)))
 
 # --- REST API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Scoped tokens (qms.api.tokens: request.auth is the ApiToken) or the signed-in session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "qms.api.authentication.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "qms.api.authentication.TokenScopePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "qms.api.parsing.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "qms.api.parsing.SafeJSONParser",
+        "qms.api.parsing.SafeFormParser",
+        "qms.api.parsing.SafeMultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "qms.api.problems.exception_handler",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "qms.api.authentication.PerUserSessionRateThrottle",
+        "qms.api.authentication.PerTokenRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_ANON_RATE", "30/minute"),
         "user": env("API_USER_RATE", "600/minute"),
+        "token": env("API_TOKEN_RATE", "300/minute"),
     },
 }
+# The request-parsing layer (qms.api.parsing): what a request may hold before a view sees it.
+API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(1024 * 1024)))
+API_MAX_JSON_DEPTH = int(env("API_MAX_JSON_DEPTH", "32"))
+API_MAX_PAGE_SIZE = int(env("API_MAX_PAGE_SIZE", "200"))
+API_MAX_OFFSET = int(env("API_MAX_OFFSET", "10000000"))
+API_IDEMPOTENCY_HOURS = int(env("API_IDEMPOTENCY_HOURS", "24"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "QMS Emergency Change Portal API",
     "DESCRIPTION": "File and follow emergency changes.",
@@ -346,14 +368,23 @@ MIDDLEWARE[MIDDLEWARE.index("qms.middleware.LoginRequiredEverywhereMiddleware") 
     "qms.middleware.SecondFactorMiddleware",
 ]
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Idempotency-Key on API writes and a clean audit context per API request (qms.api.idempotency): after the
+# session's user is known, before any view runs.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("qms.middleware.SecondFactorMiddleware") + 1, "qms.api.idempotency.ApiRequestMiddleware"
+)
 
 # The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
 # Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).
+from qms.procedures import CHECK_CATALOGUE as _CHECKS  # noqa: E402
+
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ChangeStatusEnum": "emergencies.models.change.ChangeRecord.Status",
     "BypassStatusEnum": "emergencies.models.bypass.BypassRequest.Status",
     "CCBSessionStatusEnum": "emergencies.models.ccb.CCBSession.Status",
     "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
+    "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
+    "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

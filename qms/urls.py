@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from emergencies.views import alerts as alert_views
 from qms import views
+from qms.api.tokens import TokenObtain
 
 qms_patterns = (
     [
@@ -14,6 +14,8 @@ qms_patterns = (
         path("users/", views.user_list, name="user-list"),
         path("users/<int:user_id>/", views.user_detail, name="user-detail"),
         path("users/<int:user_id>/unlock-signing/", views.user_signing_unlock, name="user-signing-unlock"),
+        path("preferences/tokens/", views.api_token_create_view, name="api-token-create"),
+        path("preferences/tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
     ],
     "qms",
 )
@@ -25,8 +27,8 @@ urlpatterns = [
     path("emergencies/", include("emergencies.urls")),
     path("audit/", include("audits.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
-    path("api/v1/", include("emergencies.api_urls")),
+    path("api/v1/auth/token/", TokenObtain.as_view(), name="api-token"),
+    path("api/v1/", include("emergencies.api.urls")),
     path("integrations/", include("emergencies.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
 
@@ -212,3 +214,19 @@ def proceed_unauthorised(change, commander):
         change_id=change.pk, actor=commander, password=PASSWORD, reason="Verbal go-ahead; production is down."
     )
     return change
+
+
+def api_token(user, *, scopes=None, second_factor_verified=False, name="test token", expires_at=None):
+    """A scoped API token and its secret (every scope unless told)."""
+    from django.utils import timezone
+
+    from qms.models import ApiToken
+    from qms.services.tokens import api_token_create
+
+    return api_token_create(
+        user=user,
+        name=name,
+        scopes=list(ApiToken.Scope.values) if scopes is None else scopes,
+        expires_at=expires_at or timezone.now() + timedelta(days=30),
+        second_factor_verified=second_factor_verified,
+    )

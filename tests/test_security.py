@@ -118,10 +118,11 @@ def test_session_expiry_answers_the_api_with_401(client, oncall, time_machine):
 
 def test_token_calls_do_not_create_sessions(client, oncall):
     from django.contrib.sessions.models import Session
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=oncall)
-    response = client.get("/api/v1/emergencies/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    from tests.factories import api_token
+
+    _, secret = api_token(oncall)
+    response = client.get("/api/v1/emergencies/", HTTP_AUTHORIZATION=f"Token {secret}")
     assert response.status_code == 200
     assert not Session.objects.exists()
 

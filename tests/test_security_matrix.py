@@ -77,6 +77,8 @@ EXPECTED: dict[str, Case] = {
     "qms:user-list": Case(by_role(frozenset({"security"}), 200, 403)),
     "qms:user-detail": Case(every(404)),  # no such user
     "qms:user-signing-unlock": Case(every(405), post=every(404)),
+    "qms:api-token-create": Case(every(405), post=every(400)),  # no name, no scope: nothing created
+    "qms:api-token-revoke": Case(every(405), post=every(403)),  # not a token of theirs
     "login": Case(every(302, anon=200)),
     "logout": Case(every(405), post=every(302)),  # posted last: it ends the session
     "healthz": Case(every(200, anon=200)),
@@ -116,6 +118,17 @@ EXPECTED: dict[str, Case] = {
         json=True,
     ),
     "api-emergency-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
+    # API writes on a change (empty bodies: a field error for those who may act, never a write; the hotfix
+    # review needs no body, so a worker's POST records it, as the page's does)
+    "api-change-transitions": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-change-checklist": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-hotfix-review": Case(every(405, anon=API), post=by_role(WORKERS, 200, 403, none=404, anon=API), json=True),
+    "api-deployment-checklist": Case(
+        every(405, anon=API), post=by_role(WORKERS, 400, 403, none=404, anon=API), json=True
+    ),
+    "api-rollback-readings": Case(every(405, anon=API), post=by_role(WORKERS, 400, 403, none=404, anon=API), json=True),
+    "api-documentation": Case(every(405, anon=API), post=every(405, anon=API), json=True),  # PATCH only
+    "api-gate-results": Case(every(405, anon=API), post=by_role(VALIDATORS, 400, 403, none=404, anon=API), json=True),
     # emergencies: bypass requests (empty posts: a form error for those who see the request, never a write)
     "emergencies:bypass-list": Case(LIST),
     "emergencies:bypass-create": Case(
@@ -138,7 +151,7 @@ EXPECTED: dict[str, Case] = {
     "api-bypass-detail": Case(by_role(ROLES, 200, 200, none=404, anon=API)),
     "api-bypass-sign": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
     "api-bypass-reject": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
-    "api-bypass-verbal": Case(
+    "api-bypass-verbal-approvals": Case(
         every(405, anon=API), post=by_role(RECORDERS, 400, 403, none=404, anon=API), data={}, json=True
     ),
     # emergencies: GitHub. The sample pull request does not exist; the webhook needs a signature, the
@@ -147,6 +160,14 @@ EXPECTED: dict[str, Case] = {
     "emergencies:github-pull-bypass": Case(every(404), post=every(404)),
     "github-webhook": Case(every(405, anon=405), post=every(401, anon=401), data={}, json=True),
     "api-deployment-gate": Case(every(401, anon=401), post=every(401, anon=401), json=True),
+    **{
+        name: Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True)
+        for name in (
+            "api-bypass-confirmation",
+            "api-bypass-withdrawal",
+            "api-bypass-remediations",
+        )
+    },
     # emergencies: after the fix. The sample change is a fresh stub with no post-mortem and no patch package.
     "emergencies:validation-list": Case(LIST),
     "emergencies:hotfix-review": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),

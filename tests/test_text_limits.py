@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audits.models import AuditEvent
@@ -25,7 +24,8 @@ from qms.limits import COMMENT_MAX, TEXT_MAX, text_limit_errors
 from qms.models import Signature, SignerState
 from qms.roles import Role
 from tests.emergencies.test_bypass import request_bypass
-from tests.factories import PASSWORD, authorise, file_stub, stub_input
+from tests.factories import PASSWORD, api_token, authorise, file_stub, stub_input
+from tests.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +51,11 @@ def test_a_megabyte_problem_statement_is_refused_by_the_page(client, oncall):
 
 def test_a_megabyte_problem_statement_is_refused_by_the_api(oncall):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=oncall).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(oncall)[1]}")
     before = AuditEvent.objects.count()
     response = client.post("/api/v1/emergencies/", {**STUB, "problem_statement": MEGABYTE}, format="json")
     assert response.status_code == 400
-    assert "problem_statement" in response.json()
+    assert "problem_statement" in problem_fields(response)
     nothing_filed(before)
 
 

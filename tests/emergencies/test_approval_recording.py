@@ -10,7 +10,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from emergencies import permissions
@@ -20,7 +19,8 @@ from qms.models import Signature
 from qms.procedures import VERBAL_RECORDER_ROLES, ProcedureRules
 from qms.roles import READ_ONLY_ROLES, Role
 from tests.emergencies.test_bypass import request_bypass
-from tests.factories import PASSWORD, file_stub
+from tests.factories import PASSWORD, api_token, file_stub
+from tests.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def api_data(approver, *, approved_at=None):
 
 def api_for(user) -> APIClient:
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)[1]}")
     return api
 
 
@@ -113,9 +113,11 @@ def test_recording_through_the_page_per_role(client, stub, commander, make_user,
 @pytest.mark.parametrize("role", list(Role))
 def test_recording_through_the_api_per_role(stub, commander, make_user, role):
     api = api_for(make_user(role))
-    response = api.post(reverse("api-bypass-verbal", args=[stub.identifier]), api_data(commander), format="json")
+    response = api.post(
+        reverse("api-bypass-verbal-approvals", args=[stub.identifier]), api_data(commander), format="json"
+    )
     if role in RECORDERS:
-        assert response.status_code == 200, response.content
+        assert response.status_code == 201, response.content
         assert response.json()["status"] == "active"
         assert Signature.objects.get().method == "verbal"
     else:
@@ -147,7 +149,7 @@ def test_the_requester_cannot_record_an_approval_of_their_own_request(client, st
         == 403
     )
     response = api_for(oncall).post(
-        reverse("api-bypass-verbal", args=[stub.identifier]), api_data(commander), format="json"
+        reverse("api-bypass-verbal-approvals", args=[stub.identifier]), api_data(commander), format="json"
     )
     assert response.status_code == 403 and "requester" in response.json()["detail"]
     assert_nothing_recorded(stub)
@@ -167,7 +169,9 @@ def test_the_implementer_cannot_record_and_cannot_be_recorded_for(client, make_u
     url = reverse("emergencies:bypass-verbal", args=[bypass.identifier])
     assert client.post(url, {**form_data(lead), "role": "lead"}).status_code == 403
     response = api_for(implementer).post(
-        reverse("api-bypass-verbal", args=[bypass.identifier]), {**api_data(lead), "role": "lead"}, format="json"
+        reverse("api-bypass-verbal-approvals", args=[bypass.identifier]),
+        {**api_data(lead), "role": "lead"},
+        format="json",
     )
     assert response.status_code == 403
     client.force_login(recorder)
@@ -201,9 +205,11 @@ def test_an_approval_from_before_the_request_is_refused_everywhere(client, stub,
     assert page.status_code == 400
     assert "before the request existed" in page.context["verbal_form"].errors["approved_at"][0]
     response = api_for(qms_coordinator).post(
-        reverse("api-bypass-verbal", args=[stub.identifier]), api_data(commander, approved_at=long_ago), format="json"
+        reverse("api-bypass-verbal-approvals", args=[stub.identifier]),
+        api_data(commander, approved_at=long_ago),
+        format="json",
     )
-    assert response.status_code == 400 and "before the request existed" in response.json()["approved_at"][0]
+    assert response.status_code == 400 and "before the request existed" in problem_fields(response)["approved_at"][0]
     assert_nothing_recorded(stub)
 
 

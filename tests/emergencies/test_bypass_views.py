@@ -10,6 +10,7 @@ from qms.models import Signature
 from qms.roles import Role
 from tests.emergencies.test_bypass import request_bypass
 from tests.factories import PASSWORD, file_stub
+from tests.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +170,7 @@ def test_api_request_sign_and_reject(developer, make_user):
         },
         format="json",
     )
-    assert response.status_code == 400 and "remediation_due" in response.json()
+    assert response.status_code == 400 and "remediation_due" in problem_fields(response)
     response = api.post(
         "/api/v1/bypasses/",
         {

@@ -12,6 +12,7 @@ from emergencies.services import ccb as services
 from qms.roles import Role
 from tests.emergencies.test_ccb import NON_WAIVABLE, cmwf_change, convene, everyone_votes, make_board, vote
 from tests.factories import PASSWORD, file_stub, pass_gates
+from tests.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -402,7 +403,7 @@ def test_api_lists_sessions_shows_the_tally_and_takes_a_signed_vote(board, sessi
     assert tally["voted"] == 0 and sorted(tally["missing_roles"]) == ["cm", "engmanager", "quality"]
     vote_url = reverse("api-ccb-vote", args=[session.pk])
     wrong = api.post(vote_url, {"choice": "approve", "comment": "go", "password": "nope"}, format="json")
-    assert wrong.status_code == 400 and "password" in wrong.json()
+    assert wrong.status_code == 400 and "password" in problem_fields(wrong)
     ok = api.post(vote_url, {"choice": "approve", "comment": "go", "password": PASSWORD}, format="json")
     assert ok.status_code == 200
     tally = ok.json()["tally"]

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from emergencies.models.github import GitHubBypassScope
 from emergencies.services.activation import github_scopes_expire
@@ -27,6 +26,7 @@ from tests.emergencies.github_helpers import (
     send,
     synchronize,
 )
+from tests.factories import api_token
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/gates/deployment"
@@ -158,8 +158,8 @@ def test_the_gate_token_can_do_nothing_else(client, token, repo, people):
 def test_other_credentials_cannot_ask_the_gate(client, token, people):
     params = {"repository": REPO, "sha": HEAD, "environment": "production"}
     assert client.get(URL, params).status_code == 401
-    api_token = Token.objects.create(user=people["admin"])
-    assert client.get(URL, params, HTTP_AUTHORIZATION=f"Token {api_token.key}").status_code == 401
+    _, secret = api_token(people["admin"])
+    assert client.get(URL, params, HTTP_AUTHORIZATION=f"Token {secret}").status_code == 401
     client.force_login(people["admin"])
     assert client.get(URL, params).status_code == 401  # not even a superuser's session
     client.logout()

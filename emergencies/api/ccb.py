@@ -9,12 +9,17 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors_ccb
-from emergencies.api import _call_service
+from emergencies.api.changes import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
+from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import COMMENT_MAX
+from qms.models import ApiToken
 from qms.security import signing_auth
+
+# The gates a session decides (its enum in the schema, named in ENUM_NAME_OVERRIDES).
+SESSION_GATE_CHOICES = CCBSession._meta.get_field("gate").choices
 
 
 class CCBSessionSerializer(serializers.ModelSerializer):
@@ -22,9 +27,9 @@ class CCBSessionSerializer(serializers.ModelSerializer):
     pk = serializers.IntegerField(read_only=True)
     change = serializers.CharField(source="change.identifier", read_only=True)
     chair = serializers.CharField(source="chair.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
-    member_count = serializers.IntegerField(read_only=True, default=None)
-    vote_count = serializers.IntegerField(read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
+    member_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
+    vote_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -132,7 +137,7 @@ class CCBSessionList(generics.ListAPIView):
         )
 
 
-class CCBSessionDetail(generics.GenericAPIView):
+class CCBSessionDetail(ETagMixin, generics.GenericAPIView):
     """One session with its live tally: each member's current vote, the missing roles, what the votes give."""
 
     serializer_class = CCBSessionDetailSerializer
@@ -147,16 +152,18 @@ class VoteInputSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
 
 
-class CCBVote(generics.GenericAPIView):
+class CCBVote(ETagMixin, generics.GenericAPIView):
     """Cast (or change) your vote, signed with your password. A changed vote supersedes the earlier one."""
 
     serializer_class = VoteInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
 
     @extend_schema(request=VoteInputSerializer, responses={200: CCBSessionDetailSerializer})
     def post(self, request, pk):
         session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _detail(session))
         _call_service(
             ccb.ccb_vote_cast,
             session_id=session.pk,

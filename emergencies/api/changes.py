@@ -17,17 +17,20 @@ from emergencies.services.bypass import (
     bypass_request_create,
     bypass_sign,
     bypass_slot_status,
-    bypass_verbal_approval_record,
     can_request_bypass,
 )
+from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
-from qms.models import Signature, User
+from qms.models import ApiToken, Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
 from qms.roles import Role
 from qms.security import signing_auth
 
 
 class EmergencyStubCreateSerializer(serializers.Serializer):
+    # StubInput's names for the fields this serializer names otherwise (errors go back under the API's name).
+    SERVICE_FIELDS = {"procedure_code": "procedure"}
+
     title = serializers.CharField(max_length=TITLE_MAX)
     category = serializers.ChoiceField(choices=[c for c, _ in CATEGORY_CHOICES])
     problem_statement = serializers.CharField(max_length=TEXT_MAX)
@@ -106,9 +109,14 @@ class ChangeRecordSerializer(serializers.ModelSerializer):
         return obj.get_absolute_url()
 
 
-def _raise_as_api_error(exc: DjangoValidationError):
+def _raise_as_api_error(exc: DjangoValidationError, fields: dict[str, str] | None = None):
+    """A service's ValidationError as a 400, each field error keyed by the name the client sent (``fields``
+    maps the service's names to the API's where they differ)."""
+    fields = fields or {}
     if hasattr(exc, "error_dict"):
-        raise ValidationError({k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}) from exc
+        raise ValidationError(
+            {fields.get(k, k): [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        ) from exc
     raise ValidationError({"non_field_errors": exc.messages}) from exc
 
 
@@ -116,6 +124,7 @@ class EmergencyListCreate(generics.ListCreateAPIView):
     """List emergency changes, or file an emergency stub."""
 
     serializer_class = ChangeRecordSerializer
+    token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -131,14 +140,14 @@ class EmergencyListCreate(generics.ListCreateAPIView):
         try:
             change = services.emergency_stub_file(data=serializer.to_input(), actor=request.user)
         except DjangoValidationError as exc:
-            _raise_as_api_error(exc)
+            _raise_as_api_error(exc, EmergencyStubCreateSerializer.SERVICE_FIELDS)
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         change = selectors.change_get_for_user(identifier=change.identifier, user=request.user)
         return Response(ChangeRecordSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
-class EmergencyDetail(generics.RetrieveAPIView):
+class EmergencyDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = ChangeRecordSerializer
 
     def get_object(self):
@@ -203,7 +212,7 @@ class BypassRequestCreateSerializer(serializers.Serializer):
 
 class SignatureSerializer(serializers.ModelSerializer):
     signer = serializers.CharField(source="signer.username", read_only=True)
-    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None)
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Signature
@@ -231,7 +240,7 @@ class SlotSerializer(serializers.Serializer):
 class BypassRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="identifier", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    change = serializers.CharField(source="change.identifier", read_only=True, default=None)
+    change = serializers.CharField(source="change.identifier", read_only=True, default=None, allow_null=True)
     signatures = serializers.SerializerMethodField()
     slots = serializers.SerializerMethodField()
 
@@ -302,6 +311,7 @@ class BypassListCreate(generics.ListCreateAPIView):
     """List bypass requests, or request one (the level comes from the decision tree)."""
 
     serializer_class = BypassRequestSerializer
+    token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -322,7 +332,7 @@ class BypassListCreate(generics.ListCreateAPIView):
         return Response(_with_signatures(BypassRequestSerializer, bypass), status=status.HTTP_201_CREATED)
 
 
-class BypassDetail(generics.RetrieveAPIView):
+class BypassDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = BypassRequestSerializer
 
     def get_object(self):
@@ -332,16 +342,18 @@ class BypassDetail(generics.RetrieveAPIView):
         return Response(_with_signatures(BypassRequestSerializer, self.get_object()))
 
 
-class BypassSign(generics.GenericAPIView):
+class BypassSign(ETagMixin, generics.GenericAPIView):
     """Approve with an electronic signature: the signer's password again, and the role signed in."""
 
     serializer_class = SignInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
 
     @extend_schema(request=SignInputSerializer, responses={200: BypassRequestSerializer})
     def post(self, request, identifier):
         bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _with_signatures(BypassRequestSerializer, bypass))
         bypass = _call_service(
             bypass_sign,
             bypass_id=bypass.pk,
@@ -354,16 +366,18 @@ class BypassSign(generics.GenericAPIView):
         return Response(_with_signatures(BypassRequestSerializer, bypass))
 
 
-class BypassReject(generics.GenericAPIView):
+class BypassReject(ETagMixin, generics.GenericAPIView):
     """Reject with a signed reason; the request ends."""
 
     serializer_class = RejectInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
 
     @extend_schema(request=RejectInputSerializer, responses={200: BypassRequestSerializer})
     def post(self, request, identifier):
         bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _with_signatures(BypassRequestSerializer, bypass))
         bypass = _call_service(
             bypass_reject,
             bypass_id=bypass.pk,
@@ -371,49 +385,6 @@ class BypassReject(generics.GenericAPIView):
             password=data.validated_data["password"],
             role=Role(data.validated_data["role"]),
             reason=data.validated_data["reason"],
-            auth=signing_auth(request),
-        )
-        return Response(_with_signatures(BypassRequestSerializer, bypass))
-
-
-class VerbalApprovalInputSerializer(serializers.Serializer):
-    approver = serializers.SlugRelatedField(
-        slug_field="username",
-        queryset=User.objects.filter(is_active=True),
-        help_text="Username of the person who gave the approval.",
-    )
-    role = serializers.ChoiceField(choices=[r.value for r in Role], help_text="The role they approved in.")
-    method = serializers.ChoiceField(choices=[Signature.Method.VERBAL, Signature.Method.WRITTEN])
-    approved_at = serializers.DateTimeField(help_text="When the approval was given (not before the request).")
-    comment = serializers.CharField(max_length=COMMENT_MAX, help_text="How and why the approval was given.")
-    password = serializers.CharField(write_only=True, style={"input_type": "password"}, help_text="Your password.")
-
-
-class BypassVerbalApproval(generics.GenericAPIView):
-    """Record someone else's verbal or written approval; signed with the recorder's password. It counts at
-    once and its giver owes a confirming signature."""
-
-    serializer_class = VerbalApprovalInputSerializer
-
-    @extend_schema(request=VerbalApprovalInputSerializer, responses={200: BypassRequestSerializer})
-    def post(self, request, identifier):
-        bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
-        refusal = permissions.approval_recording_refusal(bypass, request.user)
-        if refusal:
-            raise PermissionDenied(refusal)
-        data = self.get_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        bypass = _call_service(
-            bypass_verbal_approval_record,
-            bypass_id=bypass.pk,
-            approver=values["approver"],
-            role=Role(values["role"]),
-            approved_at=values["approved_at"],
-            recorded_by=request.user,
-            password=values["password"],
-            comment=values["comment"],
-            method=values["method"],
             auth=signing_auth(request),
         )
         return Response(_with_signatures(BypassRequestSerializer, bypass))

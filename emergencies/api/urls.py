@@ -1,0 +1,33 @@
+from django.urls import path
+
+from emergencies.api import bypasses, ccb, changes, lifecycle
+from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
+
+CHANGE = "emergencies/<recordid:identifier>/"
+BYPASS = "bypasses/<recordid:identifier>/"
+urlpatterns = [
+    path("emergencies/", changes.EmergencyListCreate.as_view(), name="api-emergency-list"),
+    path(CHANGE, changes.EmergencyDetail.as_view(), name="api-emergency-detail"),
+    path(CHANGE + "transitions/", lifecycle.ChangeTransition.as_view(), name="api-change-transitions"),
+    path(CHANGE + "checklist/", lifecycle.ChangeChecklist.as_view(), name="api-change-checklist"),
+    path(CHANGE + "hotfix-review/", lifecycle.HotfixReview.as_view(), name="api-hotfix-review"),
+    path(CHANGE + "deployment-checklist/", lifecycle.DeploymentChecklist.as_view(), name="api-deployment-checklist"),
+    path(CHANGE + "rollback-readings/", lifecycle.RollbackReadings.as_view(), name="api-rollback-readings"),
+    path(CHANGE + "documentation/", lifecycle.Documentation.as_view(), name="api-documentation"),
+    path(CHANGE + "gate-results/", lifecycle.GateResults.as_view(), name="api-gate-results"),
+    path("bypasses/", changes.BypassListCreate.as_view(), name="api-bypass-list"),
+    path(BYPASS, changes.BypassDetail.as_view(), name="api-bypass-detail"),
+    path(BYPASS + "sign/", changes.BypassSign.as_view(), name="api-bypass-sign"),
+    path(BYPASS + "reject/", changes.BypassReject.as_view(), name="api-bypass-reject"),
+    path(BYPASS + "verbal-approvals/", bypasses.VerbalApprovals.as_view(), name="api-bypass-verbal-approvals"),
+    path(
+        BYPASS + "signatures/<int:signature_id>/confirmation/",
+        bypasses.SignatureConfirmation.as_view(),
+        name="api-bypass-confirmation",
+    ),
+    path(BYPASS + "withdrawal/", bypasses.Withdrawal.as_view(), name="api-bypass-withdrawal"),
+    path(BYPASS + "remediations/", bypasses.Remediations.as_view(), name="api-bypass-remediations"),
+    path("ccb/sessions/", ccb.CCBSessionList.as_view(), name="api-ccb-session-list"),
+    path("ccb/sessions/<int:pk>/", ccb.CCBSessionDetail.as_view(), name="api-ccb-session-detail"),
+    path("ccb/sessions/<int:pk>/vote/", ccb.CCBVote.as_view(), name="api-ccb-vote"),
+]
