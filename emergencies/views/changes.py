@@ -10,7 +10,6 @@ from emergencies.documents import stub_filename, stub_markdown
 from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReadingForm, TransitionForm
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import authorisation, postincident, preconditions
-from emergencies.services.bypass import bypass_slot_status
 from emergencies.validation import findings
 from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
@@ -66,7 +65,7 @@ def _detail_context(request, change):
     authorised = bypass is not None and bypass.status in (BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED)
     return {
         "bypass": bypass,
-        "bypass_slots": bypass_slot_status(bypass) if bypass else [],
+        "bypass_slots": preconditions.slot_status(bypass) if bypass else [],
         # EMG-E001: the emergency went on to the hotfix (or further) without its authorisation.
         "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
