@@ -51,6 +51,14 @@ def is_authorised(change: ChangeRecord) -> bool:
     return bypass is not None and bypass.status in AUTHORISED
 
 
+def slot_status(bypass: BypassRequest) -> list:
+    """Who has signed the bypass and who still must, read once per request and kept on the instance."""
+    cached = getattr(bypass, "_slot_status", None)
+    if cached is None:
+        cached = bypass._slot_status = bypass_slot_status(bypass)
+    return cached
+
+
 def authorisation_missing(change: ChangeRecord) -> list[str]:
     """Who still has to authorise, or why the authorisation ended (empty once it is complete)."""
     bypass = emergency_bypass(change)
@@ -59,7 +67,7 @@ def authorisation_missing(change: ChangeRecord) -> list[str]:
     if bypass.status in AUTHORISED:
         return []
     if bypass.status == BypassRequest.Status.PENDING:
-        waiting = [slot.label for slot in bypass_slot_status(bypass) if not slot.filled]
+        waiting = [slot.label for slot in slot_status(bypass) if not slot.filled]
         return [f"{bypass.identifier} still needs the signature of: {', '.join(waiting)}."]
     return [
         f"{bypass.identifier} was {bypass.get_status_display().lower()}: re-request the authorisation "

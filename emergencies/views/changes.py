@@ -11,7 +11,6 @@ from emergencies.forms import EmergencyStubForm, GateResultForm, RollbackReading
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import authorisation, postincident, preconditions
 from emergencies.services.alerts import stub_initial_for_incident
-from emergencies.services.bypass import bypass_slot_status
 from emergencies.validation import findings
 from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
@@ -71,7 +70,7 @@ def _detail_context(request, change):
     authorised = bypass is not None and bypass.status in (BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED)
     return {
         "bypass": bypass,
-        "bypass_slots": bypass_slot_status(bypass) if bypass else [],
+        "bypass_slots": preconditions.slot_status(bypass) if bypass else [],
         # EMG-E001: the emergency went on to the hotfix (or further) without its authorisation.
         "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
