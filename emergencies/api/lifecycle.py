@@ -15,6 +15,7 @@ from emergencies.api.changes import ChangeRecordSerializer, _call_service
 from emergencies.models import GateResult
 from emergencies.services import postincident
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.limits import TEXT_MAX
 from qms.models import ApiToken
 from qms.procedures import CHECK_CATALOGUE
 
@@ -44,14 +45,14 @@ class RollbackReadingInput(serializers.Serializer):
 
 
 class DocumentationInput(serializers.Serializer):
-    problem_statement = serializers.CharField(required=False)
-    root_cause = serializers.CharField(required=False, allow_blank=True)
-    impact_assessment = serializers.CharField(required=False, allow_blank=True)
-    timeline = serializers.CharField(required=False, allow_blank=True)
-    affected_artifacts = serializers.CharField(required=False, allow_blank=True)
-    resolution = serializers.CharField(required=False, allow_blank=True)
-    rollback_plan = serializers.CharField(required=False, allow_blank=True)
-    lessons_learned = serializers.CharField(required=False, allow_blank=True)
+    problem_statement = serializers.CharField(max_length=TEXT_MAX, required=False)
+    root_cause = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    impact_assessment = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    timeline = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    affected_artifacts = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    resolution = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    rollback_plan = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    lessons_learned = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
 
 
 class GateResultInput(serializers.Serializer):

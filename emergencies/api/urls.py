@@ -2,6 +2,7 @@ from django.urls import path
 
 from emergencies.api import bypasses, ccb, changes, lifecycle
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
+from emergencies.views import deployment
 
 CHANGE = "emergencies/<recordid:identifier>/"
 BYPASS = "bypasses/<recordid:identifier>/"
@@ -30,4 +31,5 @@ urlpatterns = [
     path("ccb/sessions/", ccb.CCBSessionList.as_view(), name="api-ccb-session-list"),
     path("ccb/sessions/<int:pk>/", ccb.CCBSessionDetail.as_view(), name="api-ccb-session-detail"),
     path("ccb/sessions/<int:pk>/vote/", ccb.CCBVote.as_view(), name="api-ccb-vote"),
+    path("gates/deployment", deployment.DeploymentGate.as_view(), name="api-deployment-gate"),
 ]

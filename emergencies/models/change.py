@@ -145,7 +145,7 @@ class ChangeRecord(FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     proceed_deviation_at = models.DateTimeField(null=True, blank=True)
-    proceed_deviation_reason = models.TextField(blank=True)
+    proceed_deviation_reason = models.TextField(max_length=COMMENT_MAX, blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.", max_length=TEXT_MAX)

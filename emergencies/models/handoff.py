@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from qms.limits import COMMENT_MAX
 from qms.roles import ROLE_LABELS, Role
 
 
@@ -44,7 +45,7 @@ class HandoffRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="handoffs_waiting"
     )
     role = models.CharField(max_length=32, blank=True, choices=[(r.value, ROLE_LABELS[r]) for r in Role])
-    note = models.TextField(blank=True)
+    note = models.TextField(max_length=COMMENT_MAX, blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from qms.limits import COMMENT_MAX
+
 
 class WarRoomEntry(models.Model):
     class Kind(models.TextChoices):
@@ -16,7 +18,7 @@ class WarRoomEntry(models.Model):
 
     change = models.ForeignKey("emergencies.ChangeRecord", on_delete=models.PROTECT, related_name="war_room_entries")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NOTE)
-    text = models.TextField()
+    text = models.TextField(max_length=COMMENT_MAX)
     posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     posted_at = models.DateTimeField()
     corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections")

@@ -27,6 +27,7 @@ from tests.emergencies.github_helpers import (
     synchronize,
 )
 from tests.factories import api_token
+from tests.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/gates/deployment"
@@ -134,7 +135,7 @@ def test_an_unauthorised_merge_is_prevented(client, token, webhook_secret):
 def test_bad_parameters_get_field_errors(client, token):
     response = ask(client, token, sha="abc", environment="prod uction")
     assert response.status_code == 400
-    assert set(response.json()) >= {"sha", "environment"}
+    assert set(problem_fields(response)) >= {"sha", "environment"}
 
 
 def test_the_gate_token_answers_for_its_repository_only(client, token, people):

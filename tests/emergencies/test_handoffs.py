@@ -160,7 +160,7 @@ def test_post_mortem_approval_request_closes_on_approval(client, oncall, command
     assert 'data-testid="review-asks"' not in client.get(request.link).content.decode()
 
 
-def test_a_recorded_verbal_approval_asks_its_giver_to_confirm(oncall, commander):
+def test_a_recorded_verbal_approval_asks_its_giver_to_confirm(oncall, commander, make_user):
     change = file_stub(oncall, commander=commander)
     bypass = BypassRequest.objects.get(change=change)
     bypass_verbal_approval_record(
@@ -168,7 +168,7 @@ def test_a_recorded_verbal_approval_asks_its_giver_to_confirm(oncall, commander)
         approver=commander,
         role=Role.COMMANDER,
         approved_at=timezone.now(),
-        recorded_by=oncall,
+        recorded_by=make_user(Role.QMS),  # never the requester (the on-call engineer who filed it)
         password=PASSWORD,
         comment="IC approved on the bridge",
     )

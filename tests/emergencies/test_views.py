@@ -287,8 +287,8 @@ def test_list_and_detail_and_dashboard_query_budgets(client, oncall, commander, 
     client.get(reverse("qms:dashboard"))
     with django_assert_max_num_queries(12):
         assert client.get(reverse("emergencies:change-list")).status_code == 200
-    # The detail page also lists what blocks each step and the incident's history and commanders.
-    with django_assert_max_num_queries(17):
+    # The detail page also lists what blocks each step, the incident's history and commanders, and the hand-offs.
+    with django_assert_max_num_queries(18):
         assert client.get(change.get_absolute_url()).status_code == 200
     with django_assert_max_num_queries(14):
         assert client.get(reverse("qms:dashboard")).status_code == 200
