@@ -490,10 +490,12 @@ def test_a_server_whose_database_is_unreachable_answers_503_pages_and_api_errors
         assert b"The portal cannot reach its database" in body
         assert b"Traceback" not in body
 
-        # An API client: the token is checked in the view.
-        status, headers, body = _get(f"{base}/api/v1/emergencies/", {"Authorization": "Token abc123"})
+        # An API client with a well-formed token: it is looked up in the view (a malformed one is refused without
+        # the database).
+        token = "Token qms_abcd1234_" + "s" * 43
+        status, headers, body = _get(f"{base}/api/v1/emergencies/", {"Authorization": token})
         assert status == 503
-        assert headers["Content-Type"] == "application/json"
+        assert headers["Content-Type"] == "application/problem+json"
         assert "cannot reach its database" in json.loads(body)["detail"]
     finally:
         server.terminate()

@@ -99,7 +99,9 @@ def test_three_members_vote_live_and_the_chair_records_the_decision(new_page, lo
     expect(eng.get_by_test_id("voted-count")).to_have_text("3 of 3")  # every member's page follows too
 
     decision = chair.get_by_test_id("decision-card")
-    expect(decision.get_by_label("Approve emergency process")).to_be_checked()  # what the votes give
+    # A signed decision starts empty: the chair chooses what the votes give, nothing is pre-selected.
+    expect(decision.get_by_label("Approve emergency process")).not_to_be_checked()
+    decision.get_by_label("Approve emergency process").check()
     decision.get_by_label("Reason").fill("Unanimous: degraded autopilot on two units, small revert")
     decision.get_by_label("Standard CCB review cycle (fast-track approval)").check()
     decision.get_by_label("Password").fill(PASSWORD)

@@ -3,6 +3,7 @@ the user may open, quiet logs for expected refusals, and the admin's times, orde
 
 from __future__ import annotations
 
+import json
 import logging
 import zoneinfo
 
@@ -45,10 +46,11 @@ def test_a_404_is_the_portal_page(client, oncall):
     assert client.get("/no/such/page/").status_code == 404
 
 
-def test_api_refusals_stay_json():
+def test_api_refusals_stay_problem_documents():
     request = RequestFactory().get("/api/v1/emergencies/")
     response = permission_denied(request, PermissionError("Read-only role."))
-    assert response.status_code == 403 and response["Content-Type"] == "application/json"
+    assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
+    assert json.loads(response.content)["detail"] == "Read-only role."
 
 
 def test_the_500_page_renders_without_a_request_context():
