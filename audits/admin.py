@@ -1,24 +1,15 @@
 from django.contrib import admin
 
 from audits.models import AuditChainHead, AuditCheckpoint, AuditEvent, ComplianceReport, Obligation
-from qms.admin import ReadOnlyHistoryAdmin
+from qms.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("position", "occurred_at", "action", "actor_name", "subject_label")
     list_filter = ("action",)
     ordering = ("-position",)  # newest first, as the trail is read
     search_fields = ("subject_label", "actor_name", "action")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditChainHead)

@@ -15,7 +15,7 @@ from emergencies.models import (
     RollbackTriggerReading,
     TimelineEntry,
 )
-from qms.admin import ReadOnlyHistoryAdmin
+from qms.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 
 
 @admin.register(Incident)
@@ -68,17 +68,8 @@ for model in (PostMortem, TimelineEntry, ActionItem, PreventiveMeasure):
 
 
 @admin.register(GateResult, RollbackTriggerReading, BypassRemediation)
-class AppendOnlyAdmin(admin.ModelAdmin):
+class AppendOnlyAdmin(ReadOnlyAdmin):
     """Append-only records: shown, never added, changed or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- GitHub: linking repositories, gate tokens, webhook deliveries and owed calls (writes through services) ---
@@ -180,17 +171,6 @@ class DeploymentGateTokenAdmin(admin.ModelAdmin):
             deployment.deployment_gate_token_revoke(token_id=token.pk, actor=request.user)
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 # Alert intake: routing rules are configured here (with history); payloads and alerts are shown only.
 from emergencies.models import Alert, AlertPayload, AlertRoute, WarRoomEntry  # noqa: E402
 from qms.admin import NoRevertHistoryAdmin  # noqa: E402
@@ -207,20 +187,11 @@ class AlertRouteAdmin(NoRevertHistoryAdmin):
 
 
 @admin.register(AlertPayload)
-class AlertPayloadAdmin(admin.ModelAdmin):
+class AlertPayloadAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "source", "outcome", "reason", "remote_addr")
     list_filter = ("outcome", "source")
     search_fields = ("body", "reason")
     readonly_fields = [f.name for f in AlertPayload._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Alert)
@@ -237,7 +208,7 @@ class WarRoomEntryAdmin(ReadOnlyHistoryAdmin):
 
 
 @admin.register(GitHubDelivery)
-class GitHubDeliveryAdmin(_ReadOnly):
+class GitHubDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("delivery_id", "event", "action", "repository", "received_at", "processed_at", "attempts")
     list_filter = ("event", ("processed_at", admin.EmptyFieldListFilter))
     actions = ["replay"]
@@ -251,7 +222,7 @@ class GitHubDeliveryAdmin(_ReadOnly):
 
 
 @admin.register(GitHubCall)
-class GitHubCallAdmin(_ReadOnly):
+class GitHubCallAdmin(ReadOnlyAdmin):
     list_display = ("key", "kind", "state", "attempts", "next_attempt_at", "delivered_at")
     list_filter = ("kind", "state")
     actions = ["retry"]
@@ -264,4 +235,4 @@ class GitHubCallAdmin(_ReadOnly):
 
 admin.site.register(GitHubBypassScope, ReadOnlyHistoryAdmin)
 for model in (GitHubPullRequest, GitHubCommitCheck, GitHubFinding):
-    admin.site.register(model, _ReadOnly)
+    admin.site.register(model, ReadOnlyAdmin)
