@@ -279,7 +279,7 @@ _QMS_BYPASS_PROCEDURES = {
     ],
     "category_severity": {"p1_incident": "S1", "critical_security": "S1", "data_breach": "S1"},
     # Incident Classification Matrix: the bypass level each severity calls for and its post-incident actions
-    # (opened as clocks when the incident is resolved). The emergency categories file as S1; the incident
+    # (opened as clocks when the severity is set, at filing or after). The emergency categories file as S1; the incident
     # commander confirms or changes the severity afterwards, which re-anchors the response clock.
     "severity_classes": {
         "S1": {
