@@ -51,6 +51,15 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
     "executive_summary": ClockKind(f"the executive summary {EVIDENCE}", SEVERITY_VOID),
     "team_notification": ClockKind(f"the team notification {EVIDENCE}", SEVERITY_VOID),
     "technical_debt": ClockKind(f"the technical-debt item {EVIDENCE}", SEVERITY_VOID),
+    # CM-WF-EMERGENCY §11 after deployment
+    "post_deployment_monitoring": ClockKind(
+        f"the monitoring outcome {EVIDENCE}, after at least one status update since deployment", CONVERSION
+    ),
+    "root_cause_analysis": ClockKind("the post-mortem (its root cause analysis) approved by signature", CONVERSION),
+    "lessons_learned": ClockKind(f"the lessons learned, shared with the program, {EVIDENCE}", CONVERSION),
+    "formal_release": ClockKind(
+        f"the formal release naming the scheduled release and its CCB approval {EVIDENCE}", CONVERSION
+    ),
 }
 
 # The clocks a severity class opens (voided and reopened when the severity changes).
@@ -58,7 +67,7 @@ SEVERITY_ACTION_KINDS = frozenset(
     {"board_notification", "incident_review", "executive_summary", "team_notification", "technical_debt"}
 )
 # Kinds met by a person recording them done with evidence (audits.services.obligation_evidence_record).
-EVIDENCE_KINDS = SEVERITY_ACTION_KINDS
+EVIDENCE_KINDS = SEVERITY_ACTION_KINDS | {"post_deployment_monitoring", "lessons_learned", "formal_release"}
 
 
 def kind_of(kind: str) -> ClockKind | None:

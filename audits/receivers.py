@@ -397,6 +397,11 @@ def _open_deferred(change: ChangeRecord, actor, at) -> None:
 def on_milestone(sender, *, change, name, actor, at, **kwargs):
     services.audit_event_record(action=f"change.{name}", actor=actor, subject=change, reason=name.replace("_", " "))
     _satisfy_clocks(change, name, actor, at)
+    deferred = [d["kind"] for d in change.rules.deferred_on_deploy if name in d.get("satisfied_on", [])]
+    if deferred:
+        services.obligations_satisfy(
+            subject=change, kinds=deferred, actor=actor, note=f"met by “{name.replace('_', ' ')}”", at=at
+        )
 
 
 @receiver(lifecycle.gate_result_recorded)

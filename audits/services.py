@@ -413,8 +413,16 @@ def obligation_evidence_record(*, obligation_id: int, actor: User, evidence: str
         raise ValidationError({"evidence": ["Give the evidence that it was done (a reference, link or summary)."]})
     if len(evidence) > MAX_EVIDENCE_CHARS or "\x00" in evidence:
         raise ValidationError({"evidence": [f"At most {MAX_EVIDENCE_CHARS} characters of text."]})
+    subject = obligation.subject
+    if obligation.kind == "post_deployment_monitoring":
+        from emergencies.models import StatusUpdate
+
+        if not StatusUpdate.objects.filter(change=subject, posted_at__gte=subject.deployed_at).exists():
+            raise ValidationError(
+                "Monitoring is reported through the status updates (§12.1): post one since deployment first."
+            )
     met = obligations_satisfy(
-        subject=obligation.subject,
+        subject=subject,
         kinds=[obligation.kind],
         keys=[obligation.key],
         actor=actor,
