@@ -568,8 +568,16 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
                             hint=f"{dep['rolled_back']} of {dep['deployed']} deployed",
                         ),
                         figure(
+                            "resolution_rate",
+                            "Effectiveness: issue resolution rate",
+                            dep["resolution_rate"],
+                            display=_pct(dep["resolution_rate"]),
+                            ref=dep["resolved_ref"],
+                            hint=f"{dep['resolved']} of {dep['deployed']} deployed resolved",
+                        ),
+                        figure(
                             "false_alarms",
-                            "False alarms (converted to standard)",
+                            "False alarms (converted or judged unwarranted)",
                             alarms["false_alarms"],
                             ref=alarms["ref"],
                             hint=f"of {alarms['declared']} declared",

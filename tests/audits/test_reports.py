@@ -142,6 +142,10 @@ def october(people):
         deployed=utc(2026, 10, 1, 1),
         status="closed",
     )  # 4 h; declared in September
+    # Resolved (the issue fixed): c3 and c5 within October, c1 only on 11-02, after the period; c2 never.
+    ChangeRecord.objects.filter(pk=c3.pk).update(resolved_at=utc(2026, 10, 20, 12))
+    ChangeRecord.objects.filter(pk=c5.pk).update(resolved_at=utc(2026, 10, 1, 6))
+    ChangeRecord.objects.filter(pk=c1.pk).update(resolved_at=utc(2026, 11, 2))
     # 30-day follow-up documentation: c1 met on time, c3 not met.
     for change, due in ((c1, utc(2026, 10, 15)), (c3, utc(2026, 10, 28))):
         obligations_open(
@@ -168,7 +172,7 @@ def ids(payload, ref) -> list[int]:
 
 def test_monthly_metrics_match_the_hand_computed_fixture(october):
     b1, b2, b3, b4, b5, b6 = october["b"]
-    _, c2, c3, c4, _ = october["c"]
+    _, c2, c3, c4, c5 = october["c"]
     payload = compliance_report_build(kind="monthly", period_start=OCTOBER, now=NOW)
     f = figures(payload)
     assert payload["period_start"] == "2026-10-01T00:00:00+00:00"
@@ -204,6 +208,10 @@ def test_monthly_metrics_match_the_hand_computed_fixture(october):
     # Rollback rate: deployed in October c1, c2, c3, c5; c2 rolled back.
     assert f["rollback_rate"]["value"] == 0.25
     assert ids(payload, "rolled_back") == [c2.pk]
+    # Effectiveness (§16.2): of c1, c2, c3, c5 deployed in October, c3 and c5 resolved by its end (c1 after).
+    assert f["resolution_rate"]["value"] == 0.5
+    assert f["resolution_rate"]["display"] == "50.0 %"
+    assert ids(payload, "resolved") == [c5.pk, c3.pk]
     # Response time: 4, 10, 6, 4 h.
     assert f["response_mean"]["value"] == 6.0
     assert f["response_p90"]["value"] == 8.8  # sorted 4, 4, 6, 10: 6 + 4 x 0.7
