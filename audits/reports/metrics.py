@@ -26,6 +26,8 @@ period still running; "granted" means a bypass request that became active, dated
 - effectiveness, issue resolution rate (CM-WF-EMERGENCY §16.2): changes deployed in the period whose issue was
   resolved (the change marked resolved: ``resolved_at``) by ``as_of``, over all changes deployed in the period;
   a change rolled back and later resolved counts as resolved, one not yet resolved at ``as_of`` does not.
+- follow-up and preventive changes: those opened in the period, counted done (verified or closed) or open
+  (draft, approved, implemented) as they stand when the report is generated.
 - 30-day follow-up documentation compliance: "follow_up_documentation" clocks due in the period met on time.
 - false alarms: emergencies declared in the period that were converted to the standard process or judged not
   warranted (Gate 1 or a ratification session: ``false_alarm``), and their share of all emergencies declared in
@@ -481,6 +483,28 @@ def false_alarms(w: Window, refs: Refs) -> dict:
             "false_alarms", "change", converted, "Emergencies converted to the standard process or judged unwarranted"
         ),
         "rate": rate(len(converted), len(rows)),
+    }
+
+
+def follow_up_changes(w: Window, refs: Refs) -> dict:
+    """Follow-up and preventive changes opened in the period, done or open (their own standard lifecycle)."""
+    rows = list(
+        ChangeRecord.objects.filter(
+            source__in=(ChangeRecord.Source.FOLLOW_UP, ChangeRecord.Source.PREVENTIVE),
+            declared_at__gte=w.start,
+            declared_at__lt=w.end,
+        )
+        .order_by("declared_at", "pk")
+        .values_list("pk", "status")
+    )
+    done = [pk for pk, status in rows if status in ChangeRecord.STANDARD_DONE_STATUSES]
+    still_open = [pk for pk, status in rows if status not in ChangeRecord.STANDARD_DONE_STATUSES]
+    return {
+        "opened": len(rows),
+        "done": len(done),
+        "done_ref": refs.add("follow_ups_done", "change", done, "Follow-up and preventive changes done"),
+        "open": len(still_open),
+        "open_ref": refs.add("follow_ups_open", "change", still_open, "Follow-up and preventive changes still open"),
     }
 
 

@@ -430,6 +430,7 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
         else:
             dep = m.deployments(w, refs)
             alarms = m.false_alarms(w, refs)
+            follow_ups = m.follow_up_changes(w, refs)
             follow = m.follow_up_compliance(on_time)
             critical = m.critical_escalations(w, refs, critical_level=policy["critical_level"])
             overall_due = sum(r["due"] for r in on_time)
@@ -581,6 +582,20 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
                             alarms["false_alarms"],
                             ref=alarms["ref"],
                             hint=f"of {alarms['declared']} declared",
+                        ),
+                        figure(
+                            "follow_ups_done",
+                            "Follow-up and preventive changes done",
+                            follow_ups["done"],
+                            ref=follow_ups["done_ref"],
+                            hint=f"of {follow_ups['opened']} opened (verified or closed)",
+                        ),
+                        figure(
+                            "follow_ups_open",
+                            "Follow-up and preventive changes open",
+                            follow_ups["open"],
+                            ref=follow_ups["open_ref"],
+                            hint=f"of {follow_ups['opened']} opened",
                         ),
                     ],
                 },

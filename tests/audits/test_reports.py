@@ -146,6 +146,16 @@ def october(people):
     ChangeRecord.objects.filter(pk=c3.pk).update(resolved_at=utc(2026, 10, 20, 12))
     ChangeRecord.objects.filter(pk=c5.pk).update(resolved_at=utc(2026, 10, 1, 6))
     ChangeRecord.objects.filter(pk=c1.pk).update(resolved_at=utc(2026, 11, 2))
+    # Follow-up and preventive changes: f1 (closed) and f2 (draft) opened in October, f3 in September.
+    follow_ups = [
+        make_change(dev, key=f"f{n}", declared=declared, status=status)
+        for n, (declared, status) in enumerate(
+            ((utc(2026, 10, 6), "closed"), (utc(2026, 10, 25), "draft"), (utc(2026, 9, 20), "implemented")), 1
+        )
+    ]
+    ChangeRecord.objects.filter(pk__in=[f.pk for f in follow_ups]).update(
+        source=ChangeRecord.Source.PREVENTIVE, level=ChangeRecord.Level.STANDARD, incident=None
+    )
     # 30-day follow-up documentation: c1 met on time, c3 not met.
     for change, due in ((c1, utc(2026, 10, 15)), (c3, utc(2026, 10, 28))):
         obligations_open(
@@ -159,7 +169,7 @@ def october(people):
     # The sweep of 10-30 12:00 escalates what is open and late: b3's remediation (8.5 days: executive), b6's
     # review (15 days: executive), c3's follow-up (60.5 h: QMS coordinator).
     obligation_sweep(now=utc(2026, 10, 30, 12))
-    return {"b": [b1, b2, b3, b4, b5, b6], "c": [c1, c2, c3, c4, c5]}
+    return {"b": [b1, b2, b3, b4, b5, b6], "c": [c1, c2, c3, c4, c5], "f": follow_ups}
 
 
 def figures(payload) -> dict:
@@ -220,6 +230,10 @@ def test_monthly_metrics_match_the_hand_computed_fixture(october):
     assert f["false_alarm_rate"]["value"] == 0.5
     assert ids(payload, "false_alarms") == [c3.pk, c4.pk]
     assert f["declared"]["value"] == 4
+    # Follow-up and preventive changes opened in October: f1 done (closed), f2 open (draft); f3 is September's.
+    f1, f2, _f3 = october["f"]
+    assert (f["follow_ups_done"]["value"], f["follow_ups_open"]["value"]) == (1, 1)
+    assert ids(payload, "follow_ups_done") == [f1.pk] and ids(payload, "follow_ups_open") == [f2.pk]
     # 30-day follow-up documentation: c1 on time, c3 not.
     assert f["follow_up"]["value"] == 0.5
     # On time per kind (due in October): remediation 2/4, review 4/5 (b6's never done), follow-up 1/2.
