@@ -62,6 +62,7 @@ NOT_YET = {
     "emergencies:ccb-regulatory",
     "emergencies:ccb-verification",
     "audits:report-list",  # generating a compliance report (a POST on the list page)
+    "audits:obligation-evidence",  # recording a post-incident / post-deployment action done with evidence
 }
 
 # Page routes that write nothing a record keeps, or belong to the session (sign-in, preferences, tokens).

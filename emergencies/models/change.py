@@ -127,6 +127,8 @@ class ChangeRecord(FSMModelMixin, models.Model):
     # A follow-up or preventive change is done once verified (or closed), open before.
     STANDARD_OPEN_STATUSES = (Status.DRAFT, Status.APPROVED, Status.IMPLEMENTED)
     STANDARD_DONE_STATUSES = (Status.VERIFIED, Status.CLOSED)
+    # Not finished yet, on either lifecycle (kept out of retention, shown as open in the register).
+    UNFINISHED_STATUSES = (*OPEN_STATUSES, *STANDARD_OPEN_STATUSES, Status.VERIFIED)
 
     identifier = models.CharField(max_length=40, unique=True)
     title = models.CharField(max_length=250)
