@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 CONVERSION = "voided when the change is converted to the standard process (or leaves the emergency path)"
 BYPASS_VOID = "voided when the change leaves the emergency path, or the request is rejected or withdrawn"
+SEVERITY_VOID = "voided with the reason when the incident's severity changes (the new class's actions open); " + (
+    CONVERSION
+)
+EVIDENCE = "recorded done with its evidence from the change's Clocks panel"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,29 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
     "ccb_vote": ClockKind("the member's signed vote", "the session cancelled or decided"),
     "ccb_decision": ClockKind("the session's signed decision", "the session cancelled"),
     "follow_up_doc": ClockKind("that §11.2 follow-up document recorded (patch page)", CONVERSION),
+    # post-incident actions of the incident's severity class (QMS Emergency Bypass Procedures, S1-S4)
+    "board_notification": ClockKind(f"the board notification {EVIDENCE}", SEVERITY_VOID),
+    "incident_review": ClockKind(f"the incident review {EVIDENCE}", SEVERITY_VOID),
+    "executive_summary": ClockKind(f"the executive summary {EVIDENCE}", SEVERITY_VOID),
+    "team_notification": ClockKind(f"the team notification {EVIDENCE}", SEVERITY_VOID),
+    "technical_debt": ClockKind(f"the technical-debt item {EVIDENCE}", SEVERITY_VOID),
+    # CM-WF-EMERGENCY §11 after deployment
+    "post_deployment_monitoring": ClockKind(
+        f"the monitoring outcome {EVIDENCE}, after at least one status update since deployment", CONVERSION
+    ),
+    "root_cause_analysis": ClockKind("the post-mortem (its root cause analysis) approved by signature", CONVERSION),
+    "lessons_learned": ClockKind(f"the lessons learned, shared with the program, {EVIDENCE}", CONVERSION),
+    "formal_release": ClockKind(
+        f"the formal release naming the scheduled release and its CCB approval {EVIDENCE}", CONVERSION
+    ),
 }
+
+# The clocks a severity class opens (voided and reopened when the severity changes).
+SEVERITY_ACTION_KINDS = frozenset(
+    {"board_notification", "incident_review", "executive_summary", "team_notification", "technical_debt"}
+)
+# Kinds met by a person recording them done with evidence (audits.services.obligation_evidence_record).
+EVIDENCE_KINDS = SEVERITY_ACTION_KINDS | {"post_deployment_monitoring", "lessons_learned", "formal_release"}
 
 
 def kind_of(kind: str) -> ClockKind | None:

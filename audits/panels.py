@@ -2,12 +2,13 @@ from audits import selectors
 
 
 def clocks_panel(request, subject) -> dict:
+    from audits.services import can_record_evidence
     from emergencies.services.followups import can_open_preventive_change
 
-    return {
-        "obligations": selectors.obligations_for_subject(subject=subject),
-        "can_meet_preventive": can_open_preventive_change(request.user),
-    }
+    obligations = selectors.obligations_for_subject(subject=subject)
+    for obligation in obligations:
+        obligation.can_record_evidence = obligation.is_open and can_record_evidence(request.user, obligation)
+    return {"obligations": obligations, "can_meet_preventive": can_open_preventive_change(request.user)}
 
 
 def audit_trail_panel(request, subject) -> dict:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_fsm.signals import post_transition
 
 from audits import services
+from audits.clocks import SEVERITY_ACTION_KINDS
 from emergencies import signals as lifecycle
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services.bypass import remediation_due_date
@@ -54,6 +55,30 @@ def on_change_filed(sender, *, change: ChangeRecord, actor, **kwargs):
     services.obligations_open(
         subject=change, specs=specs, started_at=change.declared_at, actor=actor, subject_url=change.get_absolute_url()
     )
+    if not ChangeRecord.objects.filter(incident=incident).exclude(pk=change.pk).exists():
+        _open_severity_actions(change, incident.severity, actor, change.declared_at)
+
+
+def _open_severity_actions(change: ChangeRecord, severity: str, actor, at) -> None:
+    """The post-incident actions of the incident's severity class (S1-S4), owned by the incident commander.
+    Each opening has its own key, so a severity changed back opens its actions again."""
+    actions = change.rules.severity_class(severity).get("actions", [])
+    commander = change.incident.commander if change.incident_id else None
+    specs = [
+        {
+            "kind": action["kind"],
+            "key": f"{severity}@{at:%Y%m%dT%H%M%S.%f}",
+            "label": f"{severity}: {action['label']}",
+            "due_at": deadline(at, amount=action["amount"], unit=action["unit"]),
+            "owner": commander or change.author,
+            "owner_role": Role.COMMANDER.value,
+        }
+        for action in actions
+    ]
+    if specs:
+        services.obligations_open(
+            subject=change, specs=specs, started_at=at, actor=actor, subject_url=change.get_absolute_url()
+        )
 
 
 @receiver(post_transition, sender=ChangeRecord)
@@ -116,6 +141,9 @@ def on_incident_updated(sender, *, incident, changes, actor, reason, **kwargs):
         before={field: getattr(before, "pk", before) for field, (before, _after) in changes.items()},
         after={field: getattr(after, "pk", after) for field, (_before, after) in changes.items()},
     )
+    first_pk = (
+        ChangeRecord.objects.filter(incident=incident).order_by("declared_at", "pk").values_list("pk", flat=True)[0]
+    )
     for change in ChangeRecord.objects.filter(incident=incident, status__in=ChangeRecord.OPEN_STATUSES).select_related(
         "procedure_version"
     ):
@@ -127,6 +155,15 @@ def on_incident_updated(sender, *, incident, changes, actor, reason, **kwargs):
                 actor=actor,
                 note=f"incident commander now {incident.commander.display_name}",
             )
+        if "severity" in changes and change.pk == first_pk:
+            before, after = changes["severity"]
+            services.obligations_satisfy(
+                subject=change,
+                kinds=sorted(SEVERITY_ACTION_KINDS),
+                actor=actor,
+                note=f"Voided: severity changed from {before or 'none'} to {after}: {reason}",
+            )
+            _open_severity_actions(change, after, actor, timezone.now())
         if "severity" in changes or "detected_at" in changes:
             start = incident.detected_at or change.declared_at
             dues = {c.kind: c.due(start) for c in change.rules.clocks(incident.severity) if c.anchor == "declared"}
@@ -360,6 +397,11 @@ def _open_deferred(change: ChangeRecord, actor, at) -> None:
 def on_milestone(sender, *, change, name, actor, at, **kwargs):
     services.audit_event_record(action=f"change.{name}", actor=actor, subject=change, reason=name.replace("_", " "))
     _satisfy_clocks(change, name, actor, at)
+    deferred = [d["kind"] for d in change.rules.deferred_on_deploy if name in d.get("satisfied_on", [])]
+    if deferred:
+        services.obligations_satisfy(
+            subject=change, kinds=deferred, actor=actor, note=f"met by “{name.replace('_', ' ')}”", at=at
+        )
 
 
 @receiver(lifecycle.gate_result_recorded)

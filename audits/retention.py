@@ -64,7 +64,7 @@ def changes_with_last_in_effect() -> QuerySet[ChangeRecord]:
 def changes_past_retention(*, before: datetime) -> QuerySet[ChangeRecord]:
     return (
         changes_with_last_in_effect()
-        .exclude(status__in=ChangeRecord.OPEN_STATUSES)
+        .exclude(status__in=ChangeRecord.UNFINISHED_STATUSES)
         .filter(last_in_effect__lt=before)
         .order_by("last_in_effect", "pk")
     )

@@ -19,6 +19,7 @@ from audits.models import AuditChainHead, AuditEvent, Obligation
 from qms.api.context import current_api_token
 from qms.bulk import rows_insert
 from qms.models import User
+from qms.roles import Role
 
 logger = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -379,3 +380,52 @@ def obligations_reassign(*, subject: models.Model, owner_role: str, owner: User,
         )
         moved += 1
     return moved
+
+
+MAX_EVIDENCE_CHARS = 4000
+# Besides the clock's owner, who records a post-incident or post-deployment action done.
+EVIDENCE_RECORDER_ROLES = (Role.COMMANDER, Role.QMS, Role.CM, Role.RELEASE, Role.QUALITY, Role.LEAD)
+
+
+def can_record_evidence(user: User, obligation: Obligation) -> bool:
+    from audits.clocks import EVIDENCE_KINDS
+
+    if not (user and user.is_authenticated and user.is_active) or obligation.kind not in EVIDENCE_KINDS:
+        return False
+    return obligation.owner_id == user.pk or user.has_role(*EVIDENCE_RECORDER_ROLES)
+
+
+@transaction.atomic
+def obligation_evidence_record(*, obligation_id: int, actor: User, evidence: str) -> Obligation:
+    """Record a post-incident or post-deployment action done, with what shows it (a link, a document, the
+    board minutes' reference): the clock is met by the actor, the evidence kept in its note and history."""
+    from audits.clocks import EVIDENCE_KINDS
+
+    obligation = Obligation.objects.select_for_update().get(pk=obligation_id)
+    if obligation.kind not in EVIDENCE_KINDS:
+        raise ValidationError("This clock is met by its own record, not by evidence recorded here.")
+    if not can_record_evidence(actor, obligation):
+        raise PermissionDenied("The clock's owner, the incident commander or a QMS coordinator records it.")
+    if obligation.satisfied_at is not None:
+        raise ValidationError(f"{obligation.label} was already met {obligation.satisfied_at:%Y-%m-%d %H:%M} UTC.")
+    evidence = (evidence or "").strip()
+    if not evidence:
+        raise ValidationError({"evidence": ["Give the evidence that it was done (a reference, link or summary)."]})
+    if len(evidence) > MAX_EVIDENCE_CHARS or "\x00" in evidence:
+        raise ValidationError({"evidence": [f"At most {MAX_EVIDENCE_CHARS} characters of text."]})
+    subject = obligation.subject
+    if obligation.kind == "post_deployment_monitoring":
+        from emergencies.models import StatusUpdate
+
+        if not StatusUpdate.objects.filter(change=subject, posted_at__gte=subject.deployed_at).exists():
+            raise ValidationError(
+                "Monitoring is reported through the status updates (§12.1): post one since deployment first."
+            )
+    met = obligations_satisfy(
+        subject=subject,
+        kinds=[obligation.kind],
+        keys=[obligation.key],
+        actor=actor,
+        note=f"done: {evidence}",
+    )
+    return met[0] if met else obligation

@@ -16,6 +16,7 @@ urlpatterns = [
         views.obligation_preventive_change,
         name="obligation-preventive-change",
     ),
+    path("obligations/<int:obligation_id>/evidence/", views.obligation_evidence, name="obligation-evidence"),
     path("reports/", reports.report_list, name="report-list"),
     path("reports/<int:pk>/", reports.report_detail, name="report-detail"),
     path("reports/<int:pk>/drill/<path:ref>/", reports.report_drill, name="report-drill"),

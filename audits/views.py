@@ -113,3 +113,27 @@ def obligation_preventive_change(request, obligation_id):
     else:
         messages.success(request, f"{obligation.label}: {obligation.satisfaction_note}.")
     return redirect(obligation.subject_url or "/")
+
+
+@require_POST
+def obligation_evidence(request, obligation_id):
+    """From a change's Clocks panel: record a post-incident or post-deployment action done, with evidence."""
+    from django.contrib import messages
+    from django.http import Http404
+    from django.shortcuts import redirect
+
+    from audits.clocks import EVIDENCE_KINDS
+    from audits.models import Obligation
+
+    obligation = Obligation.objects.filter(pk=obligation_id, kind__in=EVIDENCE_KINDS).first()
+    if obligation is None or not can_view_changes(request.user):
+        raise Http404
+    try:
+        obligation = services.obligation_evidence_record(
+            obligation_id=obligation.pk, actor=request.user, evidence=request.POST.get("evidence", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{obligation.label}: recorded done.")
+    return redirect(f"{obligation.subject_url or '/'}#clocks")

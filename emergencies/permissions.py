@@ -85,6 +85,18 @@ def can_edit_change(change, user) -> bool:
     return change.is_open and can_work_on_change(change, user)
 
 
+# Follow-up and preventive changes (a standard-change lifecycle): who approves and verifies one, never its author.
+STANDARD_APPROVER_ROLES = (Role.LEAD, Role.QMS, Role.CM, Role.ENGMANAGER, Role.ARCHITECT, Role.QUALITY)
+
+
+def can_approve_standard_change(change, user) -> bool:
+    return _active(user) and user.pk != change.author_id and user.has_role(*STANDARD_APPROVER_ROLES)
+
+
+def can_close_standard_change(change, user) -> bool:
+    return _active(user) and (user.pk == change.author_id or user.has_role(*STANDARD_APPROVER_ROLES))
+
+
 def only_by_signatures(change, user) -> bool:
     """The emergency bypass is authorised by the signatures on it, never by pressing a button."""
     return False

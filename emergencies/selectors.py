@@ -25,7 +25,7 @@ def change_list(*, user: User, status: str = "", q: str = "", open_only: bool = 
     if status:
         qs = qs.filter(status=status)
     if open_only:
-        qs = qs.filter(status__in=ChangeRecord.OPEN_STATUSES)
+        qs = qs.filter(status__in=ChangeRecord.UNFINISHED_STATUSES)
     if q:
         qs = qs.filter(Q(identifier__icontains=q) | Q(title__icontains=q) | Q(incident__ticket__icontains=q))
     return qs.order_by("-declared_at", "-identifier")

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
+from qms.clock import deadline
 
 S = ChangeRecord.Status
 AFTER_HOTFIX = (S.HOTFIX, S.DEPLOYED, S.MONITORING, S.POST_INCIDENT, S.CLOSED, S.ROLLED_BACK)
@@ -40,6 +41,14 @@ CODES = {
 def _finding(code: str, detail: str = "") -> Finding:
     title, resolution = CODES[code]
     return Finding(code, f"{title}{': ' + detail if detail else ''}", resolution)
+
+
+def _root_cause_due(change: ChangeRecord) -> datetime | None:
+    """CM-WF-EMERGENCY §11.4: the root cause analysis (the post-mortem) is due 60 days after deployment."""
+    rca = next((d for d in change.rules.deferred_on_deploy if d["kind"] == "root_cause_analysis"), None)
+    if rca is None or change.deployed_at is None:
+        return None
+    return deadline(change.deployed_at, amount=rca["amount"], unit=rca["unit"])
 
 
 def _post_mortem_due(change: ChangeRecord) -> datetime | None:
@@ -91,6 +100,8 @@ def findings(
         approved = post_mortem is not None and post_mortem.status == PostMortem.Status.APPROVED
         if due is not None and now > due and not approved and change.status != S.CONVERTED:
             result.append(_finding("EMG-E004", f"due {due:%Y-%m-%d %H:%M} UTC"))
+        elif (rca_due := _root_cause_due(change)) and now > rca_due and not approved and change.status != S.CONVERTED:
+            result.append(_finding("EMG-E004", f"root cause analysis due {rca_due:%Y-%m-%d %H:%M} UTC (§11.4)"))
         if due is not None and now > due and change.status not in (S.CLOSED, S.CONVERTED):
             result.append(_finding("EMG-E005", f"resolved {change.resolved_at:%Y-%m-%d %H:%M} UTC, still open"))
         if post_mortem is not None:

@@ -279,8 +279,8 @@ _QMS_BYPASS_PROCEDURES = {
     ],
     "category_severity": {"p1_incident": "S1", "critical_security": "S1", "data_breach": "S1"},
     # Incident Classification Matrix: the bypass level each severity calls for and its post-incident actions
-    # (opened as clocks when the incident is resolved). The emergency categories file as S1; the incident
-    # commander confirms or changes the severity afterwards, which re-anchors the response clock.
+    # (opened as clocks when the severity is set, at filing or after). The emergency categories file as S1; the
+    # incident commander confirms or changes the severity afterwards, which re-anchors the response clock.
     "severity_classes": {
         "S1": {
             "bypass_level": "E",
@@ -468,6 +468,36 @@ _CM_WF_EMERGENCY = {
     "patch_package": True,
     "communication": CM_WF_COMMUNICATION,
     **_SHARED_RULES,
+    # §11.1-§11.5: what the deployment starts (besides the deferred full regression); the §11.2 documents are
+    # the "follow_up_documentation" clock. Each duration's upper bound is the due time.
+    "deferred_on_deploy": [
+        *_SHARED_RULES["deferred_on_deploy"],
+        {
+            "kind": "post_deployment_monitoring",
+            "label": "30-day intensive monitoring (§11.1)",
+            "amount": 30,
+            "unit": "days",
+        },
+        {
+            "kind": "root_cause_analysis",
+            "label": "Root cause analysis (§11.4, 30-60 days)",
+            "amount": 60,
+            "unit": "days",
+            "satisfied_on": ["post_mortem_approved"],
+        },
+        {
+            "kind": "lessons_learned",
+            "label": "Lessons learned (§11.5, 60-90 days)",
+            "amount": 90,
+            "unit": "days",
+        },
+        {
+            "kind": "formal_release",
+            "label": "Formal release with CCB approval (§11.3, 30-60 days)",
+            "amount": 60,
+            "unit": "days",
+        },
+    ],
 }
 
 PRESETS: list[dict] = [

@@ -74,6 +74,7 @@ NOT_YET = {
     "emergencies:war-room-prefill",
     "emergencies:war-room-update",
     "qms:user-signing-unlock",
+    "audits:obligation-evidence",  # recording a post-incident / post-deployment action done with evidence
 }
 
 # Page routes that write nothing a record keeps, or belong to the session (sign-in, preferences, tokens).

@@ -251,6 +251,7 @@ EXPECTED: dict[str, Case] = {
         data={"kind": "weekly", "date": "not-a-date"},
     ),
     "audits:obligation-preventive-change": Case(every(405), post=every(404)),  # no such clock
+    "audits:obligation-evidence": Case(every(405), post=every(404)),  # no such clock
     "audits:report-detail": Case(every(404)),
     "audits:report-drill": Case(every(404)),
     "audits:report-csv": Case(every(404)),

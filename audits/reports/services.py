@@ -430,6 +430,7 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
         else:
             dep = m.deployments(w, refs)
             alarms = m.false_alarms(w, refs)
+            follow_ups = m.follow_up_changes(w, refs)
             follow = m.follow_up_compliance(on_time)
             critical = m.critical_escalations(w, refs, critical_level=policy["critical_level"])
             overall_due = sum(r["due"] for r in on_time)
@@ -568,11 +569,33 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
                             hint=f"{dep['rolled_back']} of {dep['deployed']} deployed",
                         ),
                         figure(
+                            "resolution_rate",
+                            "Effectiveness: issue resolution rate",
+                            dep["resolution_rate"],
+                            display=_pct(dep["resolution_rate"]),
+                            ref=dep["resolved_ref"],
+                            hint=f"{dep['resolved']} of {dep['deployed']} deployed resolved",
+                        ),
+                        figure(
                             "false_alarms",
-                            "False alarms (converted to standard)",
+                            "False alarms (converted or judged unwarranted)",
                             alarms["false_alarms"],
                             ref=alarms["ref"],
                             hint=f"of {alarms['declared']} declared",
+                        ),
+                        figure(
+                            "follow_ups_done",
+                            "Follow-up and preventive changes done",
+                            follow_ups["done"],
+                            ref=follow_ups["done_ref"],
+                            hint=f"of {follow_ups['opened']} opened (verified or closed)",
+                        ),
+                        figure(
+                            "follow_ups_open",
+                            "Follow-up and preventive changes open",
+                            follow_ups["open"],
+                            ref=follow_ups["open_ref"],
+                            hint=f"of {follow_ups['opened']} opened",
                         ),
                     ],
                 },

@@ -109,6 +109,11 @@ class ChangeRecord(FSMModelMixin, models.Model):
         CLOSED = "closed", "Closed"
         ROLLED_BACK = "rolled_back", "Rolled back"
         CONVERTED = "converted_standard", "Converted to standard process"
+        # the standard-change lifecycle of follow-up and preventive changes
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+        IMPLEMENTED = "implemented", "Implemented"
+        VERIFIED = "verified", "Verified"
 
     OPEN_STATUSES = (
         Status.STUB,
@@ -119,6 +124,11 @@ class ChangeRecord(FSMModelMixin, models.Model):
         Status.POST_INCIDENT,
         Status.ROLLED_BACK,
     )
+    # A follow-up or preventive change is done once verified (or closed), open before.
+    STANDARD_OPEN_STATUSES = (Status.DRAFT, Status.APPROVED, Status.IMPLEMENTED)
+    STANDARD_DONE_STATUSES = (Status.VERIFIED, Status.CLOSED)
+    # Not finished yet, on either lifecycle (kept out of retention, shown as open in the register).
+    UNFINISHED_STATUSES = (*OPEN_STATUSES, *STANDARD_OPEN_STATUSES, Status.VERIFIED)
 
     identifier = models.CharField(max_length=40, unique=True)
     title = models.CharField(max_length=250)
@@ -148,6 +158,15 @@ class ChangeRecord(FSMModelMixin, models.Model):
     proceed_deviation_reason = models.TextField(max_length=COMMENT_MAX, blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # standard-change lifecycle (follow-up and preventive changes)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
     status_reason = models.TextField(blank=True, help_text="Why the last transition was taken.", max_length=TEXT_MAX)
 
     # Hotfix rules (§3.1-3.2) and the emergency deployment checklist (§3.3).
@@ -312,6 +331,48 @@ class ChangeRecord(FSMModelMixin, models.Model):
     )
     def roll_back(self, **kwargs) -> None:
         self.monitoring_active = False
+
+    # --- the standard-change lifecycle of follow-up and preventive changes ----------------------------------
+
+    @transition(
+        field=status,
+        source=Status.DRAFT,
+        target=Status.APPROVED,
+        permission=permissions.can_approve_standard_change,
+        custom={"label": "Approve (not the author)"},
+    )
+    def approve_change(self, *, by, at, **kwargs) -> None:
+        self.approved_by, self.approved_at = by, at
+
+    @transition(
+        field=status,
+        source=Status.APPROVED,
+        target=Status.IMPLEMENTED,
+        permission=permissions.can_work_on_change,
+        custom={"label": "Mark implemented"},
+    )
+    def implement_change(self, **kwargs) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=Status.IMPLEMENTED,
+        target=Status.VERIFIED,
+        permission=permissions.can_approve_standard_change,
+        custom={"label": "Verify (not the author)"},
+    )
+    def verify_change(self, *, by, at, **kwargs) -> None:
+        self.verified_by, self.verified_at = by, at
+
+    @transition(
+        field=status,
+        source=Status.VERIFIED,
+        target=Status.CLOSED,
+        permission=permissions.can_close_standard_change,
+        custom={"label": "Close change"},
+    )
+    def close_change(self, *, at, **kwargs) -> None:
+        self.closed_at = at
 
     @transition(
         field=status,

@@ -36,6 +36,7 @@ def preventive_change_create(*, actor: User, title: str, problem_statement: str)
         title=title[:250],
         level=ChangeRecord.Level.STANDARD,
         source=ChangeRecord.Source.PREVENTIVE,
+        status=ChangeRecord.Status.DRAFT,
         procedure_version=procedure,
         author=actor,
         declared_at=now,

@@ -359,6 +359,7 @@ def preventive_measure_follow_up_create(*, measure_id: int, actor: User) -> Chan
         title=f"{measure.get_category_display()}: {measure.measure}"[:250],
         level=ChangeRecord.Level.STANDARD,
         source=ChangeRecord.Source.PREVENTIVE,
+        status=ChangeRecord.Status.DRAFT,
         incident=parent.incident,
         procedure_version=parent.procedure_version,
         author=actor,

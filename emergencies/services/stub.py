@@ -160,6 +160,11 @@ TRANSITIONS = {
         "close",
         "roll_back",
         "convert_to_standard",
+        # follow-up and preventive changes
+        "approve_change",
+        "implement_change",
+        "verify_change",
+        "close_change",
     )
 }
 

@@ -29,6 +29,8 @@ def preset_kinds() -> set[str]:
         kinds |= {c["kind"] for c in definition["clocks"]}
         kinds |= {d["kind"] for d in definition.get("deferred_on_deploy", [])}
         rules = ProcedureRules(definition)
+        for severity_class in definition.get("severity_classes", {}).values():
+            kinds |= {a["kind"] for a in severity_class["actions"]}
         for level in definition["bypass_levels"]:
             kinds |= {f"review:{r['kind']}" for r in rules.bypass_level(level)["reviews"]}
     return kinds

@@ -142,6 +142,20 @@ def october(people):
         deployed=utc(2026, 10, 1, 1),
         status="closed",
     )  # 4 h; declared in September
+    # Resolved (the issue fixed): c3 and c5 within October, c1 only on 11-02, after the period; c2 never.
+    ChangeRecord.objects.filter(pk=c3.pk).update(resolved_at=utc(2026, 10, 20, 12))
+    ChangeRecord.objects.filter(pk=c5.pk).update(resolved_at=utc(2026, 10, 1, 6))
+    ChangeRecord.objects.filter(pk=c1.pk).update(resolved_at=utc(2026, 11, 2))
+    # Follow-up and preventive changes: f1 (closed) and f2 (draft) opened in October, f3 in September.
+    follow_ups = [
+        make_change(dev, key=f"f{n}", declared=declared, status=status)
+        for n, (declared, status) in enumerate(
+            ((utc(2026, 10, 6), "closed"), (utc(2026, 10, 25), "draft"), (utc(2026, 9, 20), "implemented")), 1
+        )
+    ]
+    ChangeRecord.objects.filter(pk__in=[f.pk for f in follow_ups]).update(
+        source=ChangeRecord.Source.PREVENTIVE, level=ChangeRecord.Level.STANDARD, incident=None
+    )
     # 30-day follow-up documentation: c1 met on time, c3 not met.
     for change, due in ((c1, utc(2026, 10, 15)), (c3, utc(2026, 10, 28))):
         obligations_open(
@@ -155,7 +169,7 @@ def october(people):
     # The sweep of 10-30 12:00 escalates what is open and late: b3's remediation (8.5 days: executive), b6's
     # review (15 days: executive), c3's follow-up (60.5 h: QMS coordinator).
     obligation_sweep(now=utc(2026, 10, 30, 12))
-    return {"b": [b1, b2, b3, b4, b5, b6], "c": [c1, c2, c3, c4, c5]}
+    return {"b": [b1, b2, b3, b4, b5, b6], "c": [c1, c2, c3, c4, c5], "f": follow_ups}
 
 
 def figures(payload) -> dict:
@@ -168,7 +182,7 @@ def ids(payload, ref) -> list[int]:
 
 def test_monthly_metrics_match_the_hand_computed_fixture(october):
     b1, b2, b3, b4, b5, b6 = october["b"]
-    _, c2, c3, c4, _ = october["c"]
+    _, c2, c3, c4, c5 = october["c"]
     payload = compliance_report_build(kind="monthly", period_start=OCTOBER, now=NOW)
     f = figures(payload)
     assert payload["period_start"] == "2026-10-01T00:00:00+00:00"
@@ -204,6 +218,10 @@ def test_monthly_metrics_match_the_hand_computed_fixture(october):
     # Rollback rate: deployed in October c1, c2, c3, c5; c2 rolled back.
     assert f["rollback_rate"]["value"] == 0.25
     assert ids(payload, "rolled_back") == [c2.pk]
+    # Effectiveness (§16.2): of c1, c2, c3, c5 deployed in October, c3 and c5 resolved by its end (c1 after).
+    assert f["resolution_rate"]["value"] == 0.5
+    assert f["resolution_rate"]["display"] == "50.0 %"
+    assert ids(payload, "resolved") == [c5.pk, c3.pk]
     # Response time: 4, 10, 6, 4 h.
     assert f["response_mean"]["value"] == 6.0
     assert f["response_p90"]["value"] == 8.8  # sorted 4, 4, 6, 10: 6 + 4 x 0.7
@@ -212,6 +230,10 @@ def test_monthly_metrics_match_the_hand_computed_fixture(october):
     assert f["false_alarm_rate"]["value"] == 0.5
     assert ids(payload, "false_alarms") == [c3.pk, c4.pk]
     assert f["declared"]["value"] == 4
+    # Follow-up and preventive changes opened in October: f1 done (closed), f2 open (draft); f3 is September's.
+    f1, f2, _f3 = october["f"]
+    assert (f["follow_ups_done"]["value"], f["follow_ups_open"]["value"]) == (1, 1)
+    assert ids(payload, "follow_ups_done") == [f1.pk] and ids(payload, "follow_ups_open") == [f2.pk]
     # 30-day follow-up documentation: c1 on time, c3 not.
     assert f["follow_up"]["value"] == 0.5
     # On time per kind (due in October): remediation 2/4, review 4/5 (b6's never done), follow-up 1/2.
