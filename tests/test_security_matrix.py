@@ -186,6 +186,23 @@ EXPECTED: dict[str, Case] = {
     "emergencies:post-mortem-export": Case(by_role(WORKERS, 200, 404)),
     "emergencies:post-mortem-action": Case(every(405), post=every(404)),
     "emergencies:action-item-status": Case(every(405), post=every(404)),
+    # the post-mortem in the API (the sample change has none until a worker starts it, by page or API)
+    "api-post-mortem": Case(
+        by_role(WORKERS, 200, 404, none=404, anon=API),
+        post=by_role(WORKERS, 201, 403, none=404, anon=API),
+        json=True,
+    ),
+    # empty bodies (a field error) where a worker started the post-mortem; the others never see one
+    **{
+        name: Case(every(405, anon=API), post=by_role(WORKERS, 400, 404, none=404, anon=API), json=True)
+        for name in (
+            "api-post-mortem-submission",
+            "api-post-mortem-reopening",
+            "api-post-mortem-signatures",
+            "api-post-mortem-action-items",
+        )
+    },
+    "api-action-item-status": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "emergencies:follow-up-create": Case(every(405), post=every(404)),
     # emergencies: patch packages (the sample change's procedure has none).
     "emergencies:patch-detail": Case(every(404)),
