@@ -32,6 +32,7 @@ MAPPING = {
     "emergencies:bypass-withdraw": ("api-bypass-withdrawal", "post", "bypass_withdraw"),
     "emergencies:bypass-remediation": ("api-bypass-remediations", "post", "bypass_remediation_record"),
     "emergencies:ccb-vote": ("api-ccb-vote", "post", "ccb_vote_cast"),
+    "emergencies:ccb-decide": ("api-ccb-decision", "post", "ccb_session_decide"),
     "emergencies:post-mortem-start": ("api-post-mortem", "post", "post_mortem_start"),
     "emergencies:post-mortem": ("api-post-mortem", "patch", "post_mortem_update"),
     "emergencies:post-mortem-action": [
@@ -59,7 +60,6 @@ NOT_YET = {
     "emergencies:patch-units-from-incident",
     "emergencies:patch-unit-event",
     "emergencies:patch-audit",
-    "emergencies:ccb-decide",
     "emergencies:ccb-member-add",
     "emergencies:ccb-cancel",
     "emergencies:ccb-convene",

@@ -245,6 +245,7 @@ EXPECTED: dict[str, Case] = {
     "api-ccb-session-list": Case(by_role(ROLES, 200, 200, none=403, anon=API)),
     "api-ccb-session-detail": Case(every(404, anon=API)),
     "api-ccb-vote": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-ccb-decision": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     # emergencies: the war room (the sample change's procedure has no communication plan; the post-mortem
     # was started by the POST to post-mortem-start before, so picking no rows is told so and redirected)
     "emergencies:war-room": Case(SEEN),

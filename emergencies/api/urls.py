@@ -41,4 +41,5 @@ urlpatterns = [
     path("ccb/sessions/", ccb.CCBSessionList.as_view(), name="api-ccb-session-list"),
     path("ccb/sessions/<int:pk>/", ccb.CCBSessionDetail.as_view(), name="api-ccb-session-detail"),
     path("ccb/sessions/<int:pk>/vote/", ccb.CCBVote.as_view(), name="api-ccb-vote"),
+    path("ccb/sessions/<int:pk>/decision/", ccb.CCBDecision.as_view(), name="api-ccb-decision"),
 ]
