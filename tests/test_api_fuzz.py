@@ -11,7 +11,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -156,8 +156,11 @@ def test_linked_sequences_answer_as_the_schema_says(served_schema, api_user, mak
         settings=settings(
             max_examples=STATEFUL_SCENARIOS,
             stateful_step_count=STATEFUL_STEPS,
+            # the records a scenario filed stay (one transaction): a replay would not see the same state, so
+            # a failure is reported as found, not shrunk
+            phases=[Phase.generate],
             deadline=None,
-            derandomize=True,
+            database=None,
             suppress_health_check=list(HealthCheck),
         )
     )

@@ -42,6 +42,8 @@ MAPPING = {
         ("api-post-mortem-action-items", "post", "action_item_add"),
     ],
     "emergencies:action-item-status": ("api-action-item-status", "post", "action_item_set_status"),
+    "emergencies:handoff-request": ("api-handoffs", "post", "handoff_request_create"),
+    "emergencies:handoff-withdraw": ("api-handoff-withdrawal", "post", "handoff_request_withdraw"),
 }
 
 # Page writes not in the API yet (each is a gap, listed so that it is seen, not forgotten).
@@ -73,8 +75,6 @@ NOT_YET = {
     "emergencies:change-proceed-deviation",
     "emergencies:gate-results-bulk",
     "emergencies:github-pull-bypass",
-    "emergencies:handoff-request",
-    "emergencies:handoff-withdraw",
     "emergencies:incident-edit",
     "emergencies:war-room-entry",
     "emergencies:war-room-update",

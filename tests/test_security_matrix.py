@@ -179,6 +179,10 @@ EXPECTED: dict[str, Case] = {
     # asking the next person for a step: whoever works on the change, or coordinates quality
     "emergencies:handoff-request": Case(every(405), post=by_role(WORKERS | {"qms", "quality"}, 302, 403, none=404)),
     "emergencies:handoff-withdraw": Case(every(405), post=every(404)),  # no such request
+    "api-handoffs": Case(
+        every(405, anon=API), post=by_role(WORKERS | {"qms", "quality"}, 400, 403, none=404, anon=API), json=True
+    ),
+    "api-handoff-withdrawal": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "emergencies:change-export": Case(SEEN),
     "emergencies:post-mortem-start": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
     "emergencies:post-mortem": Case(every(404), post=every(404)),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from emergencies.api import bypasses, ccb, changes, lifecycle, postmortem
+from emergencies.api import bypasses, ccb, changes, handoffs, lifecycle, postmortem
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 
 CHANGE = "emergencies/<recordid:identifier>/"
@@ -26,6 +26,8 @@ urlpatterns = [
         postmortem.ActionItemStatus.as_view(),
         name="api-action-item-status",
     ),
+    path(CHANGE + "handoffs/", handoffs.Handoffs.as_view(), name="api-handoffs"),
+    path("handoffs/<int:pk>/withdrawal/", handoffs.HandoffWithdrawal.as_view(), name="api-handoff-withdrawal"),
     path("bypasses/", changes.BypassListCreate.as_view(), name="api-bypass-list"),
     path(BYPASS, changes.BypassDetail.as_view(), name="api-bypass-detail"),
     path(BYPASS + "sign/", changes.BypassSign.as_view(), name="api-bypass-sign"),
