@@ -389,6 +389,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "qms.openapi.add_error_responses",
+    "emergencies.api.links.add_links",
 ]
 
 # The auditors' evidence: retention of the record of an emergency change, counted from when it was last

@@ -11,7 +11,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from qms.roles import Role
 from qms.wsgi import application
-from tests.factories import api_token, file_stub
+from tests.factories import PASSWORD, api_token, file_stub
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 15
@@ -95,3 +95,74 @@ def test_api_answers_as_its_schema_says(served_schema, api_user, wsgi_app, metho
         case.call_and_validate(app=wsgi_app, headers=headers, checks=CHECKS)
 
     fuzz()
+
+
+# --- Stateful: the links the schema declares, followed ------------------------------------------------------
+# Scenarios start at an operation that names a record (file a stub, request a bypass, list them) and follow the
+# schema's links to the operations on that record: read it, move it, sign it, reject it, record an approval.
+# The fuzzed user's password is known, so a signing step can succeed and the scenario goes on from a signed
+# record; a wrong password (the stateless run above sends those) is a documented 400/403.
+STATEFUL_SCENARIOS = 60
+STATEFUL_STEPS = 8
+
+
+def test_every_operation_on_a_record_is_linked(served_schema):
+    """Every operation on an emergency or a bypass is reachable by a link from the one that names the record."""
+    raw = served_schema.raw_schema
+    linked = {
+        link["operationId"]
+        for item in raw["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for response in operation.get("responses", {}).values()
+        for link in response.get("links", {}).values()
+    }
+    on_records = {
+        operation["operationId"]
+        for path, item in raw["paths"].items()
+        if path.startswith(("/api/v1/emergencies/{identifier}/", "/api/v1/bypasses/{identifier}/"))
+        for operation in item.values()
+        if isinstance(operation, dict)
+    }
+    assert on_records and sorted(on_records - linked) == []
+
+
+@pytest.mark.django_db
+def test_linked_sequences_answer_as_the_schema_says(served_schema, api_user, make_user, wsgi_app):
+    file_stub(make_user(Role.ONCALL, username="requester"))  # a bypass the fuzzed user may sign or reject
+    _, secret = api_token(api_user)
+    headers = {"Authorization": f"Token {secret}"}
+    followed = set()  # the operations on a record that a scenario reached with a real identifier
+
+    class Workflow(served_schema.as_state_machine()):
+        def before_call(self, case):
+            # A fresh key per step (a generated one repeats across steps: 422) and no guessed version (412).
+            for name in ("Idempotency-Key", "If-Match"):
+                (case.headers or {}).pop(name, None)
+            if isinstance(case.body, dict) and "password" in case.body:
+                case.body["password"] = PASSWORD
+
+        def after_call(self, response, case):
+            if "{identifier}" in case.path and response.status_code < 300:
+                followed.add((case.method.upper(), case.path))
+
+        def get_call_kwargs(self, case):
+            return {"app": wsgi_app, "headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            # the records a scenario filed stay (one transaction): a replay would not see the same state, so
+            # a failure is reported as found, not shrunk
+            phases=[Phase.generate],
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    # The links were followed: writes on records the scenarios filed or listed went through, not only 404s.
+    assert any(method != "GET" for method, _ in followed), followed

@@ -179,6 +179,10 @@ EXPECTED: dict[str, Case] = {
     # asking the next person for a step: whoever works on the change, or coordinates quality
     "emergencies:handoff-request": Case(every(405), post=by_role(WORKERS | {"qms", "quality"}, 302, 403, none=404)),
     "emergencies:handoff-withdraw": Case(every(405), post=every(404)),  # no such request
+    "api-handoffs": Case(
+        every(405, anon=API), post=by_role(WORKERS | {"qms", "quality"}, 400, 403, none=404, anon=API), json=True
+    ),
+    "api-handoff-withdrawal": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "emergencies:change-export": Case(SEEN),
     "emergencies:post-mortem-start": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
     "emergencies:post-mortem": Case(every(404), post=every(404)),
@@ -186,6 +190,23 @@ EXPECTED: dict[str, Case] = {
     "emergencies:post-mortem-export": Case(by_role(WORKERS, 200, 404)),
     "emergencies:post-mortem-action": Case(every(405), post=every(404)),
     "emergencies:action-item-status": Case(every(405), post=every(404)),
+    # the post-mortem in the API (the sample change has none until a worker starts it, by page or API)
+    "api-post-mortem": Case(
+        by_role(WORKERS, 200, 404, none=404, anon=API),
+        post=by_role(WORKERS, 201, 403, none=404, anon=API),
+        json=True,
+    ),
+    # empty bodies (a field error) where a worker started the post-mortem; the others never see one
+    **{
+        name: Case(every(405, anon=API), post=by_role(WORKERS, 400, 404, none=404, anon=API), json=True)
+        for name in (
+            "api-post-mortem-submission",
+            "api-post-mortem-reopening",
+            "api-post-mortem-signatures",
+            "api-post-mortem-action-items",
+        )
+    },
+    "api-action-item-status": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "emergencies:follow-up-create": Case(every(405), post=every(404)),
     # emergencies: patch packages (the sample change's procedure has none).
     "emergencies:patch-detail": Case(every(404)),
@@ -228,6 +249,7 @@ EXPECTED: dict[str, Case] = {
     "api-ccb-session-list": Case(by_role(ROLES, 200, 200, none=403, anon=API)),
     "api-ccb-session-detail": Case(every(404, anon=API)),
     "api-ccb-vote": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-ccb-decision": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     # emergencies: the war room (the sample change's procedure has no communication plan; the post-mortem
     # was started by the POST to post-mortem-start before, so picking no rows is told so and redirected)
     "emergencies:war-room": Case(SEEN),

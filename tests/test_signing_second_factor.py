@@ -147,6 +147,10 @@ def _ccb_decide(make_user):
             reverse("emergencies:ccb-decide", kwargs={"pk": session.pk}),
             {"decision-outcome": "approve", "decision-reason": "as voted", "decision-password": PASSWORD},
         ),
+        (
+            reverse("api-ccb-decision", kwargs={"pk": session.pk}),
+            {"outcome": "approve", "reason": "as voted", "password": PASSWORD},
+        ),
     )
 
 
@@ -186,6 +190,7 @@ def _post_mortem_approve(make_user):
             reverse("emergencies:post-mortem-action", args=[change.identifier, "approve"]),
             {"role": "commander", "password": PASSWORD},
         ),
+        (reverse("api-post-mortem-signatures", args=[change.identifier]), {"role": "commander", "password": PASSWORD}),
     )
 
 
@@ -223,7 +228,8 @@ PATHS: dict[str, Callable] = {
     "patch-approve": _patch_approve,
     "proceed-deviation": _proceed_deviation,
 }
-API_PATHS = [name for name in PATHS if name in {"bypass-sign", "bypass-reject", "bypass-verbal", "ccb-vote"}]
+API_SIGNING = {"bypass-sign", "bypass-reject", "bypass-verbal", "ccb-vote", "ccb-decide", "post-mortem-approve"}
+API_PATHS = [name for name in PATHS if name in API_SIGNING]
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.limits import COMMENT_MAX
+from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.security import signing_auth
 
@@ -171,6 +171,45 @@ class CCBVote(ETagMixin, generics.GenericAPIView):
             password=data.validated_data["password"],
             choice=data.validated_data["choice"],
             comment=data.validated_data["comment"],
+            auth=signing_auth(request),
+        )
+        return Response(_detail(selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)))
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    outcome = serializers.CharField(max_length=32, help_text="One of the outcomes the session's gate offers.")
+    reason = serializers.CharField(max_length=COMMENT_MAX)
+    questions = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    waivers = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=50
+    )
+    interim_approval = serializers.BooleanField(required=False, default=False)
+    fast_track_authority = serializers.BooleanField(required=False, default=False)
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+
+
+class CCBDecision(ETagMixin, generics.GenericAPIView):
+    """Record the session's decision, signed with your password (the chair, or the program manager for
+    critical severity); it must agree with the procedure's decision rule for the votes cast."""
+
+    serializer_class = DecisionInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
+
+    @extend_schema(request=DecisionInputSerializer, responses={200: CCBSessionDetailSerializer})
+    def post(self, request, pk):
+        session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _detail(session))
+        values = dict(data.validated_data)
+        password = values.pop("password")
+        values["waivers"] = tuple(values["waivers"])
+        _call_service(
+            ccb.ccb_session_decide,
+            session_id=session.pk,
+            decider=request.user,
+            password=password,
+            data=ccb.DecisionInput(**values),
             auth=signing_auth(request),
         )
         return Response(_detail(selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)))

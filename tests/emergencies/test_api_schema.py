@@ -3,7 +3,6 @@ client meets: a standalone bypass (no change), signed, verbally approved, reject
 bypass; errors as documented problems."""
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from emergencies.models import BypassRequest
@@ -33,7 +32,7 @@ def records(make_user):
         bypass_id=emergency.pk,
         approver=commander,
         role=Role.COMMANDER,
-        approved_at=timezone.now(),
+        approved_at=emergency.requested_at,  # never before the request existed
         recorded_by=security,
         password=PASSWORD,
         comment="by phone",
