@@ -41,7 +41,7 @@ class HandoffInput(serializers.Serializer):
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
-class WithdrawInput(serializers.Serializer):
+class HandoffWithdrawInput(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
@@ -81,10 +81,10 @@ class Handoffs(generics.GenericAPIView):
 class HandoffWithdrawal(ETagMixin, generics.GenericAPIView):
     """Withdraw a request you made (or, as QMS coordinator, any)."""
 
-    serializer_class = WithdrawInput
+    serializer_class = HandoffWithdrawInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
 
-    @extend_schema(request=WithdrawInput, responses={200: HandoffSerializer})
+    @extend_schema(request=HandoffWithdrawInput, responses={200: HandoffSerializer})
     def post(self, request, pk):
         handoff = get_object_or_404(HandoffRequest.objects.select_related("change"), pk=pk)
         if handoff.change is not None:
