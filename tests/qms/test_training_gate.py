@@ -55,7 +55,7 @@ def test_a_broken_training_block_is_refused_with_a_clear_message(block, message)
 
 def test_a_missing_certification_refuses_a_level_1_signature_with_the_reason(make_user, untrained_lead):
     developer = make_user(Role.ONCALL, username="dev")
-    bypass = request_bypass(developer, now=timezone.now())
+    bypass = request_bypass(developer)
     assert signing_training_refusal(subject=bypass, signer=untrained_lead, role=Role.LEAD) is not None
     with pytest.raises(NotCertified, match="QMS bypass procedures \\(basic\\): no training recorded"):
         bypass_sign(bypass_id=bypass.pk, signer=untrained_lead, password=PASSWORD, role=Role.LEAD)
@@ -74,7 +74,7 @@ def test_an_expired_certification_refuses_and_a_new_record_qualifies_again(make_
         completed_on=today - timedelta(days=400),
         expires_on=today - timedelta(days=35),
     )
-    bypass = request_bypass(make_user(Role.ONCALL, username="dev"), now=timezone.now())
+    bypass = request_bypass(make_user(Role.ONCALL, username="dev"))
     with pytest.raises(NotCertified, match="expired on"):
         bypass_sign(bypass_id=bypass.pk, signer=untrained_lead, password=PASSWORD, role=Role.LEAD)
     coordinator = make_user(Role.QMS, username="coordinator")
@@ -137,26 +137,26 @@ def _board_with_untrained(make_user, role):
 
 
 def test_a_ccb_vote_without_certification_is_refused(make_user):
-    board = _board_with_untrained(make_user, Role.SAFETY)
-    change = cmwf_change(make_user(Role.ONCALL, username="filer"), severity="critical")
+    board = _board_with_untrained(make_user, Role.QUALITY)
+    change = cmwf_change(board.cm, severity="HIGH")
     session = convene(change, board)
     with pytest.raises(NotCertified, match="Emergency patch process training: no training recorded"):
-        vote(session, board.safety, "approve_emergency")
-    assert not Vote.objects.filter(voter=board.safety).exists()
-    vote(session, board.eng, "approve_emergency")  # a certified member votes
+        vote(session, board.quality, "approve")
+    assert not Vote.objects.filter(voter=board.quality).exists()
+    vote(session, board.eng, "approve")  # a certified member votes
     assert Vote.objects.filter(voter=board.eng).exists()
 
 
 def test_a_ccb_decision_without_certification_is_refused(make_user):
     board = make_board(make_user)
-    change = cmwf_change(make_user(Role.ONCALL, username="filer"))
+    change = cmwf_change(board.cm, severity="HIGH")
     session = convene(change, board)
     for member in session.members.select_related("user"):
-        vote(session, member.user, "approve_emergency")
+        vote(session, member.user, "approve")
     chair = make_user(Role.CM, username="cm3", trained=False)
     session.chair = chair
     session.save(update_fields=["chair"])
     with pytest.raises(NotCertified, match="Tabletop exercise"):
-        decide(session, chair, "approve_emergency")
+        decide(session, chair, "approve")
     session.refresh_from_db()
     assert session.status != CCBSession.Status.DECIDED
