@@ -135,7 +135,7 @@ def test_the_matrix_shows_who_is_qualified_and_who_lapses(trainee, make_user):
         expires_on=today - timedelta(days=1),
     )
     make_user(Role.LEGAL, username="lawyer")
-    courses, rows = training_matrix()
+    _courses, rows = training_matrix()
     row = next(r for r in rows if r.user == trainee)
     states = {c.course: c.state for c in row.cells}
     assert states["qms_bypass_procedures_basic"] == "lapsing"
