@@ -4,6 +4,7 @@ where the procedure allows it in an emergency, accepted as a recorded deviation 
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audits.models import AuditEvent, Obligation
@@ -136,10 +137,13 @@ def _board_with_untrained(make_user, role):
     return make_board(maker)
 
 
-def test_a_ccb_vote_without_certification_is_refused(make_user):
+def test_a_ccb_vote_without_certification_is_refused(make_user, client):
     board = _board_with_untrained(make_user, Role.QUALITY)
     change = cmwf_change(board.cm, severity="HIGH")
     session = convene(change, board)
+    client.force_login(board.quality)
+    page = client.get(reverse("emergencies:ccb-session-detail", args=[session.pk])).content.decode()
+    assert "is not certified to sign as Quality manager" in page
     with pytest.raises(NotCertified, match="Emergency patch process training: no training recorded"):
         vote(session, board.quality, "approve")
     assert not Vote.objects.filter(voter=board.quality).exists()
