@@ -61,6 +61,8 @@ APPEND_ONLY_TABLES = (
     "emergencies_bypassremediation",
     # The war room: responders' log entries (a correction is a new entry).
     "emergencies_warroomentry",
+    # Training records that qualify signers (a recertification or correction is a new record).
+    "qms_trainingrecord",
 )
 
 PROTECTED_TABLES_SQL = f"""

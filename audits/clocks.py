@@ -60,6 +60,15 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
     "formal_release": ClockKind(
         f"the formal release naming the scheduled release and its CCB approval {EVIDENCE}", CONVERSION
     ),
+    # people: training that qualifies signers (qms.training)
+    "recertification": ClockKind(
+        "a new training record of the course (recorded by a QMS coordinator or imported)",
+        "not voidable: the certification lapses",
+    ),
+    "training_deviation": ClockKind(
+        "a training record of the missing course, after signing without it in an emergency",
+        "not voidable: a finding",
+    ),
 }
 
 # The clocks a severity class opens (voided and reopened when the severity changes).

@@ -334,6 +334,8 @@ def on_signature(sender, *, signature, subject, **kwargs):
             "content_hash": signature.content_hash,
             "approved_at": signature.approved_at,
             "signature": signature.pk,
+            **({"on_behalf_of": signature.on_behalf_of_name} if signature.on_behalf_of_id else {}),
+            **({"training_deviation": signature.training_deviation} if signature.training_deviation else {}),
         },
     )
 

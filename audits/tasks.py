@@ -63,3 +63,11 @@ def compliance_report_task(kind: str, period_start: str | None = None) -> int:
 
     start = date.fromisoformat(period_start) if period_start else last_complete_period(kind, timezone.now())[0]
     return report_generate(kind=kind, period_start=start).pk
+
+
+@shared_task(acks_late=True)
+def training_expiry_sweep_task() -> int:
+    """Open a recertification clock on everyone whose required certification lapses within 30 days."""
+    from audits.training_receivers import training_expiry_sweep
+
+    return training_expiry_sweep()

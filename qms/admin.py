@@ -7,6 +7,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from qms.models import (
     ApiToken,
+    Delegation,
     IdempotencyRecord,
     Notification,
     NotificationChannel,
@@ -14,6 +15,7 @@ from qms.models import (
     ProcedureVersion,
     Signature,
     SignerState,
+    TrainingRecord,
     User,
 )
 
@@ -163,3 +165,21 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["principal", "key", "method", "path", "status_code", "created_at"]
     search_fields = ["principal", "key", "path"]
     exclude = ["body"]
+
+
+@admin.register(TrainingRecord)
+class TrainingRecordAdmin(ReadOnlyAdmin):
+    """Recorded or imported by QMS coordinators on the training pages; append-only."""
+
+    list_display = ["user", "course", "completed_on", "expires_on", "source", "recorded_by", "recorded_at"]
+    list_filter = ["course", "source"]
+    search_fields = ["user__username", "course", "evidence_reference"]
+
+
+@admin.register(Delegation)
+class DelegationAdmin(ReadOnlyHistoryAdmin):
+    """Created and ended by the people concerned (their delegations page)."""
+
+    list_display = ["delegator", "delegate", "role", "starts_at", "ends_at", "revoked_at"]
+    list_filter = ["role"]
+    search_fields = ["delegator__username", "delegate__username"]

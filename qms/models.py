@@ -257,6 +257,11 @@ class Signature(models.Model):
     confirms = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmation"
     )
+    # A delegate's signature names whom they signed for (qms.training.Delegation); both names are kept.
+    on_behalf_of = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    on_behalf_of_name = models.CharField(max_length=200, blank=True)
+    # A signature given without the role's valid certification, where the procedure allows it in an emergency.
+    training_deviation = models.TextField(blank=True, max_length=COMMENT_MAX)
 
     class Meta:
         ordering = ["signed_at", "pk"]
@@ -270,7 +275,15 @@ class Signature(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.signer_name} ({self.role}) {self.meaning} {self.subject_label}"
+        behalf = f" on behalf of {self.on_behalf_of_name}" if self.on_behalf_of_name else ""
+        return f"{self.signer_name}{behalf} ({self.role}) {self.meaning} {self.subject_label}"
+
+    @property
+    def signer_names(self) -> str:
+        """Who signed, as shown on pages and in exports: "A on behalf of B" for a delegate's signature."""
+        if self.on_behalf_of_name:
+            return f"{self.signer_name} on behalf of {self.on_behalf_of_name}"
+        return self.signer_name
 
     @property
     def role_label(self) -> str:
@@ -367,3 +380,6 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+from qms.training import Delegation, TrainingRecord  # noqa: E402, F401  (models of the people sub-domain)

@@ -43,7 +43,7 @@ class Manifestation:
     @classmethod
     def of(cls, signature, *, current_hash: str) -> Manifestation:
         return cls(
-            printed_name=signature.signer_name,
+            printed_name=signature.signer_names,
             role=signature.role_label,
             meaning=signature.get_meaning_display(),
             method=signature.get_method_display(),

@@ -15,6 +15,7 @@ from decimal import Decimal
 from qms.clock import deadline
 from qms.procedures_ccb import CM_WF_CCB, CM_WF_COMMUNICATION, CCBRules, validate_ccb
 from qms.roles import READ_ONLY_ROLES, Role
+from qms.training_rules import TRAINING_CM_WF, TRAINING_EMERGENCY, TRAINING_QMS, TrainingRules, validate_training
 
 # Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
 # (Emergency Bypass Workflow §6.1) can refuse them with its reason instead of a bare "invalid choice".
@@ -267,6 +268,7 @@ _EMERGENCY_BYPASS_WORKFLOW = {
     ],
     "ccb_required": False,
     **_SHARED_RULES,
+    "training": TRAINING_EMERGENCY,
 }
 
 _QMS_BYPASS_PROCEDURES = {
@@ -361,6 +363,7 @@ _QMS_BYPASS_PROCEDURES = {
     ],
     "ccb_required": False,
     **_SHARED_RULES,
+    "training": TRAINING_QMS,
 }
 
 _ENG_PROC_004 = {
@@ -404,6 +407,7 @@ _ENG_PROC_004 = {
     ],
     "ccb_required": False,
     **_SHARED_RULES,
+    "training": TRAINING_EMERGENCY,
 }
 
 _CM_WF_EMERGENCY = {
@@ -468,6 +472,7 @@ _CM_WF_EMERGENCY = {
     "patch_package": True,
     "communication": CM_WF_COMMUNICATION,
     **_SHARED_RULES,
+    "training": TRAINING_CM_WF,
     # §11.1-§11.5: what the deployment starts (besides the deferred full regression); the §11.2 documents are
     # the "follow_up_documentation" clock. Each duration's upper bound is the due time.
     "deferred_on_deploy": [
@@ -590,6 +595,7 @@ def validate_definition(definition: dict) -> list[str]:
     if float(definition.get("verbal_recording_max_age_hours", 24)) <= 0:
         problems.append("verbal_recording_max_age_hours must be positive.")
     problems += validate_ccb(definition)
+    problems += validate_training(definition)
     gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
         g["code"] for g in CM_WF_CCB["gates"]
     }
@@ -603,7 +609,7 @@ def validate_definition(definition: dict) -> list[str]:
     return problems
 
 
-class ProcedureRules(CCBRules):
+class ProcedureRules(CCBRules, TrainingRules):
     """Typed questions asked of one procedure version's definition."""
 
     def __init__(self, definition: dict):

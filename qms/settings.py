@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audits.tasks.audit_checkpoint_task",
         "schedule": crontab(minute=5),
     },
+    # Certifications that lapse within 30 days become a clock on their holder.
+    "training-expiry-sweep": {
+        "task": "audits.tasks.training_expiry_sweep_task",
+        "schedule": crontab(minute=41, hour=2),
+    },
 }
 
 # Signed checkpoints of the audit chain (audits.checkpoints): written every hour and on demand, outside the

@@ -10,3 +10,11 @@ signing_failed = Signal()
 signing_unlocked = Signal()
 # notification — an outbox row was delivered (sent inside the delivering transaction)
 notification_delivered = Signal()
+# record (a TrainingRecord), actor
+training_recorded = Signal()
+# signature, subject, missing (course codes) — a signature given without the role's valid certification
+training_deviation_signed = Signal()
+# delegation, actor
+delegation_created = Signal()
+# delegation, actor, reason
+delegation_revoked = Signal()

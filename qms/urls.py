@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView
 from emergencies.views import alerts as alert_views
 from qms import views
 from qms.api.tokens import TokenObtain
+from qms.people import api as people_api
+from qms.people import views as people
 
 qms_patterns = (
     [
@@ -16,6 +18,17 @@ qms_patterns = (
         path("users/<int:user_id>/unlock-signing/", views.user_signing_unlock, name="user-signing-unlock"),
         path("preferences/tokens/", views.api_token_create_view, name="api-token-create"),
         path("preferences/tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
+        # people: training that qualifies signers, delegation of a signing role
+        path("training/", people.training_matrix_view, name="training-matrix"),
+        path("training/record/", people.training_record_view, name="training-record"),
+        path("training/import/", people.training_import_view, name="training-import"),
+        path("training/<int:record_id>/evidence/", people.training_evidence_view, name="training-evidence"),
+        path("preferences/delegations/", people.delegations_view, name="delegations"),
+        path(
+            "preferences/delegations/<int:delegation_id>/revoke/",
+            people.delegation_revoke_view,
+            name="delegation-revoke",
+        ),
     ],
     "qms",
 )
@@ -29,6 +42,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenObtain.as_view(), name="api-token"),
     path("api/v1/", include("emergencies.api.urls")),
+    path("api/v1/training-records/", people_api.TrainingRecords.as_view(), name="api-training-records"),
+    path("api/v1/training-records/import/", people_api.TrainingImport.as_view(), name="api-training-import"),
+    path("api/v1/delegations/", people_api.Delegations.as_view(), name="api-delegations"),
+    path(
+        "api/v1/delegations/<int:pk>/revocation/",
+        people_api.DelegationRevocation.as_view(),
+        name="api-delegation-revocation",
+    ),
     path("integrations/", include("emergencies.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),

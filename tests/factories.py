@@ -24,6 +24,12 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             self.groups.set([Group.objects.get(name=Role(r).group_name) for r in extracted])
 
+    @factory.post_generation
+    def trained(self, create, extracted, **kwargs):
+        """Every course of the procedures, valid for a year (``trained=False`` for an untrained user)."""
+        if create and extracted is not False:
+            certify(self)
+
 
 def stub_input(**overrides) -> StubInput:
     values = {
@@ -41,6 +47,29 @@ def file_stub(actor: User, **overrides):
 
 
 PASSWORD = "pw-correct-horse"
+
+
+def certify(user: User, courses=None, *, completed_on=None, expires_on=None) -> None:
+    """Training records of ``user`` (every preset course by default), recorded by the system's importer."""
+    from django.utils import timezone
+
+    from qms.models import TrainingRecord
+    from qms.training_rules import COURSES
+
+    completed_on = completed_on or timezone.localdate() - timedelta(days=1)
+    expires_on = expires_on or completed_on + timedelta(days=365)
+    TrainingRecord.objects.bulk_create(
+        TrainingRecord(
+            user=user,
+            course=course,
+            completed_on=completed_on,
+            expires_on=expires_on,
+            evidence_reference="factory",
+            source=TrainingRecord.Source.IMPORTED,
+            recorded_by=user,
+        )
+        for course in (courses or COURSES)
+    )
 
 
 def authorise(change, *signers):

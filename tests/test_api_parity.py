@@ -44,6 +44,10 @@ MAPPING = {
     "emergencies:action-item-status": ("api-action-item-status", "post", "action_item_set_status"),
     "emergencies:handoff-request": ("api-handoffs", "post", "handoff_request_create"),
     "emergencies:handoff-withdraw": ("api-handoff-withdrawal", "post", "handoff_request_withdraw"),
+    "qms:training-record": ("api-training-records", "post", "training_record_create"),
+    "qms:training-import": ("api-training-import", "post", "training_records_import"),
+    "qms:delegations": ("api-delegations", "post", "delegation_create"),
+    "qms:delegation-revoke": ("api-delegation-revocation", "post", "delegation_revoke"),
 }
 
 # Page writes not in the API yet (each is a gap, listed so that it is seen, not forgotten).
@@ -134,6 +138,8 @@ READ_ONLY = {
     "emergencies:war-room-timeline",
     "qms:user-list",
     "qms:user-detail",
+    "qms:training-matrix",
+    "qms:training-evidence",
 }
 API_ONLY = {"api-token"}  # the password exchange for a token
 

@@ -79,6 +79,21 @@ EXPECTED: dict[str, Case] = {
     "qms:user-signing-unlock": Case(every(405), post=every(404)),
     "qms:api-token-create": Case(every(405), post=every(400)),  # no name, no scope: nothing created
     "qms:api-token-revoke": Case(every(405), post=every(403)),  # not a token of theirs
+    # people: training records (QMS coordinators record; oversight reads the matrix) and delegations
+    "qms:training-matrix": Case(by_role(OVERSIGHT, 200, 403)),
+    "qms:training-record": Case(by_role(frozenset({"qms"}), 200, 403), post=by_role(frozenset({"qms"}), 400, 403)),
+    "qms:training-import": Case(by_role(frozenset({"qms"}), 200, 403), post=by_role(frozenset({"qms"}), 400, 403)),
+    "qms:training-evidence": Case(every(404)),  # no such record
+    "qms:delegations": Case(every(200), post=every(400)),  # an empty form: told what is missing
+    "qms:delegation-revoke": Case(every(405), post=every(404)),  # no such delegation
+    "api-training-records": Case(
+        every(405, anon=API), post=by_role(frozenset({"qms"}), 400, 403, anon=API), data={}, json=True
+    ),
+    "api-training-import": Case(
+        every(405, anon=API), post=by_role(frozenset({"qms"}), 400, 403, anon=API), data={}, json=True
+    ),
+    "api-delegations": Case(every(405, anon=API), post=every(400, anon=API), data={}, json=True),
+    "api-delegation-revocation": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "login": Case(every(302, anon=200)),
     "logout": Case(every(405), post=every(302)),  # posted last: it ends the session
     "healthz": Case(every(200, anon=200)),

@@ -213,6 +213,13 @@ class BypassRequestCreateSerializer(serializers.Serializer):
 class SignatureSerializer(serializers.ModelSerializer):
     signer = serializers.CharField(source="signer.username", read_only=True)
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None, allow_null=True)
+    on_behalf_of = serializers.CharField(
+        source="on_behalf_of.username",
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="A delegate's delegator.",
+    )
 
     class Meta:
         model = Signature
@@ -220,6 +227,9 @@ class SignatureSerializer(serializers.ModelSerializer):
             "id",
             "signer",
             "signer_name",
+            "on_behalf_of",
+            "on_behalf_of_name",
+            "training_deviation",
             "role",
             "meaning",
             "method",

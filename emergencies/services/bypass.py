@@ -23,6 +23,7 @@ from qms.services import (
     signatures_for,
     signer_authenticate,
 )
+from qms.services.delegation import acting_for, delegation_for, signature_persons, signing_persons
 
 Meaning, Method = Signature.Meaning, Signature.Method
 REQUESTER_ROLES = (Role.ONCALL, Role.LEAD, Role.ARCHITECT, Role.ENGMANAGER, Role.SECURITY, Role.COMMANDER)
@@ -287,9 +288,10 @@ def bypass_slot_status(bypass: BypassRequest, signatures: list[Signature] | None
     used: set[int] = set()
     for slot in slots:
         for signature in approvals:
-            if signature.signer_id not in used and signature.role in slot.roles:
+            persons = signature_persons(signature)
+            if not persons & used and signature.role in slot.roles:
                 slot.signature = signature
-                used.add(signature.signer_id)
+                used |= persons
                 break
     return slots
 
@@ -299,15 +301,18 @@ def _check_may_approve(bypass: BypassRequest, slots: list[Slot], *, approver: Us
         raise ValidationError(f"{bypass.identifier} is {bypass.get_status_display().lower()}, not awaiting signatures.")
     if approver.pk == bypass.requested_by_id:
         raise PermissionDenied("Nobody approves their own request.")
-    if not approver.has_role(role):
-        raise PermissionDenied(f"{approver.display_name} does not hold the role {role.label}.")
+    # A delegate signs for the delegator: every rule below holds for both people.
+    delegator = acting_for(approver, role)
+    persons = {approver.pk} | ({delegator.pk} if delegator else set())
+    if delegator is not None and delegator.pk == bypass.requested_by_id:
+        raise PermissionDenied(f"{delegator.display_name} requested this; nobody approves it on their behalf.")
     if not any(role in slot.roles for slot in slots):
         raise ValidationError({"role": [f"{role.label} is not asked to sign {bypass.identifier}."]})
-    if any(slot.filled and slot.signature.signer_id == approver.pk for slot in slots):
-        raise PermissionDenied("One person cannot fill two required roles on one request.")
+    if any(slot.filled and signature_persons(slot.signature) & persons for slot in slots):
+        raise PermissionDenied("One person cannot fill two required roles on one request, in person or by delegation.")
     if not any(role in slot.roles and not slot.filled for slot in slots):
         raise ValidationError({"role": [f"The {role.label} signature is already given."]})
-    if approver.pk == bypass.implementer_id and len(slots) == 1:
+    if bypass.implementer_id in persons and len(slots) == 1:
         raise PermissionDenied("The implementer is never the only approver.")
 
 
@@ -541,7 +546,10 @@ def _check_may_reject(bypass: BypassRequest, *, signer: User, role: Role) -> Non
         raise ValidationError(f"{bypass.identifier} is {bypass.get_status_display().lower()}, not awaiting signatures.")
     if signer.pk == bypass.requested_by_id:
         raise PermissionDenied("Withdraw your own request instead of rejecting it.")
-    if not signer.has_role(role) or not any(role in slot for slot in _slots(bypass)):
+    if bypass.requested_by_id in signing_persons(signer, role):
+        raise PermissionDenied("A request is never rejected on behalf of its own requester.")
+    may_sign = signer.has_role(role) or delegation_for(delegate=signer, role=role) is not None
+    if not may_sign or not any(role in slot for slot in _slots(bypass)):
         raise PermissionDenied(f"Only a required signer may reject {bypass.identifier}.")
 
 

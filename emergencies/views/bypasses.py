@@ -26,6 +26,8 @@ from qms.registry import subject_panels
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import content_hash, procedure_version_current, signatures_for
+from qms.services.delegation import delegated_roles
+from qms.services.qualification import signing_training_refusal
 
 
 @require_GET
@@ -125,8 +127,12 @@ def _detail_context(request, bypass, **forms):
     may_act = bypass.status == BypassRequest.Status.PENDING and user.pk != bypass.requested_by_id
     slot_roles = list(dict.fromkeys(r for slot in slots for r in slot.roles))
     open_roles = list(dict.fromkeys(r for slot in slots if not slot.filled for r in slot.roles))
-    sign_roles = [r for r in open_roles if user.has_role(r)] if may_act else []
-    reject_roles = [r for r in slot_roles if user.has_role(r)] if may_act else []
+    delegated = delegated_roles(user) if may_act else {}
+    sign_roles = [r for r in open_roles if user.has_role(r) or r in delegated] if may_act else []
+    reject_roles = [r for r in slot_roles if user.has_role(r) or r in delegated] if may_act else []
+    training_refusals = [
+        reason for r in sign_roles if (reason := signing_training_refusal(subject=bypass, signer=user, role=r))
+    ]
     can_record = bypass.status == BypassRequest.Status.PENDING and permissions.can_record_approval(bypass, user)
     approvers = (
         User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in open_roles])
@@ -151,6 +157,8 @@ def _detail_context(request, bypass, **forms):
         "current_hash": current_hash,
         "unconfirmed": [s for s in signatures if s.needs_confirmation and not hasattr(s, "confirmation")],
         "sign_form": forms.get("sign_form") or (SignForm(roles=sign_roles) if sign_roles else None),
+        "acting_for": [delegated[r] for r in sign_roles if r in delegated],
+        "training_refusals": training_refusals,
         "reject_form": forms.get("reject_form") or (RejectForm(roles=reject_roles) if reject_roles else None),
         "verbal_form": forms.get("verbal_form")
         or (VerbalApprovalForm(roles=open_roles, approvers=approvers, initial=verbal_initial) if can_record else None),

@@ -29,6 +29,7 @@ from emergencies.services import ccb, communication, gates
 from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
 from qms.security import signing_auth
+from qms.services.qualification import signing_training_refusal
 
 # --- sessions ---------------------------------------------------------------------------------------------
 
@@ -106,6 +107,10 @@ def _session_context(request, session: CCBSession, **forms) -> dict:
         current = page.me.vote.choice if page.me.vote else None
         context["vote_form"] = forms.get("vote_form") or VoteForm(
             choices=tally.choices, initial={"choice": current}, prefix="vote"
+        )
+        # Shown before the member tries: a vote in a role whose certification is missing or expired is refused.
+        context["vote_training_refusal"] = signing_training_refusal(
+            subject=session, signer=request.user, role=page.me.member.role
         )
     if page.is_decider:
         context["decision_form"] = forms.get("decision_form") or DecisionForm(

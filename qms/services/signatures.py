@@ -164,10 +164,17 @@ def signature_record(
     """Write one signature in the caller's transaction. The caller has authenticated the signer (or,
     for a recorded verbal approval, the recorder) with :func:`signer_authenticate` and checked that the
     signature is allowed. The second-factor rule is checked again here, so that no path writes a
-    signature without it."""
+    signature without it.
+
+    A signer who does not hold ``role`` signs on behalf of whoever delegated it to them (both names are
+    kept), and a signer without the certifications the subject's procedure asks of ``role`` is refused,
+    or, where the procedure allows it in an emergency, signs as a recorded deviation."""
+    from qms.services.delegation import acting_for
+    from qms.services.qualification import signature_training_check
+
     signing_check(auth)
-    if not signer.has_role(role):
-        raise PermissionDenied(f"{signer.display_name} does not hold the role {role.label}.")
+    on_behalf_of = acting_for(signer, role)
+    deviation = signature_training_check(subject=subject, signer=signer, role=role)
     now = timezone.now()
     signature = Signature(
         subject_type=ContentType.objects.get_for_model(subject),
@@ -184,16 +191,21 @@ def signature_record(
         comment=comment.strip(),
         content_hash=content_hash(content),
         confirms=confirms,
+        on_behalf_of=on_behalf_of,
+        on_behalf_of_name=on_behalf_of.display_name if on_behalf_of else "",
+        training_deviation=deviation.reason if deviation else "",
     )
     signature.full_clean(validate_constraints=False)
     signature.save()
     signals.signature_recorded.send(sender=Signature, signature=signature, subject=subject)
+    if deviation:
+        deviation.raise_for(signature=signature, subject=subject)
     return signature
 
 
 def signatures_for(subject: models.Model) -> list[Signature]:
     return list(
         Signature.objects.filter(subject_type=ContentType.objects.get_for_model(subject), subject_id=subject.pk)
-        .select_related("signer", "recorded_by", "confirmation")
+        .select_related("signer", "recorded_by", "confirmation", "on_behalf_of")
         .order_by("signed_at", "pk")
     )

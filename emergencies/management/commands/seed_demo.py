@@ -88,7 +88,38 @@ class Command(BaseCommand):
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
+        self._training(users, admin)
         return users
+
+    def _training(self, users: dict[Role, User], recorder: User) -> None:
+        """Every demo user holds every course, valid today; the release manager's tabletop exercise lapses
+        within 30 days so the training matrix has someone to warn about."""
+        from qms.models import TrainingRecord
+        from qms.services.training import add_months
+        from qms.training_rules import COURSES
+
+        if TrainingRecord.objects.exists():
+            return
+        today = timezone.localdate()
+        rows = []
+        for role, user in users.items():
+            for course, spec in COURSES.items():
+                completed = today - timedelta(days=60)
+                if role == Role.RELEASE and course == "tabletop_exercise":
+                    completed = today - timedelta(days=165)
+                expires = add_months(completed, spec["validity_months"])
+                rows.append(
+                    TrainingRecord(
+                        user=user,
+                        course=course,
+                        completed_on=completed,
+                        expires_on=expires,
+                        evidence_reference=f"DEMO-{course.upper()}-{user.username}",
+                        source=TrainingRecord.Source.IMPORTED,
+                        recorded_by=recorder,
+                    )
+                )
+        TrainingRecord.objects.bulk_create(rows)
 
     def _changes(self, users: dict[Role, User], password: str) -> None:
         now = timezone.now()

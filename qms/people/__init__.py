@@ -1,0 +1,1 @@
+"""Pages and API of the people sub-domain: training records, the training matrix, delegations."""
