@@ -30,7 +30,9 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
     "follow_up_documentation": ClockKind("the last §11.2 follow-up document recorded (patch page)", CONVERSION),
     "full_regression": ClockKind("the full regression gate validated retroactively", CONVERSION),
     # bypass requests
-    "review": ClockKind("the reviewer's signature (approval or rejection) on the request", BYPASS_VOID),
+    "review": ClockKind(
+        "the reviewer's signature (or confirmed verbal approval) on the request, or the request decided", BYPASS_VOID
+    ),
     "remediation": ClockKind("each skipped check shown to pass again (gate result or remediation record)", CONVERSION),
     "verbal_confirmation": ClockKind("the giver's confirming signature of the verbal approval", BYPASS_VOID),
     "preventive_change": ClockKind(
@@ -41,7 +43,7 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
     # emergency CCB and communication (CM-WF-EMERGENCY)
     "status_update": ClockKind("the next internal status update posted", CONVERSION + ", or the change closed"),
     "regulatory_notification": ClockKind("the regulatory notification recorded", CONVERSION),
-    "regulatory_follow_up": ClockKind("the regulator's follow-up recorded", CONVERSION),
+    "regulatory_follow_up": ClockKind(f"the follow-up documentation sent to the regulator {EVIDENCE}", CONVERSION),
     "ccb_vote": ClockKind("the member's signed vote", "the session cancelled or decided"),
     "ccb_decision": ClockKind("the session's signed decision", "the session cancelled"),
     "follow_up_doc": ClockKind("that §11.2 follow-up document recorded (patch page)", CONVERSION),
@@ -76,7 +78,12 @@ SEVERITY_ACTION_KINDS = frozenset(
     {"board_notification", "incident_review", "executive_summary", "team_notification", "technical_debt"}
 )
 # Kinds met by a person recording them done with evidence (audits.services.obligation_evidence_record).
-EVIDENCE_KINDS = SEVERITY_ACTION_KINDS | {"post_deployment_monitoring", "lessons_learned", "formal_release"}
+EVIDENCE_KINDS = SEVERITY_ACTION_KINDS | {
+    "post_deployment_monitoring",
+    "lessons_learned",
+    "formal_release",
+    "regulatory_follow_up",
+}
 
 
 def kind_of(kind: str) -> ClockKind | None:

@@ -289,6 +289,24 @@ def on_bypass_transition(sender, instance: BypassRequest, name, source, target, 
         )
 
 
+def _reviews_of_role(bypass: BypassRequest, role: str) -> list[str]:
+    return [f"review:{r['kind']}" for r in bypass.rules.bypass_reviews(bypass.level, bypass.flags) if r["role"] == role]
+
+
+@receiver(lifecycle.bypass_signed)
+def on_bypass_signed(sender, *, bypass, signature, role, actor, **kwargs):
+    """The reviewer's own signature meets their review clock, even while other signatures are still owed."""
+    kinds = _reviews_of_role(bypass, str(getattr(role, "value", role)))
+    if kinds:
+        services.obligations_satisfy(
+            subject=bypass,
+            kinds=kinds,
+            actor=actor,
+            note=f"signed by the {signature.role_label}",
+            at=signature.signed_at,
+        )
+
+
 @receiver(lifecycle.verbal_approval_recorded)
 def on_verbal_approval(sender, *, bypass, signature, actor, due, **kwargs):
     services.obligations_open(
@@ -317,6 +335,9 @@ def on_verbal_confirmed(sender, *, bypass, signature, actor, **kwargs):
         note="confirmed by signature",
         keys=[str(signature.pk)],
     )
+    reviews = _reviews_of_role(bypass, signature.role)
+    if reviews:  # a reviewer's confirmed verbal approval is their review
+        services.obligations_satisfy(subject=bypass, kinds=reviews, actor=actor, note="verbal approval confirmed")
 
 
 @receiver(core.signature_recorded)

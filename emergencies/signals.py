@@ -14,6 +14,8 @@ change_record_checklist_changed = Signal()
 bypass_requested = Signal()
 # bypass, actor, at
 bypass_activated = Signal()
+# bypass, signature, role, actor — an electronic signature on a bypass (approval), before any activation
+bypass_signed = Signal()
 # remediation (BypassRemediation), actor — a level 1-3 bypass's skipped check shown to pass again
 bypass_remediation_recorded = Signal()
 # bypass, signature, actor, due

@@ -367,7 +367,7 @@ def bypass_sign(
     with transaction.atomic():
         bypass = _lock(bypass_id)
         _check_may_approve(bypass, bypass_slot_status(bypass), approver=signer, role=role)
-        signature_record(
+        signature = signature_record(
             subject=bypass,
             content=bypass.signable_content(),
             signer=signer,
@@ -376,6 +376,7 @@ def bypass_sign(
             comment=comment,
             auth=auth,
         )
+        signals.bypass_signed.send(sender=BypassRequest, bypass=bypass, signature=signature, role=role, actor=signer)
         return _activate_if_complete(bypass, actor=signer, now=timezone.now())
 
 

@@ -65,14 +65,50 @@ def change_detail(request, identifier):
     return render(request, "emergencies/changerecord_detail.html", _detail_context(request, change))
 
 
+# Panels about the emergency path only, not shown on a follow-up or preventive change (its own lifecycle).
+EMERGENCY_ONLY_PANELS = frozenset({"ccb"})
+STANDARD_SOURCES = (ChangeRecord.Source.FOLLOW_UP, ChangeRecord.Source.PREVENTIVE)
+
+
+def _standard_lifecycle(change) -> list[dict] | None:
+    """The steps of a follow-up or preventive change's own lifecycle, with who took each and when."""
+    if change.source not in STANDARD_SOURCES:
+        return None
+    s = ChangeRecord.Status
+    order = [s.DRAFT, s.APPROVED, s.IMPLEMENTED, s.VERIFIED, s.CLOSED]
+    reached = order.index(change.status) if change.status in order else -1
+    who = {
+        s.DRAFT: (change.author, change.declared_at),
+        s.APPROVED: (change.approved_by, change.approved_at),
+        s.VERIFIED: (change.verified_by, change.verified_at),
+        s.CLOSED: (None, change.closed_at),
+    }
+    return [
+        {
+            "status": step.value,
+            "label": step.label,
+            "state": "done" if i < reached else "current" if i == reached else "pending",
+            "by": who.get(step, (None, None))[0] if i <= reached else None,
+            "at": who.get(step, (None, None))[1] if i <= reached else None,
+        }
+        for i, step in enumerate(order)
+    ]
+
+
 def _detail_context(request, change):
+    standard = _standard_lifecycle(change)
+    panels = subject_panels(ChangeRecord._meta.label)
+    if standard is not None:
+        panels = [p for p in panels if p.name not in EMERGENCY_ONLY_PANELS]
     bypass = preconditions.emergency_bypass(change)
     authorised = bypass is not None and bypass.status in (BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED)
     return {
         "bypass": bypass,
         "bypass_slots": preconditions.slot_status(bypass) if bypass else [],
         # EMG-E001: the emergency went on to the hotfix (or further) without its authorisation.
-        "emg_e001": not authorised and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
+        "emg_e001": standard is None
+        and not authorised
+        and change.status not in (ChangeRecord.Status.STUB, ChangeRecord.Status.CONVERTED),
         "change": change,
         "incident": change.incident,
         "commander": selectors.incident_commander_name(change=change, bypass=bypass),
@@ -82,12 +118,15 @@ def _detail_context(request, change):
         if change.status in (ChangeRecord.Status.DEPLOYED, ChangeRecord.Status.MONITORING)
         else [],
         "deviation_rule": change.rules.proceed_before_authorisation,
-        "can_sign_deviation": bypass is not None and not authorisation.proceed_deviation_problems(change, request.user),
-        "can_rerequest": not authorisation.authorisation_rerequest_problems(change, request.user),
+        "can_sign_deviation": standard is None
+        and bypass is not None
+        and not authorisation.proceed_deviation_problems(change, request.user),
+        "can_rerequest": standard is None and not authorisation.authorisation_rerequest_problems(change, request.user),
         **_incident_context(request, change),
         "can_edit": permissions.can_edit_change(change, request.user),
         "history": selectors.change_history(change=change, limit=50),
-        "panels": subject_panels(ChangeRecord._meta.label),
+        "panels": panels,
+        "standard_lifecycle": standard,
         "checklist": [(name, label, getattr(change, name)) for name, label in services.CHECKLIST_ITEMS.items()],
         **_post_incident_context(request, change, bypass),
     }
