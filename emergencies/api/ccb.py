@@ -28,6 +28,8 @@ class CCBSessionSerializer(serializers.ModelSerializer):
     change = serializers.CharField(source="change.identifier", read_only=True)
     chair = serializers.CharField(source="chair.username", read_only=True)
     decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
+    # blank while the session is open
+    outcome = serializers.ChoiceField(choices=Choice.choices, read_only=True, allow_blank=True)
     member_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     vote_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     url = serializers.SerializerMethodField()
