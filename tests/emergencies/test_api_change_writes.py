@@ -8,9 +8,8 @@ from django.utils import timezone
 
 from audits.models import ComplianceReport, Obligation
 from emergencies.models import GateResult, Incident, PreventiveMeasure, WarRoomEntry
-from emergencies.services import change_record_transition
+from emergencies.services import change_record_transition, warroom
 from emergencies.services import postincident as pi
-from emergencies.services import warroom
 from emergencies.services.communication import StatusUpdateInput, status_update_post
 from qms.models import ApiToken, Signature, SignerState
 from qms.roles import Role
