@@ -3,7 +3,7 @@ the same services and selectors as the pages."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -160,7 +160,15 @@ class CCBVote(ETagMixin, generics.GenericAPIView):
     serializer_class = VoteInputSerializer
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=VoteInputSerializer, responses={200: CCBSessionDetailSerializer})
+    @extend_schema(
+        request=VoteInputSerializer,
+        responses={200: CCBSessionDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "Vote", value={"choice": "approve", "comment": "Risk understood", "password": "…"}, request_only=True
+            )
+        ],
+    )
     def post(self, request, pk):
         session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
         data = self.get_serializer(data=request.data)
@@ -197,7 +205,15 @@ class CCBDecision(ETagMixin, generics.GenericAPIView):
     serializer_class = DecisionInputSerializer
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=DecisionInputSerializer, responses={200: CCBSessionDetailSerializer})
+    @extend_schema(
+        request=DecisionInputSerializer,
+        responses={200: CCBSessionDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "Decide", value={"outcome": "approve", "reason": "As voted", "password": "…"}, request_only=True
+            )
+        ],
+    )
     def post(self, request, pk):
         session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
         data = self.get_serializer(data=request.data)
