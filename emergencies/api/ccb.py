@@ -14,6 +14,7 @@ from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.security import signing_auth
@@ -129,6 +130,8 @@ class CCBSessionList(generics.ListAPIView):
     """Emergency CCB sessions, open ones first."""
 
     serializer_class = CCBSessionSerializer
+    filter_backends = [ChoiceOrderingFilter]
+    orderings = {"scheduled_at": ("scheduled_at", "pk"), "-scheduled_at": ("-scheduled_at", "-pk")}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):

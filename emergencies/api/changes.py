@@ -20,6 +20,7 @@ from emergencies.services.bypass import (
     can_request_bypass,
 )
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken, Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
@@ -125,6 +126,8 @@ class EmergencyListCreate(generics.ListCreateAPIView):
 
     serializer_class = ChangeRecordSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
+    filter_backends = [ChoiceOrderingFilter]
+    orderings = {"declared_at": ("declared_at", "pk"), "-declared_at": ("-declared_at", "-pk")}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -322,6 +325,8 @@ class BypassListCreate(generics.ListCreateAPIView):
 
     serializer_class = BypassRequestSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
+    filter_backends = [ChoiceOrderingFilter]
+    orderings = {"requested_at": ("requested_at", "pk"), "-requested_at": ("-requested_at", "-pk")}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -329,7 +334,7 @@ class BypassListCreate(generics.ListCreateAPIView):
         return selectors.bypass_list(user=self.request.user, status=self.request.query_params.get("status", ""))
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(_with_signatures(BypassRequestSerializer, page, many=True))
 
     @extend_schema(

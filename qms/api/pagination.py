@@ -57,3 +57,28 @@ class BoundedCursorPagination(CursorPagination):
                 }
             )
         return parameters
+
+
+class ChoiceOrderingFilter:
+    """``?ordering=`` one of the view's ``orderings`` (name -> fields) for a list paged by limit and offset;
+    anything else is a 400 naming the choices. Without it, the list keeps its selector's order."""
+
+    def filter_queryset(self, request, queryset, view):
+        orderings = getattr(view, "orderings", {})
+        chosen = request.query_params.get("ordering", "")
+        if not chosen:
+            return queryset
+        if chosen not in orderings:
+            raise serializers.ValidationError({"ordering": [f"One of: {', '.join(sorted(orderings))}."]})
+        return queryset.order_by(*orderings[chosen])
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "ordering",
+                "required": False,
+                "in": "query",
+                "description": "The order of the list.",
+                "schema": {"type": "string", "enum": sorted(getattr(view, "orderings", {}))},
+            }
+        ]

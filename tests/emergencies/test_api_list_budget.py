@@ -45,3 +45,20 @@ def test_a_list_costs_the_same_queries_for_more_rows(make_user, path):
     few = _queries(api, path)
     _add_rows(oncall, commander, qms, change, 8)
     assert _queries(api, path) == few
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/v1/emergencies/", "declared_at"), ("/api/v1/bypasses/", "requested_at")],
+)
+def test_lists_are_ordered_as_asked(make_user, path, field):
+    oncall = make_user(Role.ONCALL)
+    for n in range(3):
+        file_stub(oncall, now=timezone.now() - timedelta(hours=n))
+    api = as_(oncall)
+    oldest = [row["id"] for row in api.get(path, {"ordering": field}).json()["results"]]
+    newest = [row["id"] for row in api.get(path, {"ordering": f"-{field}"}).json()["results"]]
+    assert len(oldest) == 3 and oldest == newest[::-1]
+    refused = api.get(path, {"ordering": "title; drop table"})
+    assert refused.status_code == 400 and "ordering" in refused.json()["errors"][0]["field"]
+    assert as_(oncall).get("/api/v1/ccb/sessions/", {"ordering": "-scheduled_at"}).status_code == 200
