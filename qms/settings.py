@@ -390,6 +390,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
     "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
     "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
+    "WarRoomEntryKindEnum": "emergencies.models.warroom.WarRoomEntry.Kind",
+    "ReportKindEnum": "audits.models.ComplianceReport.Kind",
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

@@ -40,6 +40,7 @@ MAPPING = {
         ("api-post-mortem-reopening", "post", "post_mortem_reopen"),
         ("api-post-mortem-signatures", "post", "post_mortem_approve"),
         ("api-post-mortem-action-items", "post", "action_item_add"),
+        ("api-post-mortem-preventive-measures", "post", "preventive_measure_add"),
     ],
     "emergencies:action-item-status": ("api-action-item-status", "post", "action_item_set_status"),
     "emergencies:handoff-request": ("api-handoffs", "post", "handoff_request_create"),
@@ -48,6 +49,33 @@ MAPPING = {
     "qms:training-import": ("api-training-import", "post", "training_records_import"),
     "qms:delegations": ("api-delegations", "post", "delegation_create"),
     "qms:delegation-revoke": ("api-delegation-revocation", "post", "delegation_revoke"),
+    "emergencies:ccb-member-add": ("api-ccb-members", "post", "ccb_member_add"),
+    "emergencies:ccb-cancel": ("api-ccb-cancellation", "post", "ccb_session_cancel"),
+    "emergencies:ccb-convene": ("api-ccb-convene", "post", "ccb_session_convene"),
+    "emergencies:ccb-declare": ("api-gate-1", "post", "gate_declare_record"),
+    "emergencies:ccb-status-update": ("api-status-updates", "post", "status_update_post"),
+    "emergencies:war-room-update": ("api-status-updates", "post", "status_update_post"),
+    "emergencies:ccb-regulatory": ("api-regulatory-notifications", "post", "regulatory_notification_record"),
+    "emergencies:ccb-verification": ("api-verification", "post", "change_verification_set"),
+    "audits:report-list": ("api-report-list", "post", "report_generate"),
+    "audits:obligation-preventive-change": (
+        "api-obligation-preventive-change",
+        "post",
+        "obligation_preventive_change_meet",
+    ),
+    "audits:obligation-evidence": ("api-obligation-evidence", "post", "obligation_evidence_record"),
+    "emergencies:change-authorisation-rerequest": (
+        "api-authorisation-rerequest",
+        "post",
+        "change_authorisation_rerequest",
+    ),
+    "emergencies:change-proceed-deviation": ("api-proceed-deviation", "post", "change_proceed_before_authorisation"),
+    "emergencies:gate-results-bulk": ("api-gate-results-bulk", "post", "gate_results_record"),
+    "emergencies:github-pull-bypass": ("api-github-pull-bypass", "post", "github_bypass_request_create"),
+    "emergencies:incident-edit": ("api-incident", "patch", "incident_update"),
+    "emergencies:war-room-entry": ("api-war-room-entries", "post", "war_room_entry_post"),
+    "emergencies:war-room-prefill": ("api-post-mortem-timeline-prefill", "post", "post_mortem_timeline_prefill"),
+    "qms:user-signing-unlock": ("api-user-signing-unlock", "post", "signer_unlock"),
 }
 
 # Page writes not in the API yet (each is a gap, listed so that it is seen, not forgotten).
@@ -66,28 +94,9 @@ NOT_YET = {
     "emergencies:patch-units-from-incident",
     "emergencies:patch-unit-event",
     "emergencies:patch-audit",
-    "emergencies:ccb-member-add",
-    "emergencies:ccb-cancel",
-    "emergencies:ccb-convene",
-    "emergencies:ccb-declare",
-    "emergencies:ccb-status-update",
-    "emergencies:ccb-regulatory",
-    "emergencies:ccb-verification",
-    "audits:report-list",  # generating a compliance report (a POST on the list page)
-    "audits:obligation-preventive-change",
-    "emergencies:change-authorisation-rerequest",
-    "emergencies:change-proceed-deviation",
-    "emergencies:gate-results-bulk",
-    "emergencies:github-pull-bypass",
-    "emergencies:incident-edit",
-    "emergencies:war-room-entry",
-    "emergencies:war-room-update",
-    "emergencies:war-room-prefill",
-    "qms:user-signing-unlock",
-    "audits:obligation-evidence",  # recording a post-incident / post-deployment action done with evidence
 }
 # Writes of a mapped page route not in the API yet: (page route, the action the page posts)
-NOT_YET_ACTIONS = {("emergencies:post-mortem-action", "add-measure")}
+NOT_YET_ACTIONS: set[tuple[str, str]] = set()
 
 # Endpoints other systems call (alert sources, GitHub), each authenticated by its sender's signature: an
 # interface of its own for machines, not a page.

@@ -272,6 +272,46 @@ EXPECTED: dict[str, Case] = {
     "emergencies:war-room-entry": Case(every(405), post=by_role(WAR_ROOM, 400, 403, none=404)),
     "emergencies:war-room-update": Case(every(405), post=by_role(WORKERS, 400, 403, none=404)),
     "emergencies:war-room-prefill": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    # the CCB, a change's gates and communication, the war room, oversight and people in the API (the sample
+    # change's procedure has no CCB; the sample session, pull request, report, obligation and user do not exist)
+    "api-ccb-convene": Case(every(405, anon=API), post=by_role(ROLES, 403, 403, none=404, anon=API), json=True),
+    "api-ccb-members": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-ccb-cancellation": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    **{
+        name: Case(every(405, anon=API), post=by_role(ROLES, 403, 403, none=404, anon=API), json=True)
+        for name in ("api-gate-1", "api-regulatory-notifications", "api-verification")
+    },
+    "api-status-updates": Case(every(405, anon=API), post=by_role(WORKERS, 400, 403, none=404, anon=API), json=True),
+    # an empty deviation is a field error; the service refuses everyone but the change's commander
+    "api-proceed-deviation": Case(every(405, anon=API), post=by_role(ROLES, 400, 400, none=404, anon=API), json=True),
+    "api-authorisation-rerequest": Case(
+        every(405, anon=API), post=by_role(WORKERS, 400, 403, none=404, anon=API), json=True
+    ),
+    "api-gate-results-bulk": Case(
+        every(405, anon=API), post=by_role(VALIDATORS, 400, 403, none=404, anon=API), json=True
+    ),
+    "api-incident": Case(every(405, anon=API), post=every(405, anon=API), json=True),  # PATCH only
+    "api-github-pull-bypass": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-war-room-entries": Case(
+        by_role(ROLES, 200, 200, none=404, anon=API),
+        post=by_role(WAR_ROOM, 400, 403, none=404, anon=API),
+        json=True,
+    ),
+    **{
+        name: Case(every(405, anon=API), post=by_role(WORKERS, 400, 404, none=404, anon=API), json=True)
+        for name in ("api-post-mortem-timeline-prefill", "api-post-mortem-preventive-measures")
+    },
+    "api-report-list": Case(
+        by_role(OVERSIGHT, 200, 403, anon=API),
+        post=by_role(frozenset({"qms"}), 400, 403, anon=API),
+        data={"kind": "weekly", "date": "not-a-date"},
+        json=True,
+    ),
+    "api-report-detail": Case(every(404, anon=API)),
+    "api-obligation-preventive-change": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-obligation-evidence": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-user-signing": Case(every(404, anon=API)),
+    "api-user-signing-unlock": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     # oversight
     "audits:event-list": Case(by_role(OVERSIGHT, 200, 403)),
     "audits:chain-verify": Case(by_role(OVERSIGHT, 200, 403)),

@@ -170,6 +170,17 @@ def _gate_declare(make_user):
                 "gate1-password": PASSWORD,
             },
         ),
+        (
+            reverse("api-gate-1", args=[change.identifier]),
+            {
+                "warranted": True,
+                "severity": "CRITICAL",
+                "criteria": ["Immediate threat to life or spacecraft"],
+                "role": "safety",
+                "reason": "Uncommanded pitch in mode 3",
+                "password": PASSWORD,
+            },
+        ),
     )
 
 
@@ -213,7 +224,9 @@ def _proceed_deviation(make_user):
     commander = make_user(Role.COMMANDER)
     change = file_stub(oncall, commander=commander)
     url = reverse("emergencies:change-proceed-deviation", args=[change.identifier])
-    return Prepared(commander, (url, {"password": PASSWORD, "reason": "Checkout down, verbal go-ahead"}))
+    api = reverse("api-proceed-deviation", args=[change.identifier])
+    body = {"password": PASSWORD, "reason": "Checkout down, verbal go-ahead"}
+    return Prepared(commander, (url, body), (api, body))
 
 
 PATHS: dict[str, Callable] = {
@@ -228,7 +241,16 @@ PATHS: dict[str, Callable] = {
     "patch-approve": _patch_approve,
     "proceed-deviation": _proceed_deviation,
 }
-API_SIGNING = {"bypass-sign", "bypass-reject", "bypass-verbal", "ccb-vote", "ccb-decide", "post-mortem-approve"}
+API_SIGNING = {
+    "bypass-sign",
+    "bypass-reject",
+    "bypass-verbal",
+    "ccb-vote",
+    "ccb-decide",
+    "post-mortem-approve",
+    "gate-declare",
+    "proceed-deviation",
+}
 API_PATHS = [name for name in PATHS if name in API_SIGNING]
 
 

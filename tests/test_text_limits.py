@@ -14,16 +14,22 @@ from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
+from audits import api as api_audits
 from audits.models import AuditEvent
 from emergencies import forms as emergency_forms
 from emergencies import forms_ccb, forms_patch
 from emergencies.api import bypasses as api_bypasses
 from emergencies.api import ccb as api_ccb
+from emergencies.api import ccb_manage as api_ccb_manage
 from emergencies.api import changes as api_changes
+from emergencies.api import incidents as api_incidents
 from emergencies.api import lifecycle as api_lifecycle
+from emergencies.api import postmortem as api_postmortem
+from emergencies.api import warroom as api_warroom
 from emergencies.models import BypassRequest, ChangeRecord, Incident
 from emergencies.services import postincident as pi
 from emergencies.services.bypass import bypass_sign
+from qms.api import users as api_users
 from qms.limits import COMMENT_MAX, TEXT_MAX, text_limit_errors
 from qms.models import Signature, SignerState
 from qms.roles import Role
@@ -169,7 +175,8 @@ def test_every_text_field_of_the_forms_has_a_limit():
 
 def test_every_writable_text_field_of_the_api_has_a_limit():
     missing = []
-    for module in (api_changes, api_bypasses, api_ccb, api_lifecycle):
+    modules = (api_changes, api_bypasses, api_ccb, api_lifecycle, api_ccb_manage, api_incidents, api_warroom)
+    for module in (*modules, api_postmortem, api_audits, api_users):
         for serializer in _classes(module, serializers.Serializer):
             if not serializer.__name__.endswith(("Input", "InputSerializer", "CreateSerializer")):
                 continue  # a response's shape, never parsed from a request

@@ -3,7 +3,7 @@ the same services and selectors as the pages."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.security import signing_auth
@@ -28,6 +29,8 @@ class CCBSessionSerializer(serializers.ModelSerializer):
     change = serializers.CharField(source="change.identifier", read_only=True)
     chair = serializers.CharField(source="chair.username", read_only=True)
     decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
+    # blank while the session is open
+    outcome = serializers.ChoiceField(choices=Choice.choices, read_only=True, allow_blank=True)
     member_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     vote_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     url = serializers.SerializerMethodField()
@@ -127,6 +130,8 @@ class CCBSessionList(generics.ListAPIView):
     """Emergency CCB sessions, open ones first."""
 
     serializer_class = CCBSessionSerializer
+    filter_backends = [ChoiceOrderingFilter]
+    orderings = {"scheduled_at": ("scheduled_at", "pk"), "-scheduled_at": ("-scheduled_at", "-pk")}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -158,7 +163,15 @@ class CCBVote(ETagMixin, generics.GenericAPIView):
     serializer_class = VoteInputSerializer
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=VoteInputSerializer, responses={200: CCBSessionDetailSerializer})
+    @extend_schema(
+        request=VoteInputSerializer,
+        responses={200: CCBSessionDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "Vote", value={"choice": "approve", "comment": "Risk understood", "password": "…"}, request_only=True
+            )
+        ],
+    )
     def post(self, request, pk):
         session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
         data = self.get_serializer(data=request.data)
@@ -195,7 +208,15 @@ class CCBDecision(ETagMixin, generics.GenericAPIView):
     serializer_class = DecisionInputSerializer
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=DecisionInputSerializer, responses={200: CCBSessionDetailSerializer})
+    @extend_schema(
+        request=DecisionInputSerializer,
+        responses={200: CCBSessionDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "Decide", value={"outcome": "approve", "reason": "As voted", "password": "…"}, request_only=True
+            )
+        ],
+    )
     def post(self, request, pk):
         session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
         data = self.get_serializer(data=request.data)

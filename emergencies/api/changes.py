@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from emergencies.services.bypass import (
     can_request_bypass,
 )
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken, Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
@@ -125,13 +126,25 @@ class EmergencyListCreate(generics.ListCreateAPIView):
 
     serializer_class = ChangeRecordSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
+    filter_backends = [ChoiceOrderingFilter]
+    orderings = {"declared_at": ("declared_at", "pk"), "-declared_at": ("-declared_at", "-pk")}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
             raise PermissionDenied("You hold no role in the portal.")
         return selectors.change_list(user=self.request.user, status=self.request.query_params.get("status", ""))
 
-    @extend_schema(request=EmergencyStubCreateSerializer, responses={201: ChangeRecordSerializer})
+    @extend_schema(
+        request=EmergencyStubCreateSerializer,
+        responses={201: ChangeRecordSerializer},
+        examples=[
+            OpenApiExample(
+                "File a stub",
+                value={"title": "Checkout down", "category": "p1_incident", "problem_statement": "All orders fail."},
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request, *args, **kwargs):
         if not permissions.can_file_emergency(request.user):
             raise PermissionDenied("Your roles do not allow filing emergency changes.")
@@ -322,6 +335,8 @@ class BypassListCreate(generics.ListCreateAPIView):
 
     serializer_class = BypassRequestSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
+    filter_backends = [ChoiceOrderingFilter]
+    orderings = {"requested_at": ("requested_at", "pk"), "-requested_at": ("-requested_at", "-pk")}
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -329,10 +344,25 @@ class BypassListCreate(generics.ListCreateAPIView):
         return selectors.bypass_list(user=self.request.user, status=self.request.query_params.get("status", ""))
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(_with_signatures(BypassRequestSerializer, page, many=True))
 
-    @extend_schema(request=BypassRequestCreateSerializer, responses={201: BypassRequestSerializer})
+    @extend_schema(
+        request=BypassRequestCreateSerializer,
+        responses={201: BypassRequestSerializer},
+        examples=[
+            OpenApiExample(
+                "Request a bypass",
+                value={
+                    "repository": "shop/checkout",
+                    "pull_request": "#812",
+                    "checks": ["unit_tests"],
+                    "production_impact": "high",
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request, *args, **kwargs):
         if not can_request_bypass(request.user):
             raise PermissionDenied("Your roles do not allow requesting bypasses.")
@@ -358,7 +388,15 @@ class BypassSign(ETagMixin, generics.GenericAPIView):
     serializer_class = SignInputSerializer
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=SignInputSerializer, responses={200: BypassRequestSerializer})
+    @extend_schema(
+        request=SignInputSerializer,
+        responses={200: BypassRequestSerializer},
+        examples=[
+            OpenApiExample(
+                "Sign", value={"role": "lead", "password": "…", "comment": "Reviewed the diff"}, request_only=True
+            )
+        ],
+    )
     def post(self, request, identifier):
         bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
         data = self.get_serializer(data=request.data)
@@ -382,7 +420,15 @@ class BypassReject(ETagMixin, generics.GenericAPIView):
     serializer_class = RejectInputSerializer
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=RejectInputSerializer, responses={200: BypassRequestSerializer})
+    @extend_schema(
+        request=RejectInputSerializer,
+        responses={200: BypassRequestSerializer},
+        examples=[
+            OpenApiExample(
+                "Reject", value={"role": "lead", "password": "…", "reason": "No rollback plan"}, request_only=True
+            )
+        ],
+    )
     def post(self, request, identifier):
         bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
         data = self.get_serializer(data=request.data)

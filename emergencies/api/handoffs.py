@@ -84,7 +84,11 @@ class HandoffWithdrawal(ETagMixin, generics.GenericAPIView):
     serializer_class = HandoffWithdrawInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
 
-    @extend_schema(request=HandoffWithdrawInput, responses={200: HandoffSerializer})
+    @extend_schema(
+        request=HandoffWithdrawInput,
+        responses={200: HandoffSerializer},
+        examples=[OpenApiExample("Withdraw", value={"reason": "Done by someone else"}, request_only=True)],
+    )
     def post(self, request, pk):
         handoff = get_object_or_404(HandoffRequest.objects.select_related("change"), pk=pk)
         if handoff.change is not None:

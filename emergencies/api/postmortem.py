@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from emergencies import permissions, selectors
 from emergencies.api.changes import SignatureSerializer, SignInputSerializer, _call_service
-from emergencies.models import ActionItem, PostMortem
+from emergencies.models import ActionItem, PostMortem, PreventiveMeasure
 from emergencies.services import postincident
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import COMMENT_MAX, TEXT_MAX
@@ -32,12 +32,22 @@ class ActionItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PreventiveMeasureSerializer(serializers.ModelSerializer):
+    follow_up = serializers.CharField(source="follow_up.identifier", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = PreventiveMeasure
+        fields = ["id", "measure", "category", "priority", "follow_up"]
+        read_only_fields = fields
+
+
 class PostMortemSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(read_only=True)
     change = serializers.CharField(source="change.identifier", read_only=True)
     author = serializers.CharField(source="author.username", read_only=True)
     timeline = serializers.SerializerMethodField()
     action_items = ActionItemSerializer(many=True, read_only=True)
+    preventive_measures = PreventiveMeasureSerializer(many=True, read_only=True)
     signatures = serializers.SerializerMethodField()
 
     class Meta:
@@ -45,7 +55,7 @@ class PostMortemSerializer(serializers.ModelSerializer):
         fields = [
             *("id", "change", "status", "author"),
             *postincident.POST_MORTEM_FIELDS,
-            *("timeline", "action_items", "signatures"),
+            *("timeline", "action_items", "preventive_measures", "signatures"),
         ]
         read_only_fields = fields
 
@@ -79,6 +89,14 @@ class ActionItemInput(serializers.Serializer):
     action = serializers.CharField(max_length=300)
     owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
     due_date = serializers.DateField()
+
+
+class PreventiveMeasureInput(serializers.Serializer):
+    measure = serializers.CharField(max_length=300)
+    category = serializers.ChoiceField(choices=PreventiveMeasure.Category.values)
+    priority = serializers.ChoiceField(
+        choices=PreventiveMeasure.Priority.values, default=PreventiveMeasure.Priority.MEDIUM
+    )
 
 
 class ActionItemStatusInput(serializers.Serializer):
@@ -241,4 +259,26 @@ class ActionItemStatus(PostMortemWrite):
             lambda *, post_mortem, data: postincident.action_item_set_status(
                 item_id=item.pk, actor=request.user, status=data["status"]
             ),
+        )
+
+
+class PreventiveMeasures(PostMortemWrite):
+    """Add a preventive measure (monitoring, hardening, tests, documentation, process) to the post-mortem."""
+
+    serializer_class = PreventiveMeasureInput
+
+    @_doc(
+        PreventiveMeasureInput,
+        "Add a preventive measure",
+        {"measure": "Alert 30 days before a certificate expires", "category": "monitoring", "priority": "High"},
+        created=True,
+    )
+    def post(self, request, identifier):
+        return self.write(
+            request,
+            identifier,
+            lambda *, post_mortem, data: postincident.preventive_measure_add(
+                post_mortem_id=post_mortem.pk, actor=request.user, **data
+            ),
+            status.HTTP_201_CREATED,
         )

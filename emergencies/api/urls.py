@@ -1,8 +1,10 @@
 from django.urls import path
 
-from emergencies.api import bypasses, ccb, changes, handoffs, lifecycle, postmortem
+from audits import api as audits_api
+from emergencies.api import bypasses, ccb, ccb_manage, changes, handoffs, incidents, lifecycle, postmortem, warroom
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 from emergencies.views import deployment
+from qms.api import users
 
 CHANGE = "emergencies/<recordid:identifier>/"
 BYPASS = "bypasses/<recordid:identifier>/"
@@ -46,4 +48,57 @@ urlpatterns = [
     path("ccb/sessions/<int:pk>/vote/", ccb.CCBVote.as_view(), name="api-ccb-vote"),
     path("gates/deployment", deployment.DeploymentGate.as_view(), name="api-deployment-gate"),
     path("ccb/sessions/<int:pk>/decision/", ccb.CCBDecision.as_view(), name="api-ccb-decision"),
+    # running the CCB, a change's gates and communication
+    path(CHANGE + "ccb-sessions/", ccb_manage.CCBConvene.as_view(), name="api-ccb-convene"),
+    path("ccb/sessions/<int:pk>/members/", ccb_manage.CCBMembers.as_view(), name="api-ccb-members"),
+    path("ccb/sessions/<int:pk>/cancellation/", ccb_manage.CCBCancellation.as_view(), name="api-ccb-cancellation"),
+    path(CHANGE + "gate-1/", ccb_manage.Gate1Declaration.as_view(), name="api-gate-1"),
+    path(CHANGE + "status-updates/", ccb_manage.StatusUpdates.as_view(), name="api-status-updates"),
+    path(
+        CHANGE + "regulatory-notifications/",
+        ccb_manage.RegulatoryNotifications.as_view(),
+        name="api-regulatory-notifications",
+    ),
+    path(CHANGE + "verification/", ccb_manage.Verification.as_view(), name="api-verification"),
+    # authorisation, incident, gates in bulk, GitHub
+    path(CHANGE + "proceed-deviation/", incidents.ProceedDeviation.as_view(), name="api-proceed-deviation"),
+    path(
+        CHANGE + "authorisation-requests/",
+        incidents.AuthorisationRerequest.as_view(),
+        name="api-authorisation-rerequest",
+    ),
+    path(CHANGE + "gate-results/bulk/", incidents.GateResultsBulk.as_view(), name="api-gate-results-bulk"),
+    path(CHANGE + "incident/", incidents.IncidentUpdate.as_view(), name="api-incident"),
+    path(
+        "github/<int:repository_id>/pulls/<int:number>/bypasses/",
+        incidents.GitHubPullBypass.as_view(),
+        name="api-github-pull-bypass",
+    ),
+    # the war room
+    path(CHANGE + "war-room/entries/", warroom.WarRoomEntries.as_view(), name="api-war-room-entries"),
+    path(
+        POST_MORTEM + "timeline-prefill/",
+        warroom.PostMortemTimelinePrefill.as_view(),
+        name="api-post-mortem-timeline-prefill",
+    ),
+    path(
+        POST_MORTEM + "preventive-measures/",
+        postmortem.PreventiveMeasures.as_view(),
+        name="api-post-mortem-preventive-measures",
+    ),
+    # oversight and people
+    path("reports/", audits_api.Reports.as_view(), name="api-report-list"),
+    path("reports/<int:pk>/", audits_api.ReportDetail.as_view(), name="api-report-detail"),
+    path(
+        "obligations/<int:obligation_id>/preventive-change/",
+        audits_api.ObligationPreventiveChange.as_view(),
+        name="api-obligation-preventive-change",
+    ),
+    path(
+        "obligations/<int:obligation_id>/evidence/",
+        audits_api.ObligationEvidence.as_view(),
+        name="api-obligation-evidence",
+    ),
+    path("users/<int:user_id>/signing/", users.SigningState.as_view(), name="api-user-signing"),
+    path("users/<int:user_id>/signing/unlock/", users.SigningUnlock.as_view(), name="api-user-signing-unlock"),
 ]
