@@ -395,6 +395,44 @@ def _regulatory_follow_up(meet):
     meet(lambda: evidence_post("regulatory_follow_up", board.certlead), by=board.certlead)
 
 
+# --- people: training that qualifies signers --------------------------------------------------------------------
+
+
+@meets("recertification")
+def _recertification(meet):
+    from audits.training_receivers import training_expiry_sweep
+    from tests.factories import certify
+
+    holder, coordinator = user(Role.COMMANDER, trained=False), user(Role.QMS)
+    today = timezone.localdate()
+    certify(holder, ["incident_response_protocols"], completed_on=today - timedelta(days=350))
+    assert training_expiry_sweep() >= 1
+    form = {"user": holder.pk, "course": "incident_response_protocols", "completed_on": today.isoformat()}
+    form["evidence_reference"] = "LMS-2026-118"
+    meet(lambda: page(coordinator).post(reverse("qms:training-record"), form), by=coordinator)
+
+
+@meets("training_deviation")
+def _training_deviation(meet):
+    author, commander, _ = people()
+    change = file_stub(author, commander=commander)  # the Emergency Bypass Workflow allows the deviation
+    bypass = BypassRequest.objects.get(change=change)
+    untrained = user(Role.COMMANDER, trained=False)
+    url = reverse("emergencies:bypass-sign", args=[bypass.identifier])
+    response = page(untrained).post(url, {"role": "commander", "password": PASSWORD})
+    assert response.status_code == 302, _errors(response)
+    coordinator = user(Role.QMS)
+    courses = bypass.rules.required_courses(Role.COMMANDER)
+    body = {"user": untrained.username, "completed_on": timezone.localdate().isoformat(), "evidence_reference": "C-1"}
+
+    def record_all():
+        for course in courses:
+            response = api(coordinator).post(reverse("api-training-records"), {**body, "course": course}, format="json")
+        return response
+
+    meet(record_all, by=coordinator)
+
+
 # --- the tests ------------------------------------------------------------------------------------------------------
 
 
