@@ -366,7 +366,8 @@ def _principal(client, who: str):
     client.force_login(user)
 
 
-PUBLIC = {"login", "sso-login", "sso-login-callback", "healthz", "api-token", "github-webhook", "alert-intake"}  # the webhooks authenticate themselves
+# the webhooks authenticate themselves; the single sign-on pages are the sign-in's own
+PUBLIC = {"login", "sso-login", "sso-login-callback", "healthz", "api-token", "github-webhook", "alert-intake"}
 
 
 def _generic(name: str, url: str, method: str, who: str, status: int, location: str) -> str | None:
