@@ -362,12 +362,17 @@ def on_signature(sender, *, signature, subject, **kwargs):
 
 
 @receiver(core.signing_failed)
-def on_signing_failed(sender, *, user, failures, locked, **kwargs):
+def on_signing_failed(sender, *, user, failures, locked, reason="Wrong password", **kwargs):
+    password = reason == "Wrong password"
     services.audit_event_record(
-        action="signature.locked" if locked else "signature.wrong_password",
+        action="signature.locked"
+        if locked
+        else ("signature.wrong_password" if password else "signature.reauth_refused"),
         actor=user,
         subject=user,
-        reason=f"{failures} wrong password(s) in a row at signing",
+        reason=f"{failures} wrong password(s) in a row at signing"
+        if password
+        else f"{reason}: {failures} failure(s) in a row at signing",
         after={"failures": failures, "locked": locked},
     )
 

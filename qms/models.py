@@ -238,6 +238,7 @@ class Signature(models.Model):
 
     class Method(models.TextChoices):
         E_SIGNATURE = "e_signature", "Electronic signature"
+        SSO_REAUTH = "sso_reauth", "Electronic signature, re-authenticated at the identity provider"
         VERBAL = "verbal", "Verbal approval, recorded"
         WRITTEN = "written", "Written approval, recorded"
 
@@ -268,8 +269,8 @@ class Signature(models.Model):
         indexes = [models.Index(fields=["subject_type", "subject_id", "signed_at"], name="signature_subject")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(method="e_signature", recorded_by__isnull=True)
-                | (~Q(method="e_signature") & Q(recorded_by__isnull=False)),
+                condition=Q(method__in=["e_signature", "sso_reauth"], recorded_by__isnull=True)
+                | (Q(method__in=["verbal", "written"]) & Q(recorded_by__isnull=False)),
                 name="signature_recorded_by_matches_method",
             ),
         ]
@@ -294,7 +295,7 @@ class Signature(models.Model):
 
     @property
     def needs_confirmation(self) -> bool:
-        return self.method != self.Method.E_SIGNATURE
+        return self.method in (self.Method.VERBAL, self.Method.WRITTEN)
 
 
 class SignerState(models.Model):

@@ -26,7 +26,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from qms.models import User
-from qms.services.signatures import SigningAuth, signing_refusal
+from qms.services.signatures import SSO_PROOF_PREFIX, SigningAuth, signing_refusal
 
 # user, action ("enrolled", "verified", "failed", "removed"), request
 second_factor_event = Signal()
@@ -47,7 +47,19 @@ def signing_auth(request) -> SigningAuth:
     token = getattr(request, "auth", None)
     if token is not None:
         return SigningAuth(second_factor=False, token=token)
-    return SigningAuth(second_factor=user_has_verified_second_factor(request))
+    return SigningAuth(
+        second_factor=user_has_verified_second_factor(request), page=request.path, sso_proof=_sso_proof(request)
+    )
+
+
+def _sso_proof(request) -> str:
+    """A re-authentication proof a signing form posts in its password field (single sign-on), or ""."""
+    if request.method != "POST" or not getattr(request, "content_type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        return ""
+    password = request.POST.get("password", "")
+    return password.removeprefix(SSO_PROOF_PREFIX) if password.startswith(SSO_PROOF_PREFIX) else ""
 
 
 def second_factor_satisfied_for_signing(request) -> bool:

@@ -436,3 +436,33 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Single sign-on (OpenID Connect through mozilla-django-oidc; qms.sso) ------------------------------
+# Off by default: local passwords stay (small installs, break-glass admin accounts). When on, users are
+# created at their first sign-in, their roles come from the group claim (OIDC_ROLE_MAP: group=role, …) at
+# every sign-in, and a signature re-authenticates at the provider (prompt=login, max_age=0), accepted while
+# the ID token's auth_time is younger than SSO_REAUTH_MAX_AGE seconds.
+INSTALLED_APPS += ["qms.sso"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("qms.sso.context.sso")
+OIDC_ENABLED = env_bool("OIDC_ENABLED")
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_OP_ISSUER = env("OIDC_OP_ISSUER").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT")
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", "openid email profile groups")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = int(env("OIDC_TIMEOUT", "10"))
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-login-callback"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+QMS_OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+QMS_SSO_REAUTH_MAX_AGE = int(env("SSO_REAUTH_MAX_AGE", "300"))
+if OIDC_ENABLED:
+    from qms.sso.config import parse_role_map
+
+    QMS_OIDC_ROLE_MAP = parse_role_map(env("OIDC_ROLE_MAP"))
+    AUTHENTICATION_BACKENDS.append("qms.sso.backend.PortalOIDCBackend")

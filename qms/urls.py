@@ -61,6 +61,7 @@ from qms import security  # noqa: E402
 urlpatterns += [
     path("accounts/2fa/", security.second_factor_setup, name="second-factor-setup"),
     path("accounts/2fa/verify/", security.second_factor_verify, name="second-factor-verify"),
+    path("", include("qms.sso.urls")),
 ]
 
 handler403 = "qms.errors.permission_denied"

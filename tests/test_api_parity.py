@@ -108,6 +108,10 @@ NOT_RECORD_WRITES = {
     "logout",
     "second-factor-setup",
     "second-factor-verify",
+    "sso-login",  # single sign-on: the session's sign-in, and a re-authentication proof for a page's signature
+    "sso-login-callback",
+    "sso-reauth",
+    "sso-reauth-callback",
     "qms:preferences",
     "qms:api-token-create",
     "qms:api-token-revoke",

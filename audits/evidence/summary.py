@@ -65,9 +65,12 @@ def summary_context(*, data: dict, evidence: dict, names: dict[int, str], file_s
             "role": s["role"],
             "recorded_by": s["recorded_by"],
             "meaning": s["meaning"],
-            "method": {"e_signature": "", "verbal": "verbal, recorded", "written": "written, recorded"}.get(
-                s["method"], s["method"]
-            ),
+            "method": {
+                "e_signature": "",
+                "sso_reauth": "re-authenticated at the identity provider",
+                "verbal": "verbal, recorded",
+                "written": "written, recorded",
+            }.get(s["method"], s["method"]),
             "when": when(s["signed_at"]),
             "record": links[s["pointer"]]["record_label"],
             "content_hash": links[s["pointer"]]["content_sha256"],

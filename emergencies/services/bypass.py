@@ -483,7 +483,7 @@ def _check_approval_time(bypass: BypassRequest, approved_at: datetime, *, now: d
 def signature_confirm(*, signature_id: int, signer: User, password: str, auth: SigningAuth | None = None) -> Signature:
     """The named approver confirms a recorded verbal or written approval with their own signature."""
     verbal = Signature.objects.select_related("confirmation").get(pk=signature_id)
-    if verbal.method == Method.E_SIGNATURE:
+    if not verbal.needs_confirmation:
         raise ValidationError("Only a recorded verbal or written approval needs confirming.")
     if verbal.signer_id != signer.pk:
         raise PermissionDenied("Only the person who gave the approval can confirm it.")

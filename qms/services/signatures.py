@@ -19,6 +19,8 @@ from qms.roles import Role
 from qms.services.notifications import notification_queue
 
 SIGNING_LOCK_THRESHOLD = 5
+# A "password" that is a one-time re-authentication proof from the identity provider (qms.sso.proofs).
+SSO_PROOF_PREFIX = "sso-proof:"
 
 
 class SigningLocked(PermissionDenied):
@@ -40,6 +42,9 @@ class SigningAuth:
 
     second_factor: bool = False
     token: object | None = None
+    # The page's path the signature is posted to, and a re-authentication proof it carries (single sign-on).
+    page: str = ""
+    sso_proof: str = ""
 
 
 PASSWORD_ONLY = SigningAuth()
@@ -83,6 +88,8 @@ def signer_authenticate(*, user: User, password: str, auth: SigningAuth | None =
     Call this outside the signing transaction. The fifth wrong password in a row locks the user's
     signing and alerts the security officers. ``auth`` says how the request was authenticated: with a
     second factor required, a request that does not satisfy it is refused before the password is tried.
+    Under single sign-on, ``password`` may instead carry a re-authentication proof (``SSO_PROOF_PREFIX``,
+    see ``qms.sso.proofs``): it is used up here, and a refused proof counts as a wrong password.
     """
     signing_check(auth)
     with transaction.atomic():
@@ -90,35 +97,66 @@ def signer_authenticate(*, user: User, password: str, auth: SigningAuth | None =
         state = SignerState.objects.select_for_update().get(user=user)
         if state.locked_at is not None:
             raise SigningLocked("Your signing is locked after repeated wrong passwords; ask a security officer.")
-        if password and user.check_password(password):
+        if password and password.startswith(SSO_PROOF_PREFIX):
+            from qms.sso.proofs import proof_use
+
+            refusal = proof_use(user=user, secret=password.removeprefix(SSO_PROOF_PREFIX), auth=auth)
+        else:
+            refusal = None if password and user.check_password(password) else "Wrong password"
+        if refusal is None:
             if state.consecutive_failures:
                 state.consecutive_failures = 0
                 state._history_user, state._change_reason = user, "correct password"
                 state.save(update_fields=["consecutive_failures"])
             return
-        state.consecutive_failures += 1
-        locked = state.consecutive_failures >= SIGNING_LOCK_THRESHOLD
-        if locked:
-            state.locked_at = timezone.now()
-        state._history_user, state._change_reason = user, "wrong password at signing"
-        state.save(update_fields=["consecutive_failures", "locked_at"])
-        signals.signing_failed.send(sender=SignerState, user=user, failures=state.consecutive_failures, locked=locked)
-        if locked:
-            notification_queue(
-                recipients=User.objects.filter(is_active=True, groups__name=Role.SECURITY.group_name),
-                dedupe_prefix=f"signing-locked:{user.pk}:{state.locked_at.isoformat()}",
-                template="signing_locked",
-                context={"user": user, "failures": state.consecutive_failures},
-                link=f"/users/{user.pk}/",
-            )
+        locked = _signing_failure_count(state, refusal)
+    _signing_failure_raise(state, refusal, locked)
+
+
+def signer_failure_record(*, user: User, reason: str) -> None:
+    """A refused proof of identity at signing that was not a password (a cancelled, stale or wrong-user
+    re-authentication at the identity provider): counted like a wrong password, then raised."""
+    with transaction.atomic():
+        SignerState.objects.get_or_create(user=user)
+        state = SignerState.objects.select_for_update().get(user=user)
+        if state.locked_at is not None:
+            raise SigningLocked("Your signing is locked after repeated wrong passwords; ask a security officer.")
+        locked = _signing_failure_count(state, reason)
+    _signing_failure_raise(state, reason, locked)
+
+
+def _signing_failure_count(state: SignerState, reason: str) -> bool:
+    user = state.user
+    state.consecutive_failures += 1
+    locked = state.consecutive_failures >= SIGNING_LOCK_THRESHOLD
+    if locked:
+        state.locked_at = timezone.now()
+    state._history_user = user
+    state._change_reason = "wrong password at signing" if reason == "Wrong password" else f"at signing: {reason}"
+    state.save(update_fields=["consecutive_failures", "locked_at"])
+    signals.signing_failed.send(
+        sender=SignerState, user=user, failures=state.consecutive_failures, locked=locked, reason=reason
+    )
+    if locked:
+        notification_queue(
+            recipients=User.objects.filter(is_active=True, groups__name=Role.SECURITY.group_name),
+            dedupe_prefix=f"signing-locked:{user.pk}:{state.locked_at.isoformat()}",
+            template="signing_locked",
+            context={"user": user, "failures": state.consecutive_failures},
+            link=f"/users/{user.pk}/",
+        )
+    return locked
+
+
+def _signing_failure_raise(state: SignerState, reason: str, locked: bool) -> None:
     if locked:
         raise SigningLocked(
-            f"Wrong password. Signing is now locked after {SIGNING_LOCK_THRESHOLD} failures; "
+            f"{reason}. Signing is now locked after {SIGNING_LOCK_THRESHOLD} failures; "
             "the security officers have been alerted."
         )
     left = SIGNING_LOCK_THRESHOLD - state.consecutive_failures
     raise ValidationError(
-        {"password": [f"Wrong password. {left} attempt{'s' if left != 1 else ''} left before your signing is locked."]}
+        {"password": [f"{reason}. {left} attempt{'s' if left != 1 else ''} left before your signing is locked."]}
     )
 
 
@@ -173,6 +211,13 @@ def signature_record(
     from qms.services.qualification import signature_training_check
 
     signing_check(auth)
+    if auth is not None and auth.sso_proof:
+        from qms.sso.proofs import proof_used_by
+
+        if not proof_used_by(secret=auth.sso_proof, user=recorded_by or signer):
+            raise PermissionDenied("This re-authentication at the identity provider is not the signer's.")
+        if method == Signature.Method.E_SIGNATURE:
+            method = Signature.Method.SSO_REAUTH
     on_behalf_of = acting_for(signer, role)
     deviation = signature_training_check(subject=subject, signer=signer, role=role)
     now = timezone.now()
