@@ -102,7 +102,20 @@ class TrainingImport(generics.GenericAPIView):
     serializer_class = TrainingImportInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
 
-    @extend_schema(request=TrainingImportInput, responses={201: TrainingImportResult})
+    @extend_schema(
+        request=TrainingImportInput,
+        responses={201: TrainingImportResult},
+        examples=[
+            OpenApiExample(
+                "Import",
+                value={
+                    "csv": "username,course,completed_on,expires_on,evidence_reference\n"
+                    "commander,incident_response_protocols,2026-11-30,,LMS-4411\n"
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request):
         _check_recorder(request.user)
         data = self.get_serializer(data=request.data)
@@ -140,7 +153,23 @@ class Delegations(generics.GenericAPIView):
     serializer_class = DelegationInput
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=DelegationInput, responses={201: DelegationSerializer})
+    @extend_schema(
+        request=DelegationInput,
+        responses={201: DelegationSerializer},
+        examples=[
+            OpenApiExample(
+                "Delegate while on leave",
+                value={
+                    "delegate": "architect",
+                    "role": "lead",
+                    "starts_at": "2026-12-14T08:00:00Z",
+                    "ends_at": "2026-12-28T18:00:00Z",
+                    "reason": "Annual leave; the core architect signs development-lead approvals",
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -154,7 +183,11 @@ class DelegationRevocation(generics.GenericAPIView):
     serializer_class = DelegationRevokeInput
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=DelegationRevokeInput, responses={200: DelegationSerializer})
+    @extend_schema(
+        request=DelegationRevokeInput,
+        responses={200: DelegationSerializer},
+        examples=[OpenApiExample("Back early", value={"reason": "Back from leave early"}, request_only=True)],
+    )
     def post(self, request, pk):
         delegation = get_object_or_404(Delegation, pk=pk)
         if request.user.pk not in (delegation.delegator_id, delegation.delegate_id):
