@@ -205,7 +205,11 @@ def _patch_approve(make_user):
     )
     other_cm = make_user(Role.CM)
     url = reverse("emergencies:patch-approve", kwargs={"identifier": change.identifier, "version": package.version})
-    return Prepared(other_cm, (url, {"approve-role": "cm", "approve-password": PASSWORD}))
+    return Prepared(
+        other_cm,
+        (url, {"approve-role": "cm", "approve-password": PASSWORD}),
+        (reverse("api-patch-package-signatures", args=[package.identifier]), {"role": "cm", "password": PASSWORD}),
+    )
 
 
 def _proceed_deviation(make_user):
@@ -228,7 +232,15 @@ PATHS: dict[str, Callable] = {
     "patch-approve": _patch_approve,
     "proceed-deviation": _proceed_deviation,
 }
-API_SIGNING = {"bypass-sign", "bypass-reject", "bypass-verbal", "ccb-vote", "ccb-decide", "post-mortem-approve"}
+API_SIGNING = {
+    "bypass-sign",
+    "bypass-reject",
+    "bypass-verbal",
+    "ccb-vote",
+    "ccb-decide",
+    "post-mortem-approve",
+    "patch-approve",
+}
 API_PATHS = [name for name in PATHS if name in API_SIGNING]
 
 

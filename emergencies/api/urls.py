@@ -1,12 +1,14 @@
 from django.urls import path
 
-from emergencies.api import bypasses, ccb, changes, handoffs, lifecycle, postmortem
+from emergencies.api import bypasses, ccb, changes, followups, handoffs, lifecycle, patch_units, patches, postmortem
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 from emergencies.views import deployment
 
 CHANGE = "emergencies/<recordid:identifier>/"
 BYPASS = "bypasses/<recordid:identifier>/"
 POST_MORTEM = CHANGE + "post-mortem/"
+PACKAGE = "patch-packages/<str:package>/"
+UNIT = PACKAGE + "units/<str:serial>/"
 urlpatterns = [
     path("emergencies/", changes.EmergencyListCreate.as_view(), name="api-emergency-list"),
     path(CHANGE, changes.EmergencyDetail.as_view(), name="api-emergency-detail"),
@@ -46,4 +48,35 @@ urlpatterns = [
     path("ccb/sessions/<int:pk>/vote/", ccb.CCBVote.as_view(), name="api-ccb-vote"),
     path("gates/deployment", deployment.DeploymentGate.as_view(), name="api-deployment-gate"),
     path("ccb/sessions/<int:pk>/decision/", ccb.CCBDecision.as_view(), name="api-ccb-decision"),
+    # patch packages of CM-WF-EMERGENCY changes (emergencies.api.patches, .patch_units, .followups)
+    path(CHANGE + "patch-packages/", patches.PatchPackageCreate.as_view(), name="api-patch-package-create"),
+    path(CHANGE + "follow-up-documents/", followups.FollowUpDocuments.as_view(), name="api-follow-up-documents"),
+    path(
+        POST_MORTEM + "measures/<int:measure_id>/follow-up/",
+        followups.MeasureFollowUp.as_view(),
+        name="api-measure-follow-up",
+    ),
+    path("patch-packages/", patches.PatchPackageList.as_view(), name="api-patch-package-list"),
+    path(PACKAGE, patches.PatchPackageDetail.as_view(), name="api-patch-package-detail"),
+    path(PACKAGE + "artifacts/", patches.PatchArtifacts.as_view(), name="api-patch-artifacts"),
+    path(PACKAGE + "artifacts/upload/", patches.PatchArtifactUpload.as_view(), name="api-patch-artifact-upload"),
+    path(PACKAGE + "artifacts/<int:artifact_id>/", patches.PatchArtifactDetail.as_view(), name="api-patch-artifact"),
+    path(
+        PACKAGE + "artifacts/<int:artifact_id>/verification/",
+        patches.PatchArtifactVerification.as_view(),
+        name="api-patch-artifact-verification",
+    ),
+    path(PACKAGE + "signatures/", patches.PatchPackageSignatures.as_view(), name="api-patch-package-signatures"),
+    path(PACKAGE + "withdrawal/", patches.PatchPackageWithdrawal.as_view(), name="api-patch-package-withdrawal"),
+    path(PACKAGE + "configuration-audit/", patches.ConfigurationAudit.as_view(), name="api-patch-configuration-audit"),
+    path(PACKAGE + "units/", patch_units.Units.as_view(), name="api-patch-units"),
+    path(
+        PACKAGE + "units/from-incident/", patch_units.UnitsFromIncident.as_view(), name="api-patch-units-from-incident"
+    ),
+    path(UNIT, patch_units.UnitDetail.as_view(), name="api-patch-unit"),
+    path(UNIT + "send/", patch_units.UnitSend.as_view(), name="api-patch-unit-send"),
+    path(UNIT + "acknowledge/", patch_units.UnitAcknowledge.as_view(), name="api-patch-unit-acknowledge"),
+    path(UNIT + "install/", patch_units.UnitInstall.as_view(), name="api-patch-unit-install"),
+    path(UNIT + "verify/", patch_units.UnitVerify.as_view(), name="api-patch-unit-verify"),
+    path(UNIT + "roll-back/", patch_units.UnitRollBack.as_view(), name="api-patch-unit-roll-back"),
 ]
