@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from emergencies import selectors
 from emergencies.api.changes import ChangeRecordSerializer
-from emergencies.api.patches import call, change_with_packages
+from emergencies.api.patch_common import call, change_with_packages
 from emergencies.models import PostMortem, PreventiveMeasure
 from emergencies.models.patch import FOLLOW_UP_LABELS, FollowUpDocument
 from emergencies.services import patch as patch_services

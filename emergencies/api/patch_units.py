@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from emergencies.api.patches import PackageWrite, call, package_get, require_edit
+from emergencies.api.patch_common import PACKAGE_PARAM, PackageWrite, call, package_get, require_edit
 from emergencies.models.patch import PatchPackage, UnitDistribution, UnitEvent
 from emergencies.services import patch as services
 from qms.api.concurrency import ETagMixin, precondition_check
@@ -25,6 +25,13 @@ from qms.limits import COMMENT_MAX
 from qms.models import ApiToken
 
 Kind = UnitEvent.Kind
+SERIAL_PARAM = OpenApiParameter(
+    "serial",
+    str,
+    OpenApiParameter.PATH,
+    description="The unit's serial number.",
+    examples=[OpenApiExample("A unit", value="SN-100")],
+)
 
 
 class UnitEventSerializer(serializers.ModelSerializer):
@@ -173,12 +180,13 @@ class Units(PackageWrite, generics.ListAPIView):
     @extend_schema(
         responses={200: UnitSerializer(many=True)},
         parameters=[
+            PACKAGE_PARAM,
             OpenApiParameter(
                 "install_status",
                 enum=UnitDistribution.InstallStatus.values,
                 required=False,
                 examples=[OpenApiExample("Not installed yet", value="pending")],
-            )
+            ),
         ],
     )
     def get(self, request, package):
@@ -236,6 +244,7 @@ class UnitDetail(ETagMixin, generics.GenericAPIView):
 
     serializer_class = UnitSerializer
 
+    @extend_schema(parameters=[PACKAGE_PARAM, SERIAL_PARAM])
     def get(self, request, package, serial):
         return Response(unit_data(unit_get(package_get(request, package), serial)))
 

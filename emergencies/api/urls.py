@@ -1,6 +1,17 @@
 from django.urls import path
 
-from emergencies.api import bypasses, ccb, changes, followups, handoffs, lifecycle, patch_units, patches, postmortem
+from emergencies.api import (
+    bypasses,
+    ccb,
+    changes,
+    followups,
+    handoffs,
+    lifecycle,
+    patch_artifacts,
+    patch_units,
+    patches,
+    postmortem,
+)
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 from emergencies.views import deployment
 
@@ -58,12 +69,18 @@ urlpatterns = [
     ),
     path("patch-packages/", patches.PatchPackageList.as_view(), name="api-patch-package-list"),
     path(PACKAGE, patches.PatchPackageDetail.as_view(), name="api-patch-package-detail"),
-    path(PACKAGE + "artifacts/", patches.PatchArtifacts.as_view(), name="api-patch-artifacts"),
-    path(PACKAGE + "artifacts/upload/", patches.PatchArtifactUpload.as_view(), name="api-patch-artifact-upload"),
-    path(PACKAGE + "artifacts/<int:artifact_id>/", patches.PatchArtifactDetail.as_view(), name="api-patch-artifact"),
+    path(PACKAGE + "artifacts/", patch_artifacts.PatchArtifacts.as_view(), name="api-patch-artifacts"),
+    path(
+        PACKAGE + "artifacts/upload/", patch_artifacts.PatchArtifactUpload.as_view(), name="api-patch-artifact-upload"
+    ),
+    path(
+        PACKAGE + "artifacts/<int:artifact_id>/",
+        patch_artifacts.PatchArtifactDetail.as_view(),
+        name="api-patch-artifact",
+    ),
     path(
         PACKAGE + "artifacts/<int:artifact_id>/verification/",
-        patches.PatchArtifactVerification.as_view(),
+        patch_artifacts.PatchArtifactVerification.as_view(),
         name="api-patch-artifact-verification",
     ),
     path(PACKAGE + "signatures/", patches.PatchPackageSignatures.as_view(), name="api-patch-package-signatures"),

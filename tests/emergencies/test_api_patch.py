@@ -174,6 +174,25 @@ def test_build_verify_approve_and_distribute(change, oncall, cm, release, client
     assert [row["ok"] for row in audit.json()["configuration_audit"]] == [True, False, False]
 
 
+def test_a_retried_start_files_one_package_and_an_entered_hash_is_verified_by_upload(change, oncall):
+    author = as_(oncall)
+    create = f"{API}emergencies/{change.identifier}/patch-packages/"
+    first = author.post(create, {"summary": "fix"}, format="json", HTTP_IDEMPOTENCY_KEY="start-1")
+    again = author.post(create, {"summary": "fix"}, format="json", HTTP_IDEMPOTENCY_KEY="start-1")
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert PatchPackage.objects.count() == 1 and first.json()["summary"] == "fix"
+    package = first.json()["id"]
+    entered = author.post(pkg(package, "artifacts/"), {"filename": "fw.bin", "sha256": FIRMWARE_SHA}, format="json")
+    url = pkg(package, f"artifacts/{entered.json()['id']}/verification/")
+    wrong = author.post(url, {"file": SimpleUploadedFile("fw.bin", b"another build")}, format="multipart")
+    assert "file" in problem_fields(wrong) and not PatchArtifact.objects.get().is_verified
+    both = author.post(url, {"file": SimpleUploadedFile("fw.bin", FIRMWARE), "sha256": FIRMWARE_SHA})
+    assert both.status_code == 400
+    verified = author.post(url, {"file": SimpleUploadedFile("fw.bin", FIRMWARE)}, format="multipart")
+    assert verified.status_code == 200 and verified.json()["verification_method"] == "upload_matched"
+    assert verified.json()["has_file"] and verified["ETag"]
+
+
 def test_a_removed_file_and_a_withdrawn_package(change, oncall, cm):  # noqa: F811
     package = draft(change, oncall)
     artifact = upload(package, oncall)
@@ -296,3 +315,33 @@ def test_follow_up_documents(change, oncall, reviewer, auditor):  # noqa: F811
     assert done.status_code == 201 and done.json()["label"] == "Updated SBOM", done.content
     assert as_(oncall).post(url, body, format="json").status_code == 400  # written once
     assert FollowUpDocument.objects.filter(change=deployed).count() == 1
+
+
+def test_a_preventive_measure_becomes_a_follow_up_change_once(oncall, commander, make_user, auditor):
+    from emergencies.models import ChangeRecord
+    from emergencies.services.postincident import post_mortem_start, preventive_measure_add
+    from tests.factories import authorise, deploy_and_resolve
+
+    change = file_stub(oncall, commander=commander)
+    authorise(change, commander)
+    change = deploy_and_resolve(change, reviewer=make_user(Role.ONCALL), commander=commander)
+    post_mortem = post_mortem_start(change_id=change.pk, actor=oncall)
+    measure = preventive_measure_add(
+        post_mortem_id=post_mortem.pk,
+        actor=oncall,
+        measure="Alert on retry storms",
+        category="monitoring",
+        priority="High",
+    )
+    url = f"{API}emergencies/{change.identifier}/post-mortem/measures/{measure.pk}/follow-up/"
+    assert as_(auditor).post(url, {}, format="json").status_code == 403
+    assert as_(oncall, scopes=["read"]).post(url, {}, format="json").status_code == 403
+    assert as_(make_user()).post(url, {}, format="json").status_code == 404
+    assert not ChangeRecord.objects.filter(parent=change).exists()
+    created = as_(oncall).post(url, {}, format="json")
+    assert created.status_code == 201 and created.json()["source"] == "preventive", created.content
+    again = as_(oncall).post(url, {}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == created.json()["id"]
+    assert ChangeRecord.objects.filter(parent=change).count() == 1
+    missing = f"{API}emergencies/{change.identifier}/post-mortem/measures/999999/follow-up/"
+    assert as_(oncall).post(missing, {}, format="json").status_code == 404
