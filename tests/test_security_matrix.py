@@ -251,7 +251,7 @@ EXPECTED: dict[str, Case] = {
     "api-ccb-vote": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "api-ccb-decision": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     # patch packages in the API: the sample change's procedure has none (404 for everyone who sees the change),
-    # the sample package "x", unit "x" and file 999999 do not exist
+    # the sample package, unit "x" and file 999999 do not exist
     "api-patch-package-list": Case(by_role(ROLES, 200, 200, none=403, anon=API), post=every(405, anon=API), json=True),
     **{
         name: Case(every(404, anon=API), post=every(405, anon=API), json=True)
@@ -318,6 +318,7 @@ ADMIN_EXCEPTIONS = {
 ADMIN_DEFAULT = every(302, anon=302)
 
 SAMPLE_KWARGS = {"transition": "start_hotfix", "signature_id": 999999, "app_label": "qms", "fmt": "md"}
+SAMPLE_KWARGS["package"] = "PATCH-MISSING-v1"  # a patch package that does not exist
 
 
 def _walk(patterns, prefix: str = "", namespace: str | None = None):

@@ -22,11 +22,34 @@ from qms.models import ApiToken
 from qms.services import signatures_for
 
 PACKAGE_RELATED = ("change", "author", "approved_by", "configuration_audited_by")
+PACKAGE_ID_REGEX = r"PATCH-[A-Z0-9]+(?:-[A-Z0-9]+)*-v[0-9]{1,9}"
+SERIAL_REGEX = r"[^/]{1,100}"
+
+
+class PackageIdConverter:
+    """``PATCH-…-v<version>`` in a URL (the OpenAPI schema gives it as the parameter's pattern)."""
+
+    regex = PACKAGE_ID_REGEX
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class SerialConverter(PackageIdConverter):
+    """A unit's serial number: up to 100 characters, no slash."""
+
+    regex = SERIAL_REGEX
+
+
 PACKAGE_PARAM = OpenApiParameter(
     "package",
     str,
     OpenApiParameter.PATH,
     description="The package's identifier: PATCH-…-v<version>.",
+    pattern=f"^{PACKAGE_ID_REGEX}$",
     examples=[OpenApiExample("A package", value="PATCH-EMG-20261201-0310-v1")],
 )
 ARTIFACT_PARAM = OpenApiParameter(

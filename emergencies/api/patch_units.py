@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from emergencies.api.patch_common import PACKAGE_PARAM, PackageWrite, call, package_get, require_edit
+from emergencies.api.patch_common import PACKAGE_PARAM, SERIAL_REGEX, PackageWrite, call, package_get, require_edit
 from emergencies.models.patch import PatchPackage, UnitDistribution, UnitEvent
 from emergencies.services import patch as services
 from qms.api.concurrency import ETagMixin, precondition_check
@@ -30,6 +30,7 @@ SERIAL_PARAM = OpenApiParameter(
     str,
     OpenApiParameter.PATH,
     description="The unit's serial number.",
+    pattern=f"^{SERIAL_REGEX}$",
     examples=[OpenApiExample("A unit", value="SN-100")],
 )
 

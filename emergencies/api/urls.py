@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from emergencies.api import (
     bypasses,
@@ -12,14 +12,18 @@ from emergencies.api import (
     patches,
     postmortem,
 )
+from emergencies.api.patch_common import PackageIdConverter, SerialConverter
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 from emergencies.views import deployment
+
+register_converter(PackageIdConverter, "patchid")
+register_converter(SerialConverter, "serial")
 
 CHANGE = "emergencies/<recordid:identifier>/"
 BYPASS = "bypasses/<recordid:identifier>/"
 POST_MORTEM = CHANGE + "post-mortem/"
-PACKAGE = "patch-packages/<str:package>/"
-UNIT = PACKAGE + "units/<str:serial>/"
+PACKAGE = "patch-packages/<patchid:package>/"
+UNIT = PACKAGE + "units/<serial:serial>/"
 urlpatterns = [
     path("emergencies/", changes.EmergencyListCreate.as_view(), name="api-emergency-list"),
     path(CHANGE, changes.EmergencyDetail.as_view(), name="api-emergency-detail"),
