@@ -388,6 +388,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "BypassStatusEnum": "emergencies.models.bypass.BypassRequest.Status",
     "CCBSessionStatusEnum": "emergencies.models.ccb.CCBSession.Status",
     "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
+    "PatchArtifactKindEnum": "emergencies.models.patch.PatchArtifact.Kind",
+    "UnitEventKindEnum": "emergencies.models.patch.UnitEvent.Kind",
+    "UnitChannelEnum": "emergencies.models.patch.UnitDistribution.Channel",
     "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
     "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
     "WarRoomEntryKindEnum": "emergencies.models.warroom.WarRoomEntry.Kind",

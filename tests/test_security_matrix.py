@@ -270,6 +270,36 @@ EXPECTED: dict[str, Case] = {
     "api-ccb-session-detail": Case(every(404, anon=API)),
     "api-ccb-vote": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "api-ccb-decision": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    # patch packages in the API: the sample change's procedure has none (404 for everyone who sees the change),
+    # the sample package, unit "x" and file 999999 do not exist
+    "api-patch-package-list": Case(by_role(ROLES, 200, 200, none=403, anon=API), post=every(405, anon=API), json=True),
+    **{
+        name: Case(every(404, anon=API), post=every(405, anon=API), json=True)
+        for name in ("api-patch-package-detail", "api-patch-artifact", "api-patch-unit")
+    },
+    **{
+        name: Case(every(404, anon=API), post=every(404, anon=API), json=True)
+        for name in ("api-patch-artifacts", "api-patch-units")
+    },
+    **{
+        name: Case(every(405, anon=API), post=every(404, anon=API), json=True)
+        for name in (
+            "api-patch-package-create",
+            "api-follow-up-documents",
+            "api-measure-follow-up",
+            "api-patch-artifact-upload",
+            "api-patch-artifact-verification",
+            "api-patch-package-signatures",
+            "api-patch-package-withdrawal",
+            "api-patch-configuration-audit",
+            "api-patch-units-from-incident",
+            "api-patch-unit-send",
+            "api-patch-unit-acknowledge",
+            "api-patch-unit-install",
+            "api-patch-unit-verify",
+            "api-patch-unit-roll-back",
+        )
+    },
     # emergencies: the war room (the sample change's procedure has no communication plan; the post-mortem
     # was started by the POST to post-mortem-start before, so picking no rows is told so and redirected)
     "emergencies:war-room": Case(SEEN),
@@ -348,6 +378,7 @@ ADMIN_EXCEPTIONS = {
 ADMIN_DEFAULT = every(302, anon=302)
 
 SAMPLE_KWARGS = {"transition": "start_hotfix", "signature_id": 999999, "app_label": "qms", "fmt": "md"}
+SAMPLE_KWARGS["package"] = "PATCH-MISSING-v1"  # a patch package that does not exist
 
 
 def _walk(patterns, prefix: str = "", namespace: str | None = None):

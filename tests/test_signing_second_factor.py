@@ -216,7 +216,11 @@ def _patch_approve(make_user):
     )
     other_cm = make_user(Role.CM)
     url = reverse("emergencies:patch-approve", kwargs={"identifier": change.identifier, "version": package.version})
-    return Prepared(other_cm, (url, {"approve-role": "cm", "approve-password": PASSWORD}))
+    return Prepared(
+        other_cm,
+        (url, {"approve-role": "cm", "approve-password": PASSWORD}),
+        (reverse("api-patch-package-signatures", args=[package.identifier]), {"role": "cm", "password": PASSWORD}),
+    )
 
 
 def _proceed_deviation(make_user):
@@ -250,6 +254,7 @@ API_SIGNING = {
     "post-mortem-approve",
     "gate-declare",
     "proceed-deviation",
+    "patch-approve",
 }
 API_PATHS = [name for name in PATHS if name in API_SIGNING]
 

@@ -22,8 +22,12 @@ from emergencies.api import bypasses as api_bypasses
 from emergencies.api import ccb as api_ccb
 from emergencies.api import ccb_manage as api_ccb_manage
 from emergencies.api import changes as api_changes
+from emergencies.api import followups as api_followups
 from emergencies.api import incidents as api_incidents
 from emergencies.api import lifecycle as api_lifecycle
+from emergencies.api import patch_artifacts as api_patch_artifacts
+from emergencies.api import patch_units as api_patch_units
+from emergencies.api import patches as api_patches
 from emergencies.api import postmortem as api_postmortem
 from emergencies.api import warroom as api_warroom
 from emergencies.models import BypassRequest, ChangeRecord, Incident
@@ -176,7 +180,8 @@ def test_every_text_field_of_the_forms_has_a_limit():
 def test_every_writable_text_field_of_the_api_has_a_limit():
     missing = []
     modules = (api_changes, api_bypasses, api_ccb, api_lifecycle, api_ccb_manage, api_incidents, api_warroom)
-    for module in (*modules, api_postmortem, api_audits, api_users):
+    patch_modules = (api_patches, api_patch_artifacts, api_patch_units, api_followups)
+    for module in (*modules, *patch_modules, api_postmortem, api_audits, api_users):
         for serializer in _classes(module, serializers.Serializer):
             if not serializer.__name__.endswith(("Input", "InputSerializer", "CreateSerializer")):
                 continue  # a response's shape, never parsed from a request

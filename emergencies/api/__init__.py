@@ -1,6 +1,7 @@
 """REST API of the emergency lifecycle, one module per sub-domain, thin over the same services and selectors
 as the pages: ``changes`` (emergencies and bypass requests: list, detail, file, sign, reject), ``lifecycle``
-(writes on a change), ``bypasses`` (writes on a bypass), ``ccb``. ``urls`` mounts them under /api/v1/."""
+(writes on a change), ``bypasses`` (writes on a bypass), ``ccb``, ``patches``, ``patch_artifacts`` and
+``patch_units`` (the patch package), ``followups``. ``urls`` mounts them under /api/v1/."""
 
 from emergencies.api.bypasses import Remediations, SignatureConfirmation, VerbalApprovals, Withdrawal
 from emergencies.api.ccb import CCBSessionDetail, CCBSessionList, CCBVote

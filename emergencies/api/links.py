@@ -65,4 +65,69 @@ def add_links(result, generator, request, public):
         operation = paths.get(API + path, {}).get(method)
         if operation and status in operation.get("responses", {}):
             _add(operation["responses"][status], change_targets, BYPASS_CHANGE)
+    add_patch_links(paths)
     return result
+
+
+# Patch packages: a package is named by its identifier (``{package}``), a unit by the package and its serial
+# number, a file by the package and its id. (source path, method, status) -> where the names are in the answer
+PACKAGE = API + "patch-packages/{package}/"
+UNIT = PACKAGE + "units/{serial}/"
+ARTIFACT = PACKAGE + "artifacts/{artifact_id}/"
+PATCH_LINKS = {
+    PACKAGE: [
+        (API + "emergencies/{identifier}/patch-packages/", "post", "201", {"package": "$response.body#/id"}),
+        (API + "patch-packages/", "get", "200", {"package": "$response.body#/results/0/id"}),
+        (PACKAGE, "get", "200", {"package": "$response.body#/id"}),
+    ],
+    UNIT: [
+        (
+            PACKAGE + "units/",
+            "post",
+            "201",
+            {"package": "$response.body#/package", "serial": "$response.body#/serial_number"},
+        ),
+        (
+            PACKAGE + "units/",
+            "get",
+            "200",
+            {"package": "$request.path.package", "serial": "$response.body#/results/0/serial_number"},
+        ),
+    ],
+    ARTIFACT: [
+        (
+            PACKAGE + "artifacts/",
+            "post",
+            "201",
+            {"package": "$request.path.package", "artifact_id": "$response.body#/id"},
+        ),
+        (
+            PACKAGE + "artifacts/upload/",
+            "post",
+            "201",
+            {"package": "$request.path.package", "artifact_id": "$response.body#/id"},
+        ),
+    ],
+}
+
+
+def add_patch_links(paths: dict) -> None:
+    for prefix, sources in PATCH_LINKS.items():
+        targets = sorted(
+            (path, method, operation["operationId"])
+            for path, item in paths.items()
+            if path.startswith(prefix)
+            and (prefix != PACKAGE or ("{serial}" not in path and "{artifact_id}" not in path))
+            for method, operation in item.items()
+            if isinstance(operation, dict) and "operationId" in operation
+        )
+        for source, method, status, parameters in sources:
+            response = paths.get(source, {}).get(method, {}).get("responses", {}).get(status)
+            if response is None:
+                continue
+            links = response.setdefault("links", {})
+            for path, target_method, operation_id in targets:
+                if (path, target_method) == (source, method):
+                    continue
+                wanted = {name: value for name, value in parameters.items() if "{" + name + "}" in path}
+                links.setdefault(_link_name(path, target_method), {"operationId": operation_id, "parameters": wanted})

@@ -1,14 +1,34 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from audits import api as audits_api
-from emergencies.api import bypasses, ccb, ccb_manage, changes, handoffs, incidents, lifecycle, postmortem, warroom
+from emergencies.api import (
+    bypasses,
+    ccb,
+    ccb_manage,
+    changes,
+    followups,
+    handoffs,
+    incidents,
+    lifecycle,
+    patch_artifacts,
+    patch_units,
+    patches,
+    postmortem,
+    warroom,
+)
+from emergencies.api.patch_common import PackageIdConverter, SerialConverter
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 from emergencies.views import deployment
 from qms.api import users
 
+register_converter(PackageIdConverter, "patchid")
+register_converter(SerialConverter, "serial")
+
 CHANGE = "emergencies/<recordid:identifier>/"
 BYPASS = "bypasses/<recordid:identifier>/"
 POST_MORTEM = CHANGE + "post-mortem/"
+PACKAGE = "patch-packages/<patchid:package>/"
+UNIT = PACKAGE + "units/<serial:serial>/"
 urlpatterns = [
     path("emergencies/", changes.EmergencyListCreate.as_view(), name="api-emergency-list"),
     path(CHANGE, changes.EmergencyDetail.as_view(), name="api-emergency-detail"),
@@ -101,4 +121,41 @@ urlpatterns = [
     ),
     path("users/<int:user_id>/signing/", users.SigningState.as_view(), name="api-user-signing"),
     path("users/<int:user_id>/signing/unlock/", users.SigningUnlock.as_view(), name="api-user-signing-unlock"),
+    # patch packages of CM-WF-EMERGENCY changes (emergencies.api.patches, .patch_units, .followups)
+    path(CHANGE + "patch-packages/", patches.PatchPackageCreate.as_view(), name="api-patch-package-create"),
+    path(CHANGE + "follow-up-documents/", followups.FollowUpDocuments.as_view(), name="api-follow-up-documents"),
+    path(
+        POST_MORTEM + "measures/<int:measure_id>/follow-up/",
+        followups.MeasureFollowUp.as_view(),
+        name="api-measure-follow-up",
+    ),
+    path("patch-packages/", patches.PatchPackageList.as_view(), name="api-patch-package-list"),
+    path(PACKAGE, patches.PatchPackageDetail.as_view(), name="api-patch-package-detail"),
+    path(PACKAGE + "artifacts/", patch_artifacts.PatchArtifacts.as_view(), name="api-patch-artifacts"),
+    path(
+        PACKAGE + "artifacts/upload/", patch_artifacts.PatchArtifactUpload.as_view(), name="api-patch-artifact-upload"
+    ),
+    path(
+        PACKAGE + "artifacts/<int:artifact_id>/",
+        patch_artifacts.PatchArtifactDetail.as_view(),
+        name="api-patch-artifact",
+    ),
+    path(
+        PACKAGE + "artifacts/<int:artifact_id>/verification/",
+        patch_artifacts.PatchArtifactVerification.as_view(),
+        name="api-patch-artifact-verification",
+    ),
+    path(PACKAGE + "signatures/", patches.PatchPackageSignatures.as_view(), name="api-patch-package-signatures"),
+    path(PACKAGE + "withdrawal/", patches.PatchPackageWithdrawal.as_view(), name="api-patch-package-withdrawal"),
+    path(PACKAGE + "configuration-audit/", patches.ConfigurationAudit.as_view(), name="api-patch-configuration-audit"),
+    path(PACKAGE + "units/", patch_units.Units.as_view(), name="api-patch-units"),
+    path(
+        PACKAGE + "units/from-incident/", patch_units.UnitsFromIncident.as_view(), name="api-patch-units-from-incident"
+    ),
+    path(UNIT, patch_units.UnitDetail.as_view(), name="api-patch-unit"),
+    path(UNIT + "send/", patch_units.UnitSend.as_view(), name="api-patch-unit-send"),
+    path(UNIT + "acknowledge/", patch_units.UnitAcknowledge.as_view(), name="api-patch-unit-acknowledge"),
+    path(UNIT + "install/", patch_units.UnitInstall.as_view(), name="api-patch-unit-install"),
+    path(UNIT + "verify/", patch_units.UnitVerify.as_view(), name="api-patch-unit-verify"),
+    path(UNIT + "roll-back/", patch_units.UnitRollBack.as_view(), name="api-patch-unit-roll-back"),
 ]
