@@ -367,3 +367,6 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+from qms.models_procedure_drafts import ProcedureDraft  # noqa: E402, F401

@@ -564,8 +564,13 @@ class ClockSpec:
 
 
 def validate_definition(definition: dict) -> list[str]:
-    """Return what is wrong with a procedure definition (empty when it is usable)."""
-    problems = [f"Missing key: {key}." for key in REQUIRED_KEYS if key not in definition]
+    """Return what is wrong with a procedure definition (empty when it is usable); each names its field."""
+    from qms.procedure_validation import structure_problems
+
+    problems = structure_problems(definition)
+    if problems:
+        return problems
+    problems = [f"{key}: missing (required)." for key in REQUIRED_KEYS if key not in definition]
     if problems:
         return problems
     severities = {s["code"] for s in definition["severity_scale"]}
