@@ -42,8 +42,8 @@ def _require_editor(actor: User) -> None:
 
 
 def _locked(draft_id: int) -> ProcedureDraft:
-    draft = ProcedureDraft.objects.select_for_update().select_related("procedure", "base_version").filter(pk=draft_id)
-    draft = draft.first()
+    draft = ProcedureDraft.objects.select_for_update(of=("self",)).select_related("procedure", "base_version")
+    draft = draft.filter(pk=draft_id).first()
     if draft is None:
         raise ValidationError("No such procedure draft.")
     return draft
