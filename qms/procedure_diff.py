@@ -176,7 +176,8 @@ def _keyed_list_diff(path: list[str], old: list, new: list) -> list[str]:
             words = _item_words(item)
             out.append(f"{_label(path)}: adds {name}" + (f" ({words})." if words else "."))
         elif old_by[ident] != item:
-            out += _value_diff([*path, str(name)], old_by[ident], item)
+            same_label = old_by[ident].get("label") == item.get("label")
+            out += _value_diff([*path, str(name if same_label else ident)], old_by[ident], item)
     for ident, item in old_by.items():
         if ident not in new_by:
             out.append(f"{_label(path)}: removes {item.get('label') or ident}.")
