@@ -136,6 +136,16 @@ READ_ONLY = {
     "qms:user-detail",
 }
 API_ONLY = {"api-token"}  # the password exchange for a token
+# Procedure document control: the API is its interface for now (drafts, review, approval, publication).
+API_ONLY |= {
+    "api-procedure-drafts",
+    "api-procedure-draft",
+    "api-procedure-submission",
+    "api-procedure-signatures",
+    "api-procedure-return",
+    "api-procedure-publication",
+    "api-procedure-withdrawal",
+}
 
 
 def _walk(patterns, namespace=None):

@@ -257,6 +257,21 @@ EXPECTED: dict[str, Case] = {
     "emergencies:war-room-entry": Case(every(405), post=by_role(WAR_ROOM, 400, 403, none=404)),
     "emergencies:war-room-update": Case(every(405), post=by_role(WORKERS, 400, 403, none=404)),
     "emergencies:war-room-prefill": Case(every(405), post=by_role(WORKERS, 302, 403, none=404)),
+    # procedures under document control (the sample draft does not exist; a POST with no body is a field error
+    # for an editor, refused to everyone else)
+    "api-procedure-drafts": Case(
+        by_role(ROLES, 200, 200, none=403, anon=API),
+        post=by_role(frozenset({"qms", "quality"}), 400, 403, anon=API),
+        data={},
+        json=True,
+    ),
+    "api-procedure-draft": Case(by_role(ROLES, 404, 404, none=403, anon=API)),
+    **{
+        f"api-procedure-{action}": Case(
+            every(405, anon=API), post=by_role(ROLES, 404, 404, none=403, anon=API), json=True
+        )
+        for action in ("submission", "signatures", "return", "publication", "withdrawal")
+    },
     # oversight
     "audits:event-list": Case(by_role(OVERSIGHT, 200, 403)),
     "audits:chain-verify": Case(by_role(OVERSIGHT, 200, 403)),
