@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from emergencies.views import alerts as alert_views
 from qms import views
+from qms import views_procedures as procedure_views
 from qms.api.tokens import TokenObtain
 
 qms_patterns = (
@@ -16,6 +17,7 @@ qms_patterns = (
         path("users/<int:user_id>/unlock-signing/", views.user_signing_unlock, name="user-signing-unlock"),
         path("preferences/tokens/", views.api_token_create_view, name="api-token-create"),
         path("preferences/tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
+        *procedure_views.urlpatterns,
     ],
     "qms",
 )

@@ -265,6 +265,14 @@ EXPECTED: dict[str, Case] = {
         data={},
         json=True,
     ),
+    "qms:procedure-list": Case(LIST),
+    "qms:procedure-version": Case(by_role(ROLES, 404, 404, none=403)),
+    "qms:procedure-draft-start": Case(every(405), post=by_role(frozenset({"qms", "quality"}), 302, 403)),
+    "qms:procedure-draft": Case(by_role(ROLES, 404, 404, none=403)),
+    **{
+        f"qms:procedure-draft-{action}": Case(every(405), post=by_role(ROLES, 404, 404, none=403))
+        for action in ("edit", "action", "approve")
+    },
     "api-procedure-draft": Case(by_role(ROLES, 404, 404, none=403, anon=API)),
     **{
         f"api-procedure-{action}": Case(
