@@ -128,6 +128,10 @@ _DECISION_TREE = {
     "low_other": "L2",
 }
 
+# Who may approve a post-mortem (Emergency Bypass Workflow §4.2) when a version does not say otherwise
+# ("post_mortem_approvers").
+POST_MORTEM_APPROVERS_DEFAULT = ("commander", "qms", "engmanager", "security", "quality", "lead")
+
 # Who may write down an approval heard on the bridge call (Emergency Bypass Workflow §2.3 "Verbal + Stub",
 # ENG-PROC-004 step 2 "obtains and documents verbal or written approval"): the incident side and the QMS
 # coordinators. Never a read-only role.
@@ -594,6 +598,13 @@ def validate_definition(definition: dict) -> list[str]:
     ]
     if float(definition.get("verbal_recording_max_age_hours", 24)) <= 0:
         problems.append("verbal_recording_max_age_hours must be positive.")
+    approvers = definition.get("post_mortem_approvers", POST_MORTEM_APPROVERS_DEFAULT)
+    problems += [f"post_mortem_approvers: unknown role {r!r}." for r in approvers if r not in roles]
+    problems += [
+        f"post_mortem_approvers: {Role(r).label} is read-only."
+        for r in approvers
+        if r in roles and Role(r) in READ_ONLY_ROLES
+    ]
     problems += validate_ccb(definition)
     gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
         g["code"] for g in CM_WF_CCB["gates"]
@@ -773,6 +784,12 @@ class ProcedureRules(CCBRules):
         """The roles that may record someone else's verbal or written approval; never a read-only one."""
         names = self.definition.get("verbal_recorder_roles", VERBAL_RECORDER_ROLES)
         return [Role(r) for r in names if r in Role._value2member_map_ and Role(r) not in READ_ONLY_ROLES]
+
+    @property
+    def post_mortem_approver_roles(self) -> tuple[Role, ...]:
+        """Who may approve a post-mortem (never its author, never a read-only role); the six roles by default."""
+        names = self.definition.get("post_mortem_approvers") or POST_MORTEM_APPROVERS_DEFAULT
+        return tuple(Role(r) for r in names if r in Role._value2member_map_ and Role(r) not in READ_ONLY_ROLES)
 
     @property
     def rollback_triggers(self) -> dict:

@@ -81,6 +81,8 @@ def _detail_context(request, change):
         "rollback_firing": preconditions.firing_rollback_triggers(change)
         if change.status in (ChangeRecord.Status.DEPLOYED, ChangeRecord.Status.MONITORING)
         else [],
+        # The deadlines of the procedure version this change was filed under (it keeps them).
+        "procedure_clocks": change.rules.clocks(getattr(change.incident, "severity", "") or ""),
         "deviation_rule": change.rules.proceed_before_authorisation,
         "can_sign_deviation": bypass is not None and not authorisation.proceed_deviation_problems(change, request.user),
         "can_rerequest": not authorisation.authorisation_rerequest_problems(change, request.user),
