@@ -65,3 +65,14 @@ def test_outsiders_are_refused(client, make_user):
     client.force_login(make_user(Role.AUDITOR))
     assert client.post(reverse("qms:procedure-draft-start", args=[EBW])).status_code == 403
     assert not ProcedureDraft.objects.exists()
+
+
+def test_the_change_list_filters_by_procedure_version(client, make_user):
+    oncall = make_user(Role.ONCALL)
+    ebw = file_stub(oncall, title="Under the workflow")
+    eng = file_stub(oncall, title="Under ENG-PROC-004", procedure_code="eng-proc-004")
+    client.force_login(oncall)
+    page = client.get(reverse("emergencies:change-list"), {"procedure_version": eng.procedure_version_id})
+    text = page.content.decode()
+    assert "Under ENG-PROC-004" in text and "Under the workflow" not in text
+    assert client.get(reverse("emergencies:change-list"), {"procedure_version": "x' or 1=1"}).status_code == 200
