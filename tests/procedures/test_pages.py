@@ -69,7 +69,7 @@ def test_outsiders_are_refused(client, make_user):
 
 def test_the_change_list_filters_by_procedure_version(client, make_user):
     oncall = make_user(Role.ONCALL)
-    ebw = file_stub(oncall, title="Under the workflow")
+    file_stub(oncall, title="Under the workflow")
     eng = file_stub(oncall, title="Under ENG-PROC-004", procedure_code="eng-proc-004")
     client.force_login(oncall)
     page = client.get(reverse("emergencies:change-list"), {"procedure_version": eng.procedure_version_id})
