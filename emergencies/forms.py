@@ -18,8 +18,9 @@ from emergencies.services import StubInput
 from emergencies.services.bypass import BypassInput
 from emergencies.services.postincident import POST_MORTEM_FIELDS
 from qms.limits import COMMENT_MAX, TEXT_MAX, TITLE_MAX
-from qms.models import ProcedureVersion, User
+from qms.models import User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE
+from qms.services.procedures import procedure_versions_in_force
 
 
 class EmergencyStubForm(forms.Form):
@@ -71,7 +72,7 @@ class EmergencyStubForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["commander"].queryset = commanders()
         self.fields["commander"].label_from_instance = lambda u: u.display_name
-        current = ProcedureVersion.objects.select_related("procedure").filter(effective_until__isnull=True)
+        current = procedure_versions_in_force()
         self.fields["procedure"].queryset = current.order_by("procedure__title")
         self.fields["procedure"].label_from_instance = lambda v: f"{v.procedure.title} (v{v.version})"
         default = next(

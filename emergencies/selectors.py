@@ -18,10 +18,14 @@ from qms.roles import Role
 CHANGE_LIST_RELATED = ("incident", "incident__commander", "author", "procedure_version__procedure")
 
 
-def change_list(*, user: User, status: str = "", q: str = "", open_only: bool = False) -> QuerySet[ChangeRecord]:
+def change_list(
+    *, user: User, status: str = "", q: str = "", open_only: bool = False, procedure_version: int | None = None
+) -> QuerySet[ChangeRecord]:
     if not permissions.can_view_changes(user):
         return ChangeRecord.objects.none()
     qs = ChangeRecord.objects.select_related(*CHANGE_LIST_RELATED)
+    if procedure_version:
+        qs = qs.filter(procedure_version_id=procedure_version)
     if status:
         qs = qs.filter(status=status)
     if open_only:

@@ -129,6 +129,10 @@ _DECISION_TREE = {
     "low_other": "L2",
 }
 
+# Who may approve a post-mortem (Emergency Bypass Workflow §4.2) when a version does not say otherwise
+# ("post_mortem_approvers").
+POST_MORTEM_APPROVERS_DEFAULT = ("commander", "qms", "engmanager", "security", "quality", "lead")
+
 # Who may write down an approval heard on the bridge call (Emergency Bypass Workflow §2.3 "Verbal + Stub",
 # ENG-PROC-004 step 2 "obtains and documents verbal or written approval"): the incident side and the QMS
 # coordinators. Never a read-only role.
@@ -569,8 +573,13 @@ class ClockSpec:
 
 
 def validate_definition(definition: dict) -> list[str]:
-    """Return what is wrong with a procedure definition (empty when it is usable)."""
-    problems = [f"Missing key: {key}." for key in REQUIRED_KEYS if key not in definition]
+    """Return what is wrong with a procedure definition (empty when it is usable); each names its field."""
+    from qms.procedure_validation import structure_problems
+
+    problems = structure_problems(definition)
+    if problems:
+        return problems
+    problems = [f"{key}: missing (required)." for key in REQUIRED_KEYS if key not in definition]
     if problems:
         return problems
     severities = {s["code"] for s in definition["severity_scale"]}
@@ -594,6 +603,13 @@ def validate_definition(definition: dict) -> list[str]:
     ]
     if float(definition.get("verbal_recording_max_age_hours", 24)) <= 0:
         problems.append("verbal_recording_max_age_hours must be positive.")
+    approvers = definition.get("post_mortem_approvers", POST_MORTEM_APPROVERS_DEFAULT)
+    problems += [f"post_mortem_approvers: unknown role {r!r}." for r in approvers if r not in roles]
+    problems += [
+        f"post_mortem_approvers: {Role(r).label} is read-only."
+        for r in approvers
+        if r in roles and Role(r) in READ_ONLY_ROLES
+    ]
     problems += validate_ccb(definition)
     problems += validate_training(definition)
     gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
@@ -774,6 +790,12 @@ class ProcedureRules(CCBRules, TrainingRules):
         """The roles that may record someone else's verbal or written approval; never a read-only one."""
         names = self.definition.get("verbal_recorder_roles", VERBAL_RECORDER_ROLES)
         return [Role(r) for r in names if r in Role._value2member_map_ and Role(r) not in READ_ONLY_ROLES]
+
+    @property
+    def post_mortem_approver_roles(self) -> tuple[Role, ...]:
+        """Who may approve a post-mortem (never its author, never a read-only role); the six roles by default."""
+        names = self.definition.get("post_mortem_approvers") or POST_MORTEM_APPROVERS_DEFAULT
+        return tuple(Role(r) for r in names if r in Role._value2member_map_ and Role(r) not in READ_ONLY_ROLES)
 
     @property
     def rollback_triggers(self) -> dict:

@@ -214,6 +214,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audits.tasks.training_expiry_sweep_task",
         "schedule": crontab(minute=41, hour=2),
     },
+    "procedure-versions-activate": {
+        "task": "qms.tasks.procedure_versions_activate_task",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # Signed checkpoints of the audit chain (audits.checkpoints): written every hour and on demand, outside the
@@ -361,6 +365,11 @@ else:
 # verified with a code; an API token signs only when QMS_API_TOKENS_MAY_SIGN is on and the token was
 # created from such a session (qms.services.signatures.signing_refusal decides, for every signing path).
 QMS_REQUIRE_TOTP_FOR_SIGNERS = env_bool("QMS_REQUIRE_TOTP_FOR_SIGNERS")
+# Who approves a new procedure version by signature before it can be published (one signer per role listed,
+# none of them its author): role codes of qms.roles, comma-separated.
+QMS_PROCEDURE_APPROVER_ROLES = [
+    r.strip() for r in env("QMS_PROCEDURE_APPROVER_ROLES", "quality,qms").split(",") if r.strip()
+]
 QMS_API_TOKENS_MAY_SIGN = env_bool("QMS_API_TOKENS_MAY_SIGN")
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "QMS Emergency Portal")
 

@@ -15,3 +15,11 @@ def notification_dispatch_pending_task(older_than_seconds: int = 30) -> int:
     if ids:
         notification_send_task.delay(ids)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def procedure_versions_activate_task() -> int:
+    """Scheduled procedure versions whose date has come are recorded as in force (filing uses them already)."""
+    from qms.services.procedure_drafts import procedure_versions_activate
+
+    return procedure_versions_activate()

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from emergencies.views import alerts as alert_views
 from qms import views
+from qms import views_procedures as procedure_views
 from qms.api.tokens import TokenObtain
 from qms.people import api as people_api
 from qms.people import views as people
@@ -29,6 +30,7 @@ qms_patterns = (
             people.delegation_revoke_view,
             name="delegation-revoke",
         ),
+        *procedure_views.urlpatterns,
     ],
     "qms",
 )
@@ -62,6 +64,19 @@ urlpatterns += [
     path("accounts/2fa/", security.second_factor_setup, name="second-factor-setup"),
     path("accounts/2fa/verify/", security.second_factor_verify, name="second-factor-verify"),
     path("", include("qms.sso.urls")),
+]
+
+from qms.api import procedures as procedure_api  # noqa: E402
+
+_DRAFT = "api/v1/procedure-drafts/<int:draft_id>/"
+urlpatterns += [
+    path("api/v1/procedure-drafts/", procedure_api.ProcedureDraftList.as_view(), name="api-procedure-drafts"),
+    path(_DRAFT, procedure_api.ProcedureDraftDetail.as_view(), name="api-procedure-draft"),
+    path(_DRAFT + "submission/", procedure_api.ProcedureDraftSubmission.as_view(), name="api-procedure-submission"),
+    path(_DRAFT + "signatures/", procedure_api.ProcedureDraftSignatures.as_view(), name="api-procedure-signatures"),
+    path(_DRAFT + "return/", procedure_api.ProcedureDraftReturn.as_view(), name="api-procedure-return"),
+    path(_DRAFT + "publication/", procedure_api.ProcedureDraftPublication.as_view(), name="api-procedure-publication"),
+    path(_DRAFT + "withdrawal/", procedure_api.ProcedureDraftWithdrawal.as_view(), name="api-procedure-withdrawal"),
 ]
 
 handler403 = "qms.errors.permission_denied"

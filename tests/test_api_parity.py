@@ -100,6 +100,15 @@ MAPPING = {
         for step in ("send", "acknowledge", "install", "verify", "roll-back")
     ],
     "emergencies:patch-audit": ("api-patch-configuration-audit", "post", "patch_configuration_audit"),
+    "qms:procedure-draft-start": ("api-procedure-drafts", "post", "procedure_draft_start"),
+    "qms:procedure-draft-edit": ("api-procedure-draft", "patch", "procedure_draft_update"),
+    "qms:procedure-draft-approve": ("api-procedure-signatures", "post", "procedure_draft_approve"),
+    "qms:procedure-draft-action": [
+        ("api-procedure-submission", "post", "procedure_draft_submit"),
+        ("api-procedure-return", "post", "procedure_draft_return"),
+        ("api-procedure-publication", "post", "procedure_draft_publish"),
+        ("api-procedure-withdrawal", "post", "procedure_draft_withdraw"),
+    ],
 }
 
 # Page writes not in the API yet (each is a gap, listed so that it is seen, not forgotten).
@@ -128,6 +137,9 @@ NOT_RECORD_WRITES = {
 }
 READ_ONLY = {
     "qms:dashboard",
+    "qms:procedure-list",
+    "qms:procedure-version",
+    "qms:procedure-draft",
     "healthz",
     "emergencies:change-list",
     "emergencies:change-detail",

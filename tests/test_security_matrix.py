@@ -347,6 +347,29 @@ EXPECTED: dict[str, Case] = {
     "api-obligation-evidence": Case(every(405, anon=API), post=every(404, anon=API), json=True),
     "api-user-signing": Case(every(404, anon=API)),
     "api-user-signing-unlock": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    # procedures under document control (the sample draft does not exist; a POST with no body is a field error
+    # for an editor, refused to everyone else)
+    "api-procedure-drafts": Case(
+        by_role(ROLES, 200, 200, none=403, anon=API),
+        post=by_role(frozenset({"qms", "quality"}), 400, 403, anon=API),
+        data={},
+        json=True,
+    ),
+    "qms:procedure-list": Case(LIST),
+    "qms:procedure-version": Case(by_role(ROLES, 404, 404, none=403)),
+    "qms:procedure-draft-start": Case(every(405), post=by_role(frozenset({"qms", "quality"}), 302, 403)),
+    "qms:procedure-draft": Case(by_role(ROLES, 404, 404, none=403)),
+    **{
+        f"qms:procedure-draft-{action}": Case(every(405), post=by_role(ROLES, 404, 404, none=403))
+        for action in ("edit", "action", "approve")
+    },
+    "api-procedure-draft": Case(by_role(ROLES, 404, 404, none=403, anon=API)),
+    **{
+        f"api-procedure-{action}": Case(
+            every(405, anon=API), post=by_role(ROLES, 404, 404, none=403, anon=API), json=True
+        )
+        for action in ("submission", "signatures", "return", "publication", "withdrawal")
+    },
     # oversight
     "audits:event-list": Case(by_role(OVERSIGHT, 200, 403)),
     "audits:chain-verify": Case(by_role(OVERSIGHT, 200, 403)),

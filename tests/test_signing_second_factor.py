@@ -233,6 +233,21 @@ def _proceed_deviation(make_user):
     return Prepared(commander, (url, body), (api, body))
 
 
+def _procedure_approve(make_user):
+    from qms.services import procedure_drafts
+    from tests.procedures.helpers import draft_in_review
+
+    draft = draft_in_review(make_user(Role.QMS))
+    quality = make_user(Role.QUALITY)
+    assert procedure_drafts.approver_roles()
+    data = {"role": "quality", "password": PASSWORD}
+    return Prepared(
+        quality,
+        (reverse("qms:procedure-draft-approve", args=[draft.pk]), data),
+        (reverse("api-procedure-signatures", args=[draft.pk]), data),
+    )
+
+
 PATHS: dict[str, Callable] = {
     "bypass-sign": _bypass_sign,
     "bypass-reject": _bypass_reject,
@@ -244,6 +259,7 @@ PATHS: dict[str, Callable] = {
     "post-mortem-approve": _post_mortem_approve,
     "patch-approve": _patch_approve,
     "proceed-deviation": _proceed_deviation,
+    "procedure-approve": _procedure_approve,
 }
 API_SIGNING = {
     "bypass-sign",
@@ -255,6 +271,7 @@ API_SIGNING = {
     "gate-declare",
     "proceed-deviation",
     "patch-approve",
+    "procedure-approve",
 }
 API_PATHS = [name for name in PATHS if name in API_SIGNING]
 

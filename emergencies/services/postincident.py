@@ -24,13 +24,14 @@ from emergencies.models import (
     TimelineEntry,
 )
 from qms.models import Signature, User
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import CHECK_CATALOGUE, POST_MORTEM_APPROVERS_DEFAULT
 from qms.roles import Role
 from qms.services import SigningAuth, signature_record, signer_authenticate
 
 S = ChangeRecord.Status
 VALIDATOR_ROLES = permissions.VALIDATOR_ROLES
-POST_MORTEM_APPROVER_ROLES = (Role.COMMANDER, Role.QMS, Role.ENGMANAGER, Role.SECURITY, Role.QUALITY, Role.LEAD)
+# The default approvers; a procedure version may name others ("post_mortem_approvers", ProcedureRules).
+POST_MORTEM_APPROVER_ROLES = tuple(Role(r) for r in POST_MORTEM_APPROVERS_DEFAULT)
 DOCUMENTATION_SECTIONS = {
     "problem_statement": "Complete problem statement",
     "root_cause": "Root cause analysis",
@@ -454,7 +455,7 @@ def _check_may_approve_post_mortem(post_mortem: PostMortem, signer: User, role: 
         raise ValidationError("The post-mortem is not awaiting review.")
     if signer.pk == post_mortem.author_id:
         raise PermissionDenied("Nobody approves their own post-mortem.")
-    if role not in POST_MORTEM_APPROVER_ROLES or not signer.has_role(role):
+    if role not in post_mortem.change.rules.post_mortem_approver_roles or not signer.has_role(role):
         raise PermissionDenied("Approving a post-mortem needs an approver role you hold.")
 
 

@@ -13,6 +13,7 @@ from emergencies.services import authorisation, postincident, preconditions
 from emergencies.services.alerts import stub_initial_for_incident
 from emergencies.validation import findings
 from qms.forms_util import apply_validation_error, form_data
+from qms.models import ProcedureVersion
 from qms.registry import subject_panels
 
 
@@ -24,7 +25,11 @@ def change_list(request):
     if status not in ChangeRecord.Status.values:
         status = ""
     q = request.GET.get("q", "").strip()[:100]
-    page = Paginator(selectors.change_list(user=request.user, status=status, q=q), 50).get_page(request.GET.get("page"))
+    # A procedure version (its id): the changes filed under it.
+    version = request.GET.get("procedure_version", "")
+    version = int(version) if version.isdigit() and len(version) < 10 else None
+    changes = selectors.change_list(user=request.user, status=status, q=q, procedure_version=version)
+    page = Paginator(changes, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "emergencies/changerecord_list.html",
@@ -33,6 +38,10 @@ def change_list(request):
             "status": status,
             "q": q,
             "statuses": ChangeRecord.Status.choices,
+            "procedure_version": version,
+            "procedure_versions": ProcedureVersion.objects.select_related("procedure").order_by(
+                "procedure__title", "version"
+            ),
             "can_file": permissions.can_file_emergency(request.user),
         },
     )
@@ -117,6 +126,8 @@ def _detail_context(request, change):
         "rollback_firing": preconditions.firing_rollback_triggers(change)
         if change.status in (ChangeRecord.Status.DEPLOYED, ChangeRecord.Status.MONITORING)
         else [],
+        # The deadlines of the procedure version this change was filed under (it keeps them).
+        "procedure_clocks": change.rules.clocks(getattr(change.incident, "severity", "") or ""),
         "deviation_rule": change.rules.proceed_before_authorisation,
         "can_sign_deviation": standard is None
         and bypass is not None

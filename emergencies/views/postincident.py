@@ -221,7 +221,7 @@ def post_mortem_detail(request, identifier):
                 return redirect("emergencies:post-mortem", identifier=identifier)
     signatures = signatures_for(post_mortem)
     current = content_hash(post_mortem.signable_content())
-    approver_roles = [r for r in services.POST_MORTEM_APPROVER_ROLES if request.user.has_role(r)]
+    approver_roles = [r for r in post_mortem.change.rules.post_mortem_approver_roles if request.user.has_role(r)]
     can_approve = (
         post_mortem.status == PostMortem.Status.IN_REVIEW
         and request.user.pk != post_mortem.author_id

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from qms.models import Procedure, ProcedureVersion, User
@@ -8,15 +9,20 @@ from qms.procedures import validate_definition
 
 @transaction.atomic
 def procedure_version_create(
-    *, procedure: Procedure, definition: dict, actor: User, change_note: str
+    *, procedure: Procedure, definition: dict, actor: User, change_note: str, effective_from=None
 ) -> ProcedureVersion:
-    """Publish a new version of a procedure. Older versions stay as they were (changes pin them)."""
+    """Publish a new version of a procedure, in force now or from ``effective_from``. Older versions stay as
+    they were (changes pin them); the one in force until then ends where the new one starts."""
     problems = validate_definition(definition)
     if problems:
         raise ValidationError({"definition": problems})
     if not change_note.strip():
         raise ValidationError({"change_note": "Say what changed and why."})
     now = timezone.now()
+    starts = effective_from or now
+    if starts < now:
+        raise ValidationError({"effective_from": ["A version takes effect now or later, never in the past."]})
+    Procedure.objects.select_for_update().filter(pk=procedure.pk).first()
     current = (
         ProcedureVersion.objects.select_for_update()
         .filter(procedure=procedure, effective_until__isnull=True)
@@ -25,13 +31,23 @@ def procedure_version_create(
     )
     latest = procedure.versions.order_by("-version").values_list("version", flat=True).first() or 0
     if current is not None:
-        current.effective_until = now
+        if current.effective_from > now:
+            raise ValidationError(
+                {
+                    "effective_from": [
+                        f"v{current.version} is already scheduled for {current.effective_from:%Y-%m-%d %H:%M} UTC."
+                    ]
+                }
+            )
+        if starts <= current.effective_from:
+            raise ValidationError({"effective_from": [f"Must be after v{current.version} took effect."]})
+        current.effective_until = starts
         current._history_user, current._change_reason = actor, f"superseded by v{latest + 1}"
         current.save(update_fields=["effective_until"])
     version = ProcedureVersion(
         procedure=procedure,
         version=latest + 1,
-        effective_from=now,
+        effective_from=starts,
         definition=definition,
         change_note=change_note,
         created_by=actor,
@@ -42,13 +58,18 @@ def procedure_version_create(
     return version
 
 
-def procedure_version_current(*, code: str) -> ProcedureVersion:
+def procedure_versions_in_force(at=None):
+    """The version of each procedure in force at ``at`` (now): a scheduled version counts from its date."""
+    at = at or timezone.now()
     return (
         ProcedureVersion.objects.select_related("procedure")
-        .filter(procedure__code=code, effective_until__isnull=True)
-        .order_by("-version")
-        .first()
+        .filter(effective_from__lte=at)
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
     )
+
+
+def procedure_version_current(*, code: str, at=None) -> ProcedureVersion:
+    return procedure_versions_in_force(at).filter(procedure__code=code).order_by("-version").first()
 
 
 @transaction.atomic

@@ -1,0 +1,166 @@
+"""The shape a procedure definition must have for the engine to run it; each problem names its field.
+
+``validate_definition`` (qms.procedures) runs these checks first: a definition of the wrong shape would make
+the engine fail half-way through filing a stub, so it is refused before anything reads it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from qms.roles import Role
+
+UNITS = ("minutes", "hours", "days")
+BASES = ("calendar", "business")
+_ROLES = {r.value for r in Role}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _duration(problems: list[str], path: str, spec, *, required: bool = True) -> None:
+    if spec is None and not required:
+        return
+    if not isinstance(spec, dict):
+        problems.append(f"{path}: needs amount and unit.")
+        return
+    amount = spec.get("amount")
+    if not _is_number(amount) or amount <= 0:
+        problems.append(f"{path}.amount: a positive number, not {amount!r}.")
+    if spec.get("unit") not in UNITS:
+        problems.append(f"{path}.unit: one of minutes, hours, days, not {spec.get('unit')!r}.")
+    if "basis" in spec and spec["basis"] not in BASES:
+        problems.append(f"{path}.basis: calendar or business, not {spec['basis']!r}.")
+
+
+def _roles(problems: list[str], path: str, roles) -> None:
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        problems.append(f"{path}: a list of role codes.")
+        return
+    problems += [f"{path}: unknown role {r!r}." for r in roles if r not in _ROLES]
+
+
+def _decimal(problems: list[str], path: str, value) -> None:
+    try:
+        Decimal(str(value))
+    except InvalidOperation:
+        problems.append(f"{path}: a number, not {value!r}.")
+
+
+def structure_problems(definition) -> list[str]:
+    """What prevents the engine from reading this definition, each prefixed with the field's path."""
+    if not isinstance(definition, dict):
+        return ["definition: a mapping of rule names to their settings."]
+    problems: list[str] = []
+    scale = definition.get("severity_scale")
+    if scale is not None:
+        if not isinstance(scale, list) or not scale:
+            problems.append("severity_scale: a non-empty list of {code, label}.")
+        else:
+            codes = []
+            for i, item in enumerate(scale):
+                if not isinstance(item, dict) or not isinstance(item.get("code"), str) or not item.get("code"):
+                    problems.append(f"severity_scale[{i}].code: a non-empty text.")
+                    continue
+                if not isinstance(item.get("label"), str) or not item["label"].strip():
+                    problems.append(f"severity_scale[{i}].label: a non-empty text.")
+                codes.append(item["code"])
+            problems += [
+                f"severity_scale: {c!r} appears twice." for c in sorted({c for c in codes if codes.count(c) > 1})
+            ]
+    for key in ("category_severity", "stub_authorisers", "stub_authorisers_if"):
+        if key in definition and not isinstance(definition[key], dict):
+            problems.append(f"{key}: a mapping.")
+    for key, roles in (
+        (definition.get("stub_authorisers_if") or {}).items()
+        if isinstance(definition.get("stub_authorisers_if"), dict)
+        else ()
+    ):
+        _roles(problems, f"stub_authorisers_if.{key}", roles)
+    if isinstance(definition.get("stub_authorisers"), dict):
+        for key, roles in definition["stub_authorisers"].items():
+            if not isinstance(roles, list) or not roles:
+                problems.append(f"stub_authorisers.{key}: at least one role must authorise.")
+    criteria = definition.get("emergency_criteria")
+    if criteria is not None:
+        if not isinstance(criteria, dict):
+            problems.append("emergency_criteria: a mapping.")
+        else:
+            if not isinstance(criteria.get("categories"), list):
+                problems.append("emergency_criteria.categories: a list of categories.")
+            for key in ("cvss_emergency_min", "cvss_expedited_min"):
+                if key in criteria:
+                    _decimal(problems, f"emergency_criteria.{key}", criteria[key])
+    clocks = definition.get("clocks")
+    if clocks is not None:
+        if not isinstance(clocks, list):
+            problems.append("clocks: a list of clocks.")
+        else:
+            kinds = []
+            for i, clock in enumerate(clocks):
+                path = f"clocks[{i}]"
+                if not isinstance(clock, dict):
+                    problems.append(f"{path}: a mapping (kind, label, amount, unit).")
+                    continue
+                kind = clock.get("kind")
+                if not isinstance(kind, str) or not kind:
+                    problems.append(f"{path}.kind: a non-empty text.")
+                else:
+                    path = f"clocks.{kind}"
+                    kinds.append(kind)
+                if not isinstance(clock.get("label"), str) or not clock.get("label", "").strip():
+                    problems.append(f"{path}.label: a non-empty text.")
+                _duration(problems, path, clock)
+                if clock.get("anchor", "declared") not in ("declared", "resolved"):
+                    problems.append(f"{path}.anchor: declared or resolved, not {clock.get('anchor')!r}.")
+                owner = clock.get("owner", "author")
+                if owner not in ("author", "commander"):
+                    problems.append(f"{path}.owner: author or commander, not {owner!r}.")
+                if not isinstance(clock.get("satisfied_on", []), list):
+                    problems.append(f"{path}.satisfied_on: a list of events.")
+                overrides = clock.get("by_severity", {})
+                if not isinstance(overrides, dict):
+                    problems.append(f"{path}.by_severity: a mapping of severity to amount and unit.")
+                else:
+                    for severity, spec in overrides.items():
+                        _duration(problems, f"{path}.by_severity.{severity}", spec)
+            problems += [f"clocks: kind {k!r} appears twice." for k in sorted({k for k in kinds if kinds.count(k) > 1})]
+    levels = definition.get("bypass_levels")
+    if levels is not None:
+        if not isinstance(levels, dict):
+            problems.append("bypass_levels: a mapping of level to its rules.")
+        else:
+            for code, spec in levels.items():
+                path = f"bypass_levels.{code}"
+                if not isinstance(spec, dict):
+                    problems.append(f"{path}: a mapping.")
+                    continue
+                slots = spec.get("authorisers")
+                if not isinstance(slots, list) or not slots:
+                    problems.append(f"{path}.authorisers: at least one slot of roles.")
+                else:
+                    for j, slot in enumerate(slots):
+                        _roles(problems, f"{path}.authorisers[{j}]", slot)
+                _duration(problems, f"{path}.remediation", spec.get("remediation"))
+                _duration(problems, f"{path}.max_remediation", spec.get("max_remediation"), required=False)
+                for j, review in enumerate(
+                    spec.get("reviews", []) if isinstance(spec.get("reviews", []), list) else []
+                ):
+                    _duration(problems, f"{path}.reviews[{j}]", review)
+    for key in ("verbal_confirmation_hours", "verbal_recording_max_age_hours"):
+        if key in definition and (not _is_number(definition[key]) or definition[key] <= 0):
+            problems.append(f"{key}: a positive number of hours, not {definition[key]!r}.")
+    if "ccb_required" in definition and not isinstance(definition["ccb_required"], bool):
+        problems.append("ccb_required: true or false.")
+    for i, item in enumerate(definition.get("deferred_on_deploy") or []):
+        _duration(problems, f"deferred_on_deploy[{i}]", item)
+    compliance = definition.get("compliance")
+    if isinstance(compliance, dict) and "escalation" in compliance:
+        from qms.procedures import escalation_steps
+
+        try:
+            escalation_steps(definition)
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"compliance.escalation: {exc}")
+    return problems
