@@ -367,3 +367,6 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+from qms.models_outbox import OutboxMessage  # noqa: E402, F401
