@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 
-from django.db import DatabaseError, close_old_connections, connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from qms.models_outbox import OutboxMessage
 
@@ -100,14 +100,16 @@ class OutboxRelay:
                     backoff = min(max(backoff * 2, 1.0), MAX_BACKOFF)
                     logger.warning("Outbox relay: %s: %s (next attempt in %.0f s)", type(exc).__name__, exc, backoff)
                     self._close_listener()
-                    close_old_connections()
+                    with contextlib.suppress(Exception):  # a broken connection is reopened by the next drain
+                        connection.close()
                     if self.stopping.wait(backoff):
                         break
                     continue
                 self._wait()
         finally:
             self._close_listener()
-            connection.close()
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def _drain(self) -> None:
         while not self.stopping.is_set():
