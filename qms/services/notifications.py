@@ -73,8 +73,10 @@ def outbox_write(*, rows: list[Notification]) -> list[Notification]:
     if not rows:
         return []
     created = bulk_create_with_history(rows, Notification, default_change_reason="queued")
-    ids = list(Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("pk", flat=True))
-
+    ids = [r.pk for r in created]
+    if None in ids:  # a database that does not return the keys of a bulk insert
+        keys = [r.dedupe_key for r in rows]
+        ids = list(Notification.objects.filter(dedupe_key__in=keys).values_list("pk", flat=True))
     _publish_notifications(ids)
     return created
 

@@ -136,7 +136,9 @@ def test_filing_takes_a_bounded_number_of_queries(client, oncall, commander, mak
         make_user(Role.COMMANDER)
     client.force_login(oncall)
     client.get(reverse("qms:dashboard"))  # warm the session
-    with django_assert_max_num_queries(44):
+    # 39 (was 44): the audit head advanced by one conditional UPDATE, no second look-up of the users or of the
+    # notification ids, no broker. The 15 needs the audit events and history rows written in batches.
+    with django_assert_max_num_queries(39):
         response = client.post(reverse("emergencies:stub-create"), STUB_FORM)
     assert response.status_code == 302
 
