@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -84,7 +84,11 @@ def audit_event_record(
     via_token = current_api_token.get()
     if via_token is not None:
         after = {**(after or {}), "api_token": via_token}
-    head = _head_for_update()
+    # The head this connection last wrote, if any: advancing it with a conditional UPDATE takes the row lock
+    # and checks, in one statement, that nobody appended since (another transaction, or a savepoint of ours
+    # rolled back). On a miss the head is read under lock as before.
+    known = getattr(connection, "_qms_audit_head", None)
+    head = AuditChainHead(pk=1, position=known[0], hash=known[1]) if known else _head_for_update()
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
         position=head.position + 1,
@@ -103,10 +107,25 @@ def audit_event_record(
         prev_hash=head.hash,
     )
     event.hash = audit_event_digest(event)
+    if known and not _head_advance(head, event):
+        head = _head_for_update()  # someone appended since: chain onto the real head
+        event.position, event.prev_hash = head.position + 1, head.hash
+        event.hash = audit_event_digest(event)
+        _head_advance(head, event)
+    elif not known:
+        _head_advance(head, event)
     event.save()
-    head.position, head.hash = event.position, event.hash
-    head.save(update_fields=["position", "hash"])
+    connection._qms_audit_head = (event.position, event.hash)
     return event
+
+
+def _head_advance(head: AuditChainHead, event: AuditEvent) -> bool:
+    """Move the head from ``head`` to ``event``, if it is still at ``head`` (always, under the row lock)."""
+    return bool(
+        AuditChainHead.objects.filter(pk=1, position=head.position, hash=head.hash).update(
+            position=event.position, hash=event.hash
+        )
+    )
 
 
 def audit_rows_append(rows: list[dict]) -> int:

@@ -120,6 +120,8 @@ def measure_page(page: Page, ctx: Context, samples: int) -> dict:
         "p95_ms": percentile(times, 95),
         "queries": query_count,
         "target_p95_ms": page.target_p95_ms,
+        "target_ratio": page.target_ratio,
+        "target_queries": page.target_queries,
         "baseline": page.baseline,
     }
 

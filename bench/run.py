@@ -222,6 +222,27 @@ def check_targets(results: dict) -> list[dict]:
                     "value": f"{page['p95_ms']:.1f} ms",
                 }
             )
+    base = next((p for p in large["pages"] if p.get("baseline") and p["status"] == "ok"), None)
+    for page in large["pages"]:
+        if page["status"] != "ok":
+            continue
+        if page.get("target_ratio") and base:
+            ratio = page["p50_ms"] / base["p50_ms"]
+            checks.append(
+                {
+                    "target": f"{page['name']}: p50 ≤ {page['target_ratio']:g}× the trivial view at {sizes[-1]:,}",
+                    "met": ratio <= page["target_ratio"],
+                    "value": f"{ratio:.1f}× ({page['p50_ms']:.1f} / {base['p50_ms']:.1f} ms)",
+                }
+            )
+        if page.get("target_queries"):
+            checks.append(
+                {
+                    "target": f"{page['name']}: at most {page['target_queries']} queries",
+                    "met": page["queries"] <= page["target_queries"],
+                    "value": str(page["queries"]),
+                }
+            )
     for job in large["jobs"]:
         if job.get("target_seconds") is None:
             continue

@@ -38,6 +38,9 @@ class Page:
     samples: int | None = None  # default: the run's --samples
     target_p95_ms: float | None = None
     baseline: bool = False
+    # Issue 21's targets: the p50 as a multiple of the trivial view's in the same run, and a query budget.
+    target_ratio: float | None = 10.0
+    target_queries: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,9 @@ def persona(name: str) -> Callable[[Any], Any]:
 
 
 PAGES: list[Page] = [
-    Page("trivial view (/healthz)", "healthz", baseline=True),
-    Page("dashboard", "qms:dashboard", target_p95_ms=150),
-    Page("change list", "emergencies:change-list", target_p95_ms=150),
+    Page("trivial view (/healthz)", "healthz", baseline=True, target_ratio=None),
+    Page("dashboard", "qms:dashboard", target_p95_ms=150, target_ratio=6.0),
+    Page("change list", "emergencies:change-list", target_p95_ms=150, target_ratio=6.0),
     Page(
         "change detail", "emergencies:change-detail", record("emergencies.ChangeRecord", "identifier", status="closed")
     ),
@@ -99,6 +102,8 @@ PAGES: list[Page] = [
         data=stub_form,
         expect=302,
         samples=20,
+        target_ratio=8.0,
+        target_queries=15,
     ),
     # Seeded records, not the stubs filed above (whose emergency bypasses are the newest): a level 2 bypass
     # with its two signatures, remediation clocks and history; an open CCB session with signed votes, on which
@@ -142,5 +147,5 @@ def _monthly_report(ctx) -> dict:
 
 JOBS: list[Job] = [
     Job("escalation sweep", _sweep, target_seconds=5.0),
-    Job("monthly report", _monthly_report, target_seconds=3.0),
+    Job("monthly report", _monthly_report, target_seconds=1.0),
 ]

@@ -383,5 +383,6 @@ class IdempotencyRecord(models.Model):
         return f"{self.principal} {self.key}"
 
 
+from qms.models_outbox import OutboxMessage  # noqa: E402, F401
 from qms.models_procedure_drafts import ProcedureDraft  # noqa: E402, F401
 from qms.training import Delegation, TrainingRecord  # noqa: E402, F401  (models of the people sub-domain)

@@ -26,6 +26,7 @@ from emergencies.models import BypassRequest
 from emergencies.models.github import GitHubBypassScope, GitHubCall, GitHubRepository
 from emergencies.services.bypass import remediation_due_date
 from qms.models import User
+from qms.outbox import outbox_enqueue
 from qms.procedures import CHECK_CATALOGUE
 from qms.services import procedure_version_current
 from qms.services.notifications import absolute_url
@@ -96,19 +97,13 @@ def github_call_queue(
         },
     )
     if created:
-        transaction.on_commit(_publish_call(call.pk), robust=True)
+        _publish_call(call.pk)
     return call
 
 
-def _publish_call(pk: int):
-    """What runs on commit (a named function: Django logs a failing robust callback by its name)."""
-
-    def publish() -> None:
-        from emergencies.tasks import github_call_deliver_task
-
-        github_call_deliver_task.apply_async((pk,), retry=False)
-
-    return publish
+def _publish_call(pk: int) -> None:
+    """Owe the worker this call in the caller's transaction (the task outbox: no broker in the request)."""
+    outbox_enqueue("emergencies.tasks.github_call_deliver_task", pk)
 
 
 def github_status_queue(*, scope: GitHubBypassScope, sha: str, state: str, description: str, reason: str) -> GitHubCall:
@@ -313,5 +308,5 @@ def github_call_retry(*, call_id: int, actor: User) -> GitHubCall:
         raise ValidationError("This call is already on GitHub.")
     call.state, call.next_attempt_at = GitHubCall.State.PENDING, timezone.now()
     call.save(update_fields=["state", "next_attempt_at"])
-    transaction.on_commit(_publish_call(call.pk), robust=True)
+    _publish_call(call.pk)
     return call

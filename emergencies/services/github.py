@@ -36,6 +36,7 @@ from emergencies.models.github import (
 from emergencies.services import activation
 from emergencies.services.bypass import BypassInput, bypass_request_create
 from qms.models import User
+from qms.outbox import outbox_enqueue
 from qms.procedures import CHECK_CATALOGUE
 from qms.roles import Role
 from qms.services.notifications import notification_queue
@@ -94,21 +95,15 @@ def github_delivery_receive(*, delivery_id: str, event: str, signature: str, bod
                 payload=payload,
                 received_at=timezone.now(),
             )
-            transaction.on_commit(_publish_delivery(delivery.pk), robust=True)
+            _publish_delivery(delivery.pk)
     except IntegrityError as exc:
         raise WebhookRefused(409, f"Delivery {delivery_id} was received before: replay refused.") from exc
     return delivery
 
 
-def _publish_delivery(pk: int):
-    """What runs on commit (a named function: Django logs a failing robust callback by its name)."""
-
-    def publish() -> None:
-        from emergencies.tasks import github_delivery_process_task
-
-        github_delivery_process_task.apply_async((pk,), retry=False)
-
-    return publish
+def _publish_delivery(pk: int) -> None:
+    """Owe the worker this delivery in the caller's transaction (the task outbox: no broker in the request)."""
+    outbox_enqueue("emergencies.tasks.github_delivery_process_task", pk)
 
 
 def github_delivery_process(*, delivery_pk: int) -> GitHubDelivery | None:

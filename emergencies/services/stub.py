@@ -127,7 +127,9 @@ def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity:
     )
     try:
         # Constraints are the database's to enforce; the checks above already gave the friendly errors.
-        incident.full_clean(exclude=["ticket"] if not ticket else None, validate_constraints=False)
+        # The commander and the reporter are users just read from the database: no need to look them up again.
+        exclude = ["commander", "reported_by"] + ([] if ticket else ["ticket"])
+        incident.full_clean(exclude=exclude, validate_constraints=False)
     except ValidationError as exc:
         raise ValidationError(
             {"incident_ticket" if k == "ticket" else k: v for k, v in exc.message_dict.items()}

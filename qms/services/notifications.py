@@ -14,6 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from qms.models import Notification, User
+from qms.outbox import outbox_enqueue
 from qms.services.channels import channel_deliver, channel_rows
 from qms.signals import notification_delivered
 
@@ -72,12 +73,11 @@ def outbox_write(*, rows: list[Notification]) -> list[Notification]:
     if not rows:
         return []
     created = bulk_create_with_history(rows, Notification, default_change_reason="queued")
-    ids = list(Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("pk", flat=True))
-
-    def publish() -> None:
-        _publish_notifications(ids)
-
-    transaction.on_commit(publish, robust=True)
+    ids = [r.pk for r in created]
+    if None in ids:  # a database that does not return the keys of a bulk insert
+        keys = [r.dedupe_key for r in rows]
+        ids = list(Notification.objects.filter(dedupe_key__in=keys).values_list("pk", flat=True))
+    _publish_notifications(ids)
     return created
 
 
@@ -125,11 +125,8 @@ def notification_queue_many(*, messages: Iterable[QueuedMessage]) -> int:
     bulk_create_with_history(rows, Notification, default_change_reason="queued")
     ids = list(Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows]).values_list("pk", flat=True))
 
-    def publish() -> None:
-        for start in range(0, len(ids), 500):
-            _publish_notifications(ids[start : start + 500])
-
-    transaction.on_commit(publish, robust=True)
+    for start in range(0, len(ids), 500):
+        _publish_notifications(ids[start : start + 500])
     return len(rows)
 
 
@@ -143,12 +140,10 @@ def _subject(template: str, context: dict) -> str:
 
 
 def _publish_notifications(ids: list[int]) -> None:
-    from qms.tasks import notification_send_task
-
-    # One attempt, no retries (retry=False here, max_retries=0 in the broker transport options, see
-    # settings): a broker that is down must not hold up the request. The row stays pending and the beat
-    # job sends it once the broker is back.
-    notification_send_task.apply_async(args=[ids], retry=False)
+    # Into the task outbox, in the caller's transaction: the request never waits on the broker; the relay
+    # publishes the task once the transaction commits (qms.outbox). The beat job still re-sends a row that
+    # stays pending (a delivery that failed, a task lost with its worker).
+    outbox_enqueue("qms.tasks.notification_send_task", ids)
 
 
 def notification_deliver(*, notification_id: int) -> bool:

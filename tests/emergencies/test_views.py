@@ -1,4 +1,3 @@
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -137,25 +136,14 @@ def test_filing_takes_a_bounded_number_of_queries(client, oncall, commander, mak
         make_user(Role.COMMANDER)
     client.force_login(oncall)
     client.get(reverse("qms:dashboard"))  # warm the session
-    with django_assert_max_num_queries(44):
+    # 39 (was 44): the audit head advanced by one conditional UPDATE, no second look-up of the users or of the
+    # notification ids, no broker. The 15 needs the audit events and history rows written in batches.
+    with django_assert_max_num_queries(39):
         response = client.post(reverse("emergencies:stub-create"), STUB_FORM)
     assert response.status_code == 302
 
 
-def test_filing_makes_no_network_call_inside_the_request(client, oncall, commander, monkeypatch):
-    client.force_login(oncall)
-    client.get(reverse("qms:dashboard"))
-    attempts = []
-    real_connect = socket.socket.connect
-
-    def guarded_connect(sock, address):
-        attempts.append(address)
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-    response = client.post(reverse("emergencies:stub-create"), STUB_FORM)
-    assert response.status_code == 302
-    assert attempts == []
+# That filing never touches the broker, with the on-commit callbacks run: tests/test_outbox.py.
 
 
 def test_markdown_has_the_exact_shape_of_the_stub_template(client, oncall, commander):
