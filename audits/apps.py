@@ -10,7 +10,8 @@ class AuditsConfig(AppConfig):
 
         import audits.ccb_receivers
         import audits.github_receivers
-        import audits.patch_receivers  # noqa: F401
+        import audits.patch_receivers
+        import audits.roster_receivers  # noqa: F401
         from audits import panels, receivers, security_receivers  # noqa: F401
         from audits.append_only import protect_history_tables
         from qms.registry import Block, register_dashboard_widget, register_subject_panel

@@ -367,3 +367,13 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+# The on-call roster's models live in their own module (qms.roster.models); imported here for the app registry.
+from qms.roster.models import (  # noqa: E402, F401
+    OnCallImport,
+    OnCallPage,
+    OnCallRotation,
+    OnCallRotationMember,
+    OnCallShift,
+)

@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audits.tasks.audit_checkpoint_task",
         "schedule": crontab(minute=5),
     },
+    # On-call pages not acknowledged within the response time go to the backup (qms.roster.paging).
+    "oncall-escalate": {
+        "task": "qms.tasks.oncall_escalate_task",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # Signed checkpoints of the audit chain (audits.checkpoints): written every hour and on demand, outside the

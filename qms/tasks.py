@@ -15,3 +15,11 @@ def notification_dispatch_pending_task(older_than_seconds: int = 30) -> int:
     if ids:
         notification_send_task.delay(ids)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def oncall_escalate_task() -> int:
+    """Page the backup of every page its on-call primary left unacknowledged past the response time."""
+    from qms.roster.paging import page_escalate_due
+
+    return page_escalate_due()

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from emergencies.views import alerts as alert_views
 from qms import views
 from qms.api.tokens import TokenObtain
+from qms.roster import urls as roster_urls
 
 qms_patterns = (
     [
@@ -16,6 +17,7 @@ qms_patterns = (
         path("users/<int:user_id>/unlock-signing/", views.user_signing_unlock, name="user-signing-unlock"),
         path("preferences/tokens/", views.api_token_create_view, name="api-token-create"),
         path("preferences/tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
+        *roster_urls.urlpatterns,
     ],
     "qms",
 )
@@ -29,6 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenObtain.as_view(), name="api-token"),
     path("api/v1/", include("emergencies.api.urls")),
+    path("api/v1/", include("qms.roster.api_urls")),
     path("integrations/", include("emergencies.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
