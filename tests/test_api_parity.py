@@ -44,6 +44,10 @@ MAPPING = {
     "emergencies:action-item-status": ("api-action-item-status", "post", "action_item_set_status"),
     "emergencies:handoff-request": ("api-handoffs", "post", "handoff_request_create"),
     "emergencies:handoff-withdraw": ("api-handoff-withdrawal", "post", "handoff_request_withdraw"),
+    "qms:oncall-rotation": ("api-oncall-rotations", "post", "rotation_create"),
+    "qms:oncall-override": ("api-oncall-overrides", "post", "override_add"),
+    "qms:oncall-import": ("api-oncall-imports", "post", "roster_import"),
+    "qms:oncall-ack": ("api-oncall-ack", "post", "page_acknowledge"),
 }
 
 # Page writes not in the API yet (each is a gap, listed so that it is seen, not forgotten).
@@ -134,6 +138,9 @@ READ_ONLY = {
     "emergencies:war-room-timeline",
     "qms:user-list",
     "qms:user-detail",
+    "qms:oncall",
+    "qms:oncall-role",
+    "qms:oncall-gaps",
 }
 API_ONLY = {"api-token"}  # the password exchange for a token
 

@@ -18,7 +18,7 @@ from qms.models import ApiToken, User
 from qms.roles import KEY_ROLES, Role
 from qms.roster import services
 from qms.roster.models import OnCallImport, OnCallPage, OnCallRotation, OnCallShift, Slot
-from qms.roster.permissions import can_view_roster
+from qms.roster.permissions import can_edit_roster, can_view_roster
 from qms.roster.schedule import _coverage, roster_load
 
 
@@ -37,6 +37,14 @@ def _key_role(value: str) -> Role:
     if value not in {r.value for r in KEY_ROLES}:
         raise NotFound("No such key role.")
     return Role(value)
+
+
+def _editable_role(request, value: str) -> Role:
+    """The key role named in the path, once the caller may edit its roster (before reading the body)."""
+    role = _key_role(value)
+    if not can_edit_roster(request.user, role):
+        raise PermissionDenied(f"Only QMS coordinators and the role's manager edit the {role.label} roster.")
+    return role
 
 
 USERNAME = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
@@ -175,7 +183,7 @@ class Rotations(generics.GenericAPIView):
         ],
     )
     def post(self, request, role):
-        role = _key_role(role)
+        role = _editable_role(request, role)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -201,7 +209,7 @@ class Overrides(generics.GenericAPIView):
 
     @extend_schema(request=OverrideInput, responses={201: ShiftSerializer})
     def post(self, request, role):
-        role = _key_role(role)
+        role = _editable_role(request, role)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -229,7 +237,7 @@ class Imports(generics.GenericAPIView):
 
     @extend_schema(request=ImportInput, responses={201: ImportSerializer})
     def post(self, request, role):
-        role = _key_role(role)
+        role = _editable_role(request, role)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         imported = _call(
