@@ -12,6 +12,7 @@ def on_roster_event(sender, *, action, actor, role, subject, reason="", after=No
         action=f"oncall.{action}",
         actor=actor,
         subject=subject,
+        subject_label=str(subject)[:100],
         reason=reason[:1000],
         after={"role": role.value, **(after or {})},
     )

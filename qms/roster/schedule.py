@@ -140,6 +140,7 @@ class Gap:
     slot: str
     start: datetime
     end: datetime
+    no_roster: bool = False  # the role keeps no roster at all (its whole group is notified)
 
     @property
     def slot_label(self) -> str:
@@ -157,6 +158,9 @@ def coverage_gaps(*, days: int, now: datetime | None = None, roles: tuple[Role, 
     end = now + timedelta(days=days)
     gaps: list[Gap] = []
     for role, roster in roster_load(roles=roles, start=now, end=end).items():
+        if not roster.exists:
+            gaps += [Gap(role, slot, now, end, no_roster=True) for slot in SLOTS]
+            continue
         for slot in SLOTS:
             open_at = None
             for segment in roster_segments(roster, start=now, end=end):

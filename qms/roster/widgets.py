@@ -11,4 +11,6 @@ WIDGET_DAYS = 14
 def gaps_widget(request) -> dict:
     if not request.user.has_role(Role.QMS):
         return {"show": False}
-    return {"show": True, "gaps": coverage_gaps(days=WIDGET_DAYS), "days": WIDGET_DAYS}
+    gaps = coverage_gaps(days=WIDGET_DAYS)
+    unrostered = list(dict.fromkeys(g.role.label for g in gaps if g.no_roster))
+    return {"show": True, "gaps": [g for g in gaps if not g.no_roster], "no_roster": unrostered, "days": WIDGET_DAYS}
