@@ -382,6 +382,7 @@ MIDDLEWARE.insert(
 # The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
 # Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).
 from qms.procedures import CHECK_CATALOGUE as _CHECKS  # noqa: E402
+from qms.roles import Role as _Role  # noqa: E402
 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ChangeStatusEnum": "emergencies.models.change.ChangeRecord.Status",
@@ -390,6 +391,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
     "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
     "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
+    "RoleEnum": [r.value for r in _Role],  # any portal role (the key roles of the roster are OnCallRoleEnum)
+    "OnCallSlotEnum": "qms.roster.models.Slot",
+    "OnCallRoleEnum": "qms.roster.models.KEY_ROLE_CHOICES",  # the key roles that keep an on-call roster
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

@@ -71,7 +71,7 @@ class RotationSerializer(serializers.ModelSerializer):
 
 
 class RotationInput(serializers.Serializer):
-    slot = serializers.ChoiceField(choices=Slot.values)
+    slot = serializers.ChoiceField(choices=Slot.choices)
     name = serializers.CharField(max_length=TITLE_MAX)
     members = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=52)
     starts_at = serializers.DateTimeField()
@@ -89,7 +89,7 @@ class ShiftSerializer(serializers.ModelSerializer):
 
 
 class OverrideInput(serializers.Serializer):
-    slot = serializers.ChoiceField(choices=Slot.values)
+    slot = serializers.ChoiceField(choices=Slot.choices)
     user = serializers.CharField(max_length=150, help_text="Username of an active holder of the role.")
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
