@@ -163,3 +163,6 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["principal", "key", "method", "path", "status_code", "created_at"]
     search_fields = ["principal", "key", "path"]
     exclude = ["body"]
+
+
+import qms.roster.admin  # noqa: E402, F401  (the on-call roster registers its own)

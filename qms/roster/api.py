@@ -8,7 +8,9 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -134,17 +136,44 @@ def _users(names: list[str]) -> list[User]:
     return [found[n] for n in names]
 
 
+AT_RANGE_DAYS = 10 * 365
+
+
+def _moment(value: str | None):
+    if not value:
+        return timezone.now()
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValidationError({"at": ["A date and time, e.g. 2026-03-02T09:00:00Z."]})
+    if timezone.is_naive(moment):
+        try:
+            moment = timezone.make_aware(moment, timezone.get_default_timezone())
+        except (OverflowError, ValueError):
+            moment = None
+    if moment is None or abs(moment - timezone.now()) > timedelta(days=AT_RANGE_DAYS):
+        raise ValidationError({"at": [f"A moment within {AT_RANGE_DAYS // 365} years of now."]})
+    return moment
+
+
 class OnCallNow(generics.GenericAPIView):
-    """Who is primary and backup for each key role now."""
+    """Who is primary and backup for each key role now (or at ``at``)."""
 
     serializer_class = CoverageSerializer
     pagination_class = None
 
-    @extend_schema(responses={200: CoverageSerializer(many=True)})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("at", OpenApiTypes.DATETIME, description="The moment asked about (default: now).")
+        ],
+        responses={200: CoverageSerializer(many=True)},
+    )
     def get(self, request):
         if not can_view_roster(request.user):
             raise PermissionDenied("You hold no role in the portal.")
-        now = timezone.now()
+        now = _moment(request.query_params.get("at"))
         rows = []
         for role, roster in roster_load(start=now, end=now + timedelta(seconds=1)).items():
             coverage = _coverage(roster, now)

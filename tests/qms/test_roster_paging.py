@@ -168,3 +168,15 @@ def test_a_filed_emergency_pages_the_on_call_authorisers(make_user):
     assert pages[0].respond_by - pages[0].paged_at == timedelta(hours=1)  # CM-WF: critical
     assert _emailed(cms[1]) and not _emailed(cms[0]) and not _emailed(cms[2])
     assert all(_emailed(p) for p in programs)  # no roster: the whole group
+
+
+def test_a_page_with_a_long_subject_is_acknowledged_and_audited(team):
+    _page_role()
+    page = OnCallPage.objects.get()
+    page.subject = "S" * 250
+    page.save()
+    from qms.roster.services import page_acknowledge
+
+    page_acknowledge(page_id=page.pk, actor=team["primary"])
+    event = AuditEvent.objects.get(action="oncall.acknowledged")
+    assert len(event.subject_label) == 100 and event.reason.startswith("SSS")

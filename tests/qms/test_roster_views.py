@@ -210,3 +210,21 @@ def test_the_api_acknowledges_for_the_paged_person_only(people):
     assert response.json()["acknowledged_via"] == "api"
     again = _api(people["ana"]).post(url, {}, format="json")
     assert again.status_code == 400 and "Already acknowledged" in str(again.json())
+
+
+def test_the_api_answers_who_is_on_call_at_a_moment(people):
+    start = timezone.now() - timedelta(days=1)
+    rotation_create(
+        role="commander",
+        slot="primary",
+        name="W",
+        members=[people["ana"], people["ben"]],
+        starts_at=start,
+        actor=people["qms"],
+    )
+    client = _api(people["auditor"])
+    later = (start + timedelta(days=7, hours=1)).isoformat()
+    rows = client.get("/api/v1/oncall/", {"at": later}).json()
+    assert next(r for r in rows if r["role"] == "commander")["primary"] == "ben"
+    bad = client.get("/api/v1/oncall/", {"at": "yesterday"})
+    assert bad.status_code == 400 and "at" in str(bad.json())
