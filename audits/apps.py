@@ -11,6 +11,7 @@ class AuditsConfig(AppConfig):
         import audits.ccb_receivers
         import audits.github_receivers
         import audits.patch_receivers
+        import audits.roster_receivers
         import audits.sso_receivers
         import audits.training_receivers  # noqa: F401
         from audits import panels, receivers, security_receivers  # noqa: F401

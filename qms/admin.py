@@ -183,3 +183,6 @@ class DelegationAdmin(ReadOnlyHistoryAdmin):
     list_display = ["delegator", "delegate", "role", "starts_at", "ends_at", "revoked_at"]
     list_filter = ["role"]
     search_fields = ["delegator__username", "delegate__username"]
+
+
+import qms.roster.admin  # noqa: E402, F401  (the on-call roster registers its own)

@@ -27,6 +27,8 @@ PUBLIC_PREFIXES = (
     "/healthz",
     "/integrations/github/webhook",
     "/integrations/alerts/",
+    # The on-call acknowledgement link: its signed, per-person token is the credential (qms.roster.views).
+    "/oncall/ack/",
 )
 
 

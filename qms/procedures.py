@@ -15,6 +15,7 @@ from decimal import Decimal
 from qms.clock import deadline
 from qms.procedures_ccb import CM_WF_CCB, CM_WF_COMMUNICATION, CCBRules, validate_ccb
 from qms.roles import READ_ONLY_ROLES, Role
+from qms.roster.response import validate_oncall_response
 from qms.training_rules import TRAINING_CM_WF, TRAINING_EMERGENCY, TRAINING_QMS, TrainingRules, validate_training
 
 # Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
@@ -471,6 +472,11 @@ _CM_WF_EMERGENCY = {
     ],
     "ccb_required": True,
     "ccb": CM_WF_CCB,
+    # §13.2: the on-call primary acknowledges a page within 1 h (Critical) or 2 h (High), else the backup is paged.
+    "oncall_response": {
+        "by_severity": {"CRITICAL": {"amount": 1, "unit": "hours"}, "HIGH": {"amount": 2, "unit": "hours"}},
+        "default": {"amount": 2, "unit": "hours"},
+    },
     # A patch package (§8.2) distributed per affected unit (§10), its hashes audited before closure, and the
     # eight §11.2 follow-up documents within 30 days of deployment (emergencies.services.patch).
     "patch_package": True,
@@ -612,6 +618,7 @@ def validate_definition(definition: dict) -> list[str]:
     ]
     problems += validate_ccb(definition)
     problems += validate_training(definition)
+    problems += validate_oncall_response(definition)
     gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
         g["code"] for g in CM_WF_CCB["gates"]
     }

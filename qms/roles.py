@@ -19,6 +19,8 @@ class Role(StrEnum):
     PROGRAM = "program"
     RELEASE = "release"
     CERTLEAD = "certlead"
+    TESTLEAD = "testlead"
+    OPSLEAD = "opslead"
     AUDITOR = "auditor"
 
     @property
@@ -46,6 +48,8 @@ ROLE_LABELS: dict[Role, str] = {
     Role.PROGRAM: "Program manager",
     Role.RELEASE: "Release manager",
     Role.CERTLEAD: "Certification lead",
+    Role.TESTLEAD: "Test lead",
+    Role.OPSLEAD: "Operations lead",
     Role.AUDITOR: "Auditor",
 }
 
@@ -53,3 +57,16 @@ GROUP_TO_ROLE: dict[str, Role] = {label: role for role, label in ROLE_LABELS.ite
 
 # Auditors read everything and change nothing.
 READ_ONLY_ROLES = frozenset({Role.AUDITOR})
+
+# CM-WF-EMERGENCY §13.1 key roles: each keeps an on-call roster (qms.roster). The procedure's "Engineering Lead"
+# is the development lead, the role ENG-PROC-004 already asks to approve.
+KEY_ROLES: tuple[Role, ...] = (
+    Role.COMMANDER,
+    Role.SAFETY,
+    Role.SECURITY,
+    Role.CM,
+    Role.RELEASE,
+    Role.LEAD,
+    Role.TESTLEAD,
+    Role.OPSLEAD,
+)

@@ -218,6 +218,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "qms.tasks.procedure_versions_activate_task",
         "schedule": timedelta(minutes=1),
     },
+    # On-call pages not acknowledged within the response time go to the backup (qms.roster.paging).
+    "oncall-escalate": {
+        "task": "qms.tasks.oncall_escalate_task",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # Signed checkpoints of the audit chain (audits.checkpoints): written every hour and on demand, outside the
@@ -391,6 +396,7 @@ MIDDLEWARE.insert(
 # The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
 # Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).
 from qms.procedures import CHECK_CATALOGUE as _CHECKS  # noqa: E402
+from qms.roles import Role as _Role  # noqa: E402
 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ChangeStatusEnum": "emergencies.models.change.ChangeRecord.Status",
@@ -404,6 +410,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
     "WarRoomEntryKindEnum": "emergencies.models.warroom.WarRoomEntry.Kind",
     "ReportKindEnum": "audits.models.ComplianceReport.Kind",
+    "RoleEnum": [r.value for r in _Role],  # any portal role (the key roles of the roster are OnCallRoleEnum)
+    "OnCallSlotEnum": "qms.roster.models.Slot",
+    "OnCallRoleEnum": "qms.roster.models.KEY_ROLE_CHOICES",  # the key roles that keep an on-call roster
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",

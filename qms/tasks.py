@@ -23,3 +23,11 @@ def procedure_versions_activate_task() -> int:
     from qms.services.procedure_drafts import procedure_versions_activate
 
     return procedure_versions_activate()
+
+
+@shared_task(acks_late=True)
+def oncall_escalate_task() -> int:
+    """Page the backup of every page its on-call primary left unacknowledged past the response time."""
+    from qms.roster.paging import page_escalate_due
+
+    return page_escalate_due()

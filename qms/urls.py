@@ -9,6 +9,7 @@ from qms import views_procedures as procedure_views
 from qms.api.tokens import TokenObtain
 from qms.people import api as people_api
 from qms.people import views as people
+from qms.roster import urls as roster_urls
 
 qms_patterns = (
     [
@@ -31,6 +32,7 @@ qms_patterns = (
             name="delegation-revoke",
         ),
         *procedure_views.urlpatterns,
+        *roster_urls.urlpatterns,
     ],
     "qms",
 )
@@ -52,6 +54,7 @@ urlpatterns = [
         people_api.DelegationRevocation.as_view(),
         name="api-delegation-revocation",
     ),
+    path("api/v1/", include("qms.roster.api_urls")),
     path("integrations/", include("emergencies.webhook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),

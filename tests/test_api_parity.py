@@ -109,6 +109,10 @@ MAPPING = {
         ("api-procedure-publication", "post", "procedure_draft_publish"),
         ("api-procedure-withdrawal", "post", "procedure_draft_withdraw"),
     ],
+    "qms:oncall-rotation": ("api-oncall-rotations", "post", "rotation_create"),
+    "qms:oncall-override": ("api-oncall-overrides", "post", "override_add"),
+    "qms:oncall-import": ("api-oncall-imports", "post", "roster_import"),
+    "qms:oncall-ack": ("api-oncall-ack", "post", "page_acknowledge"),
 }
 
 # Page writes not in the API yet (each is a gap, listed so that it is seen, not forgotten).
@@ -174,6 +178,9 @@ READ_ONLY = {
     "qms:user-detail",
     "qms:training-matrix",
     "qms:training-evidence",
+    "qms:oncall",
+    "qms:oncall-role",
+    "qms:oncall-gaps",
 }
 API_ONLY = {"api-token"}  # the password exchange for a token
 

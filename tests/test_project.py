@@ -50,7 +50,7 @@ def test_roles_are_groups_created_by_migration():
     from django.contrib.auth.models import Group
 
     assert set(Group.objects.values_list("name", flat=True)) >= {r.group_name for r in Role}
-    assert len(Role) == 16
+    assert len(Role) == 18  # CM-WF-EMERGENCY §13.1 added the test and operations leads
 
 
 @pytest.mark.django_db

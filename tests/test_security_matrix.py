@@ -38,6 +38,8 @@ VALIDATORS = frozenset({"qms", "quality", "architect", "lead", "security", "cm",
 WAR_ROOM = WORKERS | {"commander", "legal", "qms", "program", "certlead", "quality", "executive"}
 # Who may write down someone else's verbal approval (the procedure's recorder roles; never the auditor).
 RECORDERS = frozenset({"oncall", "commander", "lead", "architect", "engmanager", "security", "qms"})
+# Who edits the sample role's on-call roster (the incident commander's).
+ROSTER_EDITORS = frozenset({"qms", "engmanager"})
 
 
 def by_role(allowed: frozenset[str], yes: int, no: int, *, none: int | None = None, anon: int = 302):
@@ -391,6 +393,19 @@ EXPECTED: dict[str, Case] = {
     "audits:report-drill": Case(every(404)),
     "audits:report-csv": Case(every(404)),
     "audits:report-pdf": Case(every(404)),
+    # the on-call roster (sample role: the incident commander's, kept by QMS coordinators and engineering managers)
+    "qms:oncall": Case(LIST),
+    "qms:oncall-role": Case(LIST),
+    "qms:oncall-gaps": Case(by_role(frozenset({"qms", "auditor"}), 200, 403)),
+    "qms:oncall-ack": Case(every(404, anon=404), post=every(404, anon=404)),  # a token that is not signed
+    "qms:oncall-rotation": Case(every(405), post=by_role(ROSTER_EDITORS, 400, 403)),
+    "qms:oncall-override": Case(every(405), post=by_role(ROSTER_EDITORS, 400, 403)),
+    "qms:oncall-import": Case(every(405), post=by_role(ROSTER_EDITORS, 400, 403)),
+    "api-oncall": Case(by_role(ROLES, 200, 200, none=403, anon=API)),
+    "api-oncall-ack": Case(every(405, anon=API), post=every(404, anon=API), json=True),
+    "api-oncall-rotations": Case(every(405, anon=API), post=by_role(ROSTER_EDITORS, 400, 403, anon=API), json=True),
+    "api-oncall-overrides": Case(every(405, anon=API), post=by_role(ROSTER_EDITORS, 400, 403, anon=API), json=True),
+    "api-oncall-imports": Case(every(405, anon=API), post=by_role(ROSTER_EDITORS, 400, 403, anon=API), json=True),
 }
 
 # The Django admin: staff only. Nobody in the matrix is staff, so every admin page sends them to the
@@ -402,6 +417,13 @@ ADMIN_DEFAULT = every(302, anon=302)
 
 SAMPLE_KWARGS = {"transition": "start_hotfix", "signature_id": 999999, "app_label": "qms", "fmt": "md"}
 SAMPLE_KWARGS["package"] = "PATCH-MISSING-v1"  # a patch package that does not exist
+SAMPLE_KWARGS = {
+    "transition": "start_hotfix",
+    "signature_id": 999999,
+    "app_label": "qms",
+    "fmt": "md",
+    "role": "commander",
+}
 
 
 def _walk(patterns, prefix: str = "", namespace: str | None = None):
@@ -477,6 +499,14 @@ def _principal(client, who: str):
 
 # the webhooks authenticate themselves; the single sign-on pages are the sign-in's own
 PUBLIC = {"login", "sso-login", "sso-login-callback", "healthz", "api-token", "github-webhook", "alert-intake"}
+PUBLIC = {
+    "login",
+    "healthz",
+    "api-token",
+    "github-webhook",
+    "alert-intake",
+    "qms:oncall-ack",
+}  # the webhooks authenticate themselves
 
 
 def _generic(name: str, url: str, method: str, who: str, status: int, location: str) -> str | None:

@@ -37,6 +37,8 @@ from qms.api import users as api_users
 from qms.limits import COMMENT_MAX, TEXT_MAX, text_limit_errors
 from qms.models import Signature, SignerState
 from qms.roles import Role
+from qms.roster import api as api_roster
+from qms.roster import forms as roster_forms
 from tests.emergencies.test_bypass import request_bypass
 from tests.factories import PASSWORD, api_token, authorise, file_stub, stub_input
 from tests.problems import problem_fields
@@ -170,7 +172,7 @@ EXEMPT = {"password", "token"}  # re-entered secrets, never stored or exported
 
 def test_every_text_field_of_the_forms_has_a_limit():
     missing = []
-    for module in (emergency_forms, forms_ccb, forms_patch):
+    for module in (emergency_forms, forms_ccb, forms_patch, roster_forms):
         for form in _classes(module, forms.BaseForm):
             for name, field in form.base_fields.items():
                 if isinstance(field, forms.CharField) and name not in EXEMPT and not field.max_length:
@@ -182,7 +184,7 @@ def test_every_writable_text_field_of_the_api_has_a_limit():
     missing = []
     modules = (api_changes, api_bypasses, api_ccb, api_lifecycle, api_ccb_manage, api_incidents, api_warroom)
     patch_modules = (api_patches, api_patch_artifacts, api_patch_units, api_followups)
-    for module in (*modules, *patch_modules, api_postmortem, api_audits, api_users):
+    for module in (*modules, *patch_modules, api_postmortem, api_audits, api_users, api_roster):
         for serializer in _classes(module, serializers.Serializer):
             if not serializer.__name__.endswith(("Input", "InputSerializer", "CreateSerializer")):
                 continue  # a response's shape, never parsed from a request

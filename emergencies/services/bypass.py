@@ -15,6 +15,7 @@ from emergencies.models import BypassRemediation, BypassRequest, ChangeRecord, I
 from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
 from qms.roles import Role
+from qms.roster.paging import notification_queue_roles
 from qms.services import (
     SigningAuth,
     notification_queue,
@@ -200,12 +201,16 @@ def _save_new_bypass(bypass: BypassRequest, *, actor: User, now: datetime, notif
     if not notify:
         return bypass
     slot_roles = {role for slot in _slots(bypass) for role in slot}
-    notification_queue(
-        recipients=User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in slot_roles]).distinct(),
+    change = bypass.change
+    notification_queue_roles(
+        roles=sorted(slot_roles),
         dedupe_prefix=f"bypass-requested:{bypass.pk}",
         template="bypass_requested",
         context={"bypass": bypass, "actor": actor},
         link=bypass.get_absolute_url(),
+        severity=change.incident.severity if change is not None and change.incident_id else "",
+        definition=bypass.procedure_version.definition if bypass.procedure_version_id else None,
+        now=now,
     )
     return bypass
 

@@ -19,7 +19,8 @@ from emergencies.services.preconditions import transition_check
 from qms.models import User
 from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
-from qms.services import notification_queue, procedure_version_current
+from qms.roster.paging import notification_queue_roles
+from qms.services import procedure_version_current
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,18 @@ def emergency_stub_file(*, data: StubInput, actor: User, now: datetime | None = 
     bypass_emergency_open(change=change, actor=actor)
 
     roles = rules.stub_authoriser_roles(incident.category, incident.flags)
-    notification_queue(
-        recipients=_authorisers(roles, commander=incident.commander),
+    # The authorising roles are paged through their on-call roster (the named commander instead of the roster).
+    named = incident.commander if Role.COMMANDER in roles else None
+    notification_queue_roles(
+        roles=[r for r in roles if not (r is Role.COMMANDER and named is not None)],
+        also=[named] if named is not None else [],
         dedupe_prefix=f"change-filed:{change.pk}",
         template="emergency_filed",
         context={"change": change, "incident": incident, "roles": [r.label for r in roles], "actor": actor},
         link=change.get_absolute_url(),
+        severity=incident.severity,
+        definition=procedure.definition,
+        now=now,
     )
     return change
 
@@ -140,15 +147,6 @@ def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity:
     else:
         save_with_unique_identifier(incident, field_name="ticket", base=f"INC-{now:%Y%m%d-%H%M}")
     return incident
-
-
-def _authorisers(roles: list[Role], *, commander: User | None) -> list[User]:
-    """Everyone holding one of the roles; the named incident commander instead of every commander."""
-    group_names = [r.group_name for r in roles if not (r is Role.COMMANDER and commander is not None)]
-    users = list(User.objects.filter(is_active=True, groups__name__in=group_names).distinct()) if group_names else []
-    if commander is not None and Role.COMMANDER in roles and commander not in users:
-        users.append(commander)
-    return users
 
 
 # "authorize_bypass" is not here: the last required signature on the emergency bypass takes it.

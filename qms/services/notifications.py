@@ -30,12 +30,14 @@ def notification_queue(
     link: str = "",
     attachment: tuple[str, str, str] | None = None,
     skip_channels: bool = False,
+    footers: dict[int, tuple[str, str]] | None = None,
 ) -> list[Notification]:
     """Write one outbox row per recipient and send them to the worker once the transaction commits.
 
     ``dedupe_prefix`` names the event; a recipient gets one notification per event however often the
     caller runs (a beat job that runs twice notifies once). Recipients get it by email and/or Slack DM as
     their preferences say, and the channels subscribed to the event get their copy (qms.services.channels).
+    ``footers`` adds a (text, html) paragraph to one person's own copies: the on-call acknowledgement link.
     """
     people = [u for u in recipients if u.is_active]
     url = absolute_url(link)
@@ -61,6 +63,11 @@ def notification_queue(
                 attachment_mimetype=attachment[2] if attachment else "",
             )
         )
+    for row in rows:
+        if footers and row.recipient_id in footers:
+            text, html = footers[row.recipient_id]
+            row.body = f"{row.body.rstrip()}\n\n{text}\n"
+            row.html_body = f"{row.html_body}{html}" if row.html_body else ""
     return outbox_write(rows=rows)
 
 

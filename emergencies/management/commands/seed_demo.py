@@ -48,6 +48,8 @@ DEMO_PEOPLE = {
     Role.RELEASE: ("Rita", "Release"),
     Role.CERTLEAD: ("Cora", "Certification"),
     Role.AUDITOR: ("Aude", "Auditor"),
+    Role.TESTLEAD: ("Tess", "Test-Lead"),
+    Role.OPSLEAD: ("Omar", "Operations-Lead"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The on-call roster of the key roles: rotations, overrides, iCalendar imports, coverage and paging."""
