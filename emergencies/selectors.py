@@ -142,10 +142,14 @@ def incident_commander_name(*, change: ChangeRecord, bypass: BypassRequest | Non
 
 
 def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200) -> list[BypassRequest]:
-    """Pending requests with a slot this user could fill (same rules as signing)."""
+    """Pending requests with a slot this user could fill, in a role they hold or were delegated (same rules
+    as signing: nobody signs twice, nor on behalf of the requester or of someone who signed already)."""
     from emergencies.services.bypass import bypass_slot_status
+    from qms.services.delegation import delegated_roles, signature_persons
 
-    if not user.roles:
+    delegated = delegated_roles(user) if user.is_authenticated else {}
+    roles = user.roles | set(delegated)
+    if not roles:
         return []
     pending = list(
         BypassRequest.objects.select_related("incident", "change")
@@ -160,9 +164,12 @@ def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200)
     waiting = []
     for bypass in pending:
         slots = bypass_slot_status(bypass, signatures.get(bypass.pk, []))
-        if any(s.filled and s.signature.signer_id == user.pk for s in slots):
+        taken = set().union(*(signature_persons(s.signature) for s in slots if s.filled))
+        if user.pk in taken:
             continue
-        if any(not s.filled and user.roles.intersection(s.roles) for s in slots):
+        refused = taken | {bypass.requested_by_id}
+        open_roles = {r for s in slots if not s.filled for r in s.roles} & roles
+        if any(r in user.roles or delegated[r].delegator_id not in refused for r in open_roles):
             waiting.append(bypass)
     return waiting[:limit]
 

@@ -39,6 +39,7 @@ SESSION_RELATED = (
     "chair",
     "convened_by",
     "decided_by",
+    "decision_signature__on_behalf_of",
 )
 
 
@@ -119,7 +120,7 @@ def ccb_session_page(*, session: CCBSession, user: User) -> SessionPage:
         preconditions=gates.gate_preconditions(change, gate),
         decisions=list(
             GateDecision.objects.filter(change=change)
-            .select_related("decided_by", "session")
+            .select_related("decided_by", "session", "signature")
             .order_by("-decided_at", "-pk")
         ),
         last_update=StatusUpdate.objects.filter(change=change).select_related("posted_by").first(),
@@ -156,7 +157,10 @@ def ccb_sessions_awaiting_vote(*, user: User, limit: int = 20) -> list[CCBSessio
 
 
 def eligible_members(*, change: ChangeRecord) -> list[tuple[User, list[Role]]]:
-    """Active people who could sit on a session of this change, with the seat roles they hold."""
+    """Active people who could sit on a session of this change, with the seat roles they hold or were
+    delegated (a delegation in force now)."""
+    from qms.models import Delegation
+
     roles = gates.member_roles(change)
     users = (
         User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in roles])
@@ -164,7 +168,27 @@ def eligible_members(*, change: ChangeRecord) -> list[tuple[User, list[Role]]]:
         .prefetch_related("groups")
         .order_by("first_name", "last_name", "username")
     )
-    return [(u, [r for r in roles if r in u.roles]) for u in users]
+    found = {u.pk: (u, [r for r in roles if r in u.roles]) for u in users}
+    now = timezone.now()
+    lent = (
+        Delegation.objects.filter(
+            role__in=[r.value for r in roles],
+            revoked_at__isnull=True,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            delegate__is_active=True,
+        )
+        .select_related("delegate", "delegator")
+        .prefetch_related("delegate__groups", "delegator__groups")
+    )
+    for delegation in lent:
+        role, delegate = Role(delegation.role), delegation.delegate
+        if delegation.delegator.has_role(role) and not delegate.has_role(role):
+            _, held = found.setdefault(delegate.pk, (delegate, []))
+            if role not in held:
+                held.append(role)
+    rows = sorted(found.values(), key=lambda row: (row[0].first_name, row[0].last_name, row[0].username))
+    return [(u, [r for r in roles if r in held]) for u, held in rows]
 
 
 @dataclass
@@ -194,7 +218,7 @@ def ccb_change_page(*, change: ChangeRecord, updates_limit: int = 50) -> ChangeG
     sessions = ccb_sessions_for_change(change=change)
     decisions = list(
         GateDecision.objects.filter(change=change)
-        .select_related("decided_by", "session")
+        .select_related("decided_by", "session", "signature")
         .order_by("-decided_at", "-pk")
     )
     updates = list(StatusUpdate.objects.filter(change=change).select_related("posted_by")[:updates_limit])

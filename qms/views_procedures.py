@@ -23,6 +23,7 @@ from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import procedure_drafts as pd
 from qms.services import signatures_for
+from qms.services.delegation import signable_roles
 from qms.services.procedures import procedure_versions_in_force
 
 
@@ -119,7 +120,7 @@ def procedure_draft_detail(request, draft_id):
             "missing": pd.draft_missing_roles(draft) if draft.status == ProcedureDraft.Status.IN_REVIEW else [],
             "is_author": draft.author_id == user.pk,
             "is_editor": user.has_role(*pd.EDITOR_ROLES),
-            "sign_roles": [r for r in pd.approver_roles() if user.has_role(r)] if draft.author_id != user.pk else [],
+            "sign_roles": signable_roles(user, pd.approver_roles()) if draft.author_id != user.pk else [],
             "now": timezone.localtime(),
         },
     )

@@ -29,6 +29,13 @@ class CCBSessionSerializer(serializers.ModelSerializer):
     change = serializers.CharField(source="change.identifier", read_only=True)
     chair = serializers.CharField(source="chair.username", read_only=True)
     decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
+    decided_on_behalf_of = serializers.CharField(
+        source="decision_signature.on_behalf_of.username",
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="Whom a delegate decided for (username).",
+    )
     # blank while the session is open
     outcome = serializers.ChoiceField(choices=Choice.choices, read_only=True, allow_blank=True)
     member_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
@@ -49,6 +56,7 @@ class CCBSessionSerializer(serializers.ModelSerializer):
             "duration_minutes",
             "location",
             "decided_by",
+            "decided_on_behalf_of",
             "decided_at",
             "decision_reason",
             "questions",
@@ -73,6 +81,8 @@ class MemberVoteSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_null=True)
     cast_at = serializers.DateTimeField(allow_null=True)
     signature = serializers.IntegerField(allow_null=True)
+    on_behalf_of = serializers.CharField(allow_null=True, help_text="Whom a delegate voted for (username).")
+    on_behalf_of_name = serializers.CharField(allow_null=True)
     superseded_votes = serializers.IntegerField()
 
 
@@ -113,12 +123,18 @@ class CCBSessionDetailSerializer(CCBSessionSerializer):
                         "comment": m.vote.comment if m.vote else None,
                         "cast_at": m.vote.cast_at if m.vote else None,
                         "signature": m.vote.signature_id if m.vote else None,
+                        "on_behalf_of": _behalf(m.vote.signature) if m.vote else None,
+                        "on_behalf_of_name": (m.vote.signature.on_behalf_of_name or None) if m.vote else None,
                         "superseded_votes": len(m.earlier),
                     }
                     for m in tally.members
                 ],
             }
         ).data
+
+
+def _behalf(signature) -> str | None:
+    return signature.on_behalf_of.username if signature and signature.on_behalf_of_id else None
 
 
 def _detail(session: CCBSession) -> dict:

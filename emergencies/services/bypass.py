@@ -405,7 +405,7 @@ def bypass_verbal_approval_record(
     if method not in (Method.VERBAL, Method.WRITTEN):
         raise ValidationError({"method": ["Verbal or written."]})
     bypass = BypassRequest.objects.select_related("procedure_version", "incident").get(pk=bypass_id)
-    _check_may_record(bypass, recorded_by=recorded_by, approver=approver)
+    _check_may_record(bypass, recorded_by=recorded_by, approver=approver, role=role)
     if not comment.strip():
         raise ValidationError({"comment": ["Say how and why the approval was given."]})
     approved_at = _check_approval_time(bypass, approved_at, now=timezone.now())
@@ -413,7 +413,7 @@ def bypass_verbal_approval_record(
     signer_authenticate(user=recorded_by, password=password, auth=auth)
     with transaction.atomic():
         bypass = _lock(bypass_id)
-        _check_may_record(bypass, recorded_by=recorded_by, approver=approver)
+        _check_may_record(bypass, recorded_by=recorded_by, approver=approver, role=role)
         approved_at = _check_approval_time(bypass, approved_at, now=timezone.now())
         _check_may_approve(bypass, bypass_slot_status(bypass), approver=approver, role=role)
         signature = signature_record(
@@ -445,10 +445,12 @@ def bypass_verbal_approval_record(
         return _activate_if_complete(bypass, actor=recorded_by, now=timezone.now())
 
 
-def _check_may_record(bypass: BypassRequest, *, recorded_by: User, approver: User) -> None:
+def _check_may_record(bypass: BypassRequest, *, recorded_by: User, approver: User, role: Role) -> None:
     refusal = permissions.approval_recording_refusal(bypass, recorded_by, approver)
     if refusal:
         raise PermissionDenied(refusal)
+    if recorded_by.pk in signing_persons(approver, role):
+        raise PermissionDenied("Nobody records an approval given on their own behalf; sign it yourself.")
     if approver.pk == bypass.implementer_id:
         raise PermissionDenied("The implementer's own approval cannot be recorded by someone else; they sign it.")
 

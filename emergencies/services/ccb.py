@@ -41,6 +41,7 @@ from qms.models import Signature, User
 from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD, GateSpec, Seat
 from qms.roles import Role
 from qms.services import SigningAuth, notification_queue, signature_record, signer_authenticate
+from qms.services.delegation import may_sign_in, signature_persons, signing_persons
 
 # What each vote or decision means as an electronic signature.
 MEANING = {
@@ -191,7 +192,9 @@ def ccb_tally(session: CCBSession, members: list[CCBMember], votes: list[Vote]) 
 def session_members_and_votes(session: CCBSession) -> tuple[list[CCBMember], list[Vote]]:
     """Two queries, whatever the number of members."""
     members = list(CCBMember.objects.filter(session=session).select_related("user").order_by("added_at", "pk"))
-    votes = list(Vote.objects.filter(session=session).order_by("cast_at", "pk"))
+    votes = list(
+        Vote.objects.filter(session=session).select_related("signature__on_behalf_of").order_by("cast_at", "pk")
+    )
     by_pk = {m.pk: m for m in members}
     for vote in votes:
         member = by_pk.get(vote.member_id)
@@ -235,8 +238,25 @@ class SessionInput:
 def _check_seat(change: ChangeRecord, user: User, role: Role, *, field_name: str = "members") -> None:
     if role not in member_roles(change):
         raise ValidationError({field_name: [f"{role.label} is not a seat on this procedure's CCB."]})
-    if not user.is_active or not user.has_role(role):
+    if not user.is_active or not may_sign_in(user, role):
         raise ValidationError({field_name: [f"{user.display_name} does not hold the role {role.label}."]})
+
+
+def _check_seats_distinct(seats, *, field_name: str = "members") -> None:
+    """One person never fills two seats, in person or by delegation (separation of duties, both people)."""
+    seen: set[int] = set()
+    for user, role in seats:
+        persons = signing_persons(user, role)
+        if persons & seen:
+            raise ValidationError(
+                {
+                    field_name: [
+                        f"{user.display_name} as {role.label}: one person cannot fill two seats, "
+                        "in person or by delegation."
+                    ]
+                }
+            )
+        seen |= persons
 
 
 @transaction.atomic
@@ -289,7 +309,7 @@ def ccb_session_convene(*, change_id: int, data: SessionInput, actor: User, now:
     if errors:
         raise ValidationError(errors)
     chair = data.chair or actor
-    if not chair.is_active or not chair.has_role(rules.ccb_chair_role):
+    if not chair.is_active or not may_sign_in(chair, rules.ccb_chair_role):
         raise ValidationError({"chair": [f"The chair is a {rules.ccb_chair_role.label} (§7.1)."]})
 
     seats: list[tuple[User, Role]] = [(chair, rules.ccb_chair_role)]
@@ -300,6 +320,7 @@ def ccb_session_convene(*, change_id: int, data: SessionInput, actor: User, now:
             raise ValidationError({"members": [f"{user.display_name} can hold only one seat on a session."]})
         _check_seat(change, user, role)
         seats.append((user, role))
+    _check_seats_distinct(seats)
 
     session = CCBSession(
         change=change,
@@ -343,6 +364,8 @@ def ccb_member_add(*, session_id: int, user: User, role: Role, actor: User) -> C
     if CCBMember.objects.filter(session=session, user=user).exists():
         raise ValidationError({"user": [f"{user.display_name} already sits on {session.identifier}."]})
     _check_seat(change, user, role, field_name="role")
+    seated = [(m.user, Role(m.role)) for m in CCBMember.objects.filter(session=session).select_related("user")]
+    _check_seats_distinct([*seated, (user, role)], field_name="user")
     member = _add_member(session, user, role, actor=actor, at=timezone.now())
     signals.ccb_member_added.send(sender=CCBSession, session=session, member=member, actor=actor)
     _notify(
@@ -378,8 +401,15 @@ def _check_may_vote(session: CCBSession, voter: User, choice: str, comment: str)
     member = CCBMember.objects.filter(session=session, user=voter).first()
     if member is None:
         raise PermissionDenied(f"Only the members of {session.identifier} vote.")
-    if not voter.is_active or not voter.has_role(Role(member.role)):
+    if not voter.is_active or not may_sign_in(voter, Role(member.role)):
         raise PermissionDenied(f"{voter.display_name} no longer holds the role {member.role_label}.")
+    persons = signing_persons(voter, Role(member.role))
+    others = CCBMember.objects.filter(session=session).exclude(pk=member.pk)
+    votes = Vote.objects.filter(session=session, superseded_by__isnull=True).exclude(member=member)
+    if set(others.values_list("user_id", flat=True)) & persons or any(
+        signature_persons(v.signature) & persons for v in votes.select_related("signature")
+    ):
+        raise PermissionDenied("One person cannot fill two seats on a session, in person or by delegation.")
     gate = session.change.rules.ccb_gate(session.gate)
     if choice not in gate.outcomes:
         raise ValidationError(
@@ -477,7 +507,7 @@ def _check_decision(session: CCBSession, decider: User, data: DecisionInput, tal
         raise PermissionDenied(
             f"The decision of {session.identifier} is recorded by {ccb_decider_label(tally)} (§7.2)."
         )
-    if not decider.has_role(tally.decider_role):
+    if not may_sign_in(decider, tally.decider_role):
         raise PermissionDenied(f"{decider.display_name} no longer holds the role {tally.decider_role.label}.")
     errors: dict[str, list[str]] = {}
     if data.outcome not in gate.outcomes:

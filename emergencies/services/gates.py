@@ -23,6 +23,7 @@ from qms.models import Signature, User
 from qms.procedures_ccb import GateSpec, Seat
 from qms.roles import Role
 from qms.services import SigningAuth, signature_record, signer_authenticate
+from qms.services.delegation import may_sign_in
 
 BEFORE_DEPLOYMENT = (
     ChangeRecord.Status.STUB,
@@ -176,7 +177,7 @@ def _check_declare(change: ChangeRecord, actor: User, data: DeclareInput) -> Gat
         gate = rules.ccb_gate(Gate.DECLARE)
     except KeyError:
         raise ValidationError("This procedure has no Gate 1.") from None
-    if data.role not in gate.roles or not actor.has_role(data.role):
+    if data.role not in gate.roles or not may_sign_in(actor, data.role):
         raise PermissionDenied(f"{gate.label} is recorded by a {' or '.join(r.label for r in gate.roles)} (§14.1).")
     if change.status in (ChangeRecord.Status.CONVERTED, ChangeRecord.Status.CLOSED):
         raise ValidationError(f"{change.identifier} is {change.get_status_display().lower()}.")

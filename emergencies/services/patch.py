@@ -55,6 +55,7 @@ from qms.clock import deadline
 from qms.models import Signature, User
 from qms.roles import Role
 from qms.services import SigningAuth, signature_record, signer_authenticate
+from qms.services.delegation import may_sign_in, on_behalf_refusal, signable_roles
 
 APPROVER_ROLES = (Role.CM, Role.RELEASE)
 FOLLOW_UP_MILESTONE = "follow_up_documentation_complete"
@@ -75,7 +76,7 @@ def can_approve_patch(package: PatchPackage, user: User) -> bool:
     return (
         package.is_draft
         and package.change.is_open
-        and bool(user and user.is_authenticated and user.has_role(*APPROVER_ROLES))
+        and bool(user and user.is_authenticated and signable_roles(user, APPROVER_ROLES))
         and user.pk != package.author_id
     )
 
@@ -474,10 +475,13 @@ def _check_may_approve(package: PatchPackage, artifacts: list[PatchArtifact], *,
         raise ValidationError(
             {"role": [f"A patch package is approved by a {' or '.join(r.label for r in APPROVER_ROLES)}."]}
         )
-    if not signer.has_role(role):
+    if not may_sign_in(signer, role):
         raise PermissionDenied(f"{signer.display_name} does not hold the role {role.label}.")
     if signer.pk == package.author_id:
         raise PermissionDenied("The author of a patch package cannot approve it.")
+    refusal = on_behalf_refusal(signer, role, author_id=package.author_id, what="A patch package")
+    if refusal:
+        raise PermissionDenied(refusal)
     problems = patch_approval_problems(package, artifacts)
     if problems:
         raise ValidationError(problems)

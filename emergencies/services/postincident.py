@@ -27,6 +27,7 @@ from qms.models import Signature, User
 from qms.procedures import CHECK_CATALOGUE, POST_MORTEM_APPROVERS_DEFAULT
 from qms.roles import Role
 from qms.services import SigningAuth, signature_record, signer_authenticate
+from qms.services.delegation import may_sign_in, on_behalf_refusal
 
 S = ChangeRecord.Status
 VALIDATOR_ROLES = permissions.VALIDATOR_ROLES
@@ -455,8 +456,11 @@ def _check_may_approve_post_mortem(post_mortem: PostMortem, signer: User, role: 
         raise ValidationError("The post-mortem is not awaiting review.")
     if signer.pk == post_mortem.author_id:
         raise PermissionDenied("Nobody approves their own post-mortem.")
-    if role not in post_mortem.change.rules.post_mortem_approver_roles or not signer.has_role(role):
-        raise PermissionDenied("Approving a post-mortem needs an approver role you hold.")
+    if role not in post_mortem.change.rules.post_mortem_approver_roles or not may_sign_in(signer, role):
+        raise PermissionDenied("Approving a post-mortem needs an approver role you hold or were delegated.")
+    refusal = on_behalf_refusal(signer, role, author_id=post_mortem.author_id, what="A post-mortem")
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 # --- retroactive gates ------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from emergencies.services import ccb, communication, gates
 from qms.forms_util import apply_validation_error, form_data
 from qms.registry import subject_panels
 from qms.security import signing_auth
+from qms.services.delegation import signable_roles
 from qms.services.qualification import signing_training_refusal
 
 # --- sessions ---------------------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ def _gates_context(request, change: ChangeRecord, **forms) -> dict:
     rules = change.rules
     declare = next((g for g in rules.ccb_gates() if g.code == Gate.DECLARE), None)
     declared = next((row for row in page.gates if row.gate.code == Gate.DECLARE and row.decision), None)
-    declare_roles = [r for r in (declare.roles if declare else ()) if user.has_role(r)]
+    declare_roles = signable_roles(user, declare.roles) if declare else []
     open_change = change.status not in (ChangeRecord.Status.CLOSED, ChangeRecord.Status.CONVERTED)
     context = {
         "change": change,

@@ -27,6 +27,7 @@ from qms.forms_util import apply_validation_error
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import content_hash
+from qms.services.delegation import signable_roles
 
 TEMPLATE = "emergencies/patch/package_detail.html"
 
@@ -57,7 +58,7 @@ def _context(request, change, version=None, **bound) -> dict:
     draft = package is not None and package.is_draft and page.is_current
     live = package is not None and package.status != PatchPackage.Status.WITHDRAWN
     artifact_choices = [(a.pk, a.filename) for a in page.artifacts if a.kind == PatchArtifact.Kind.PATCH]
-    approver_roles = [r for r in services.APPROVER_ROLES if user.has_role(r)]
+    approver_roles = signable_roles(user, services.APPROVER_ROLES) if draft and user.is_authenticated else []
     can_approve = package is not None and services.can_approve_patch(package, user)
 
     def form(name, factory):

@@ -22,6 +22,7 @@ from qms.forms_util import apply_validation_error
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import content_hash, signatures_for
+from qms.services.delegation import signable_roles
 
 
 def _editable_change(request, identifier) -> ChangeRecord:
@@ -221,7 +222,7 @@ def post_mortem_detail(request, identifier):
                 return redirect("emergencies:post-mortem", identifier=identifier)
     signatures = signatures_for(post_mortem)
     current = content_hash(post_mortem.signable_content())
-    approver_roles = [r for r in post_mortem.change.rules.post_mortem_approver_roles if request.user.has_role(r)]
+    approver_roles = signable_roles(request.user, post_mortem.change.rules.post_mortem_approver_roles)
     can_approve = (
         post_mortem.status == PostMortem.Status.IN_REVIEW
         and request.user.pk != post_mortem.author_id

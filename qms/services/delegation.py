@@ -38,8 +38,10 @@ def delegated_roles(user: User, *, at: datetime | None = None) -> dict[Role, Del
     """The roles ``user`` may sign in for someone else right now (only those they do not hold themselves)."""
     at = at or timezone.now()
     found: dict[Role, Delegation] = {}
-    rows = Delegation.objects.select_related("delegator").filter(
-        delegate=user, revoked_at__isnull=True, starts_at__lte=at, ends_at__gt=at
+    rows = (
+        Delegation.objects.select_related("delegator")
+        .prefetch_related("delegator__groups")
+        .filter(delegate=user, revoked_at__isnull=True, starts_at__lte=at, ends_at__gt=at)
     )
     for delegation in rows.order_by("starts_at", "pk"):
         try:
@@ -70,6 +72,31 @@ def signing_persons(user: User, role: Role | str, *, at: datetime | None = None)
     except PermissionDenied:
         return {user.pk}
     return {user.pk} | ({delegator.pk} if delegator else set())
+
+
+def may_sign_in(user: User, role: Role | str, *, at: datetime | None = None) -> bool:
+    """Whether ``user`` may sign in ``role`` now: they hold it, or a delegation in force lends it to them."""
+    try:
+        acting_for(user, role, at=at)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def signable_roles(user: User, roles) -> list[Role]:
+    """Those of ``roles`` that ``user`` may sign in now, held or delegated (one query, for the pages)."""
+    delegated = delegated_roles(user) if user.is_authenticated else {}
+    return [r for r in dict.fromkeys(Role(r) for r in roles) if user.has_role(r) or r in delegated]
+
+
+def on_behalf_refusal(user: User, role: Role | str, *, author_id: int | None, what: str) -> str | None:
+    """Why ``user`` may not sign ``what`` in ``role`` when its author signs through them, or None.
+    The author's own signature is refused by each service with its own words."""
+    if author_id is None or author_id == user.pk:
+        return None
+    if author_id in signing_persons(user, role):
+        return f"{what} is never approved on behalf of its own author."
+    return None
 
 
 def signature_persons(signature) -> set[int]:

@@ -19,6 +19,7 @@ from qms.procedure_diff import definition_diff
 from qms.procedure_yaml import procedure_from_yaml
 from qms.procedures import PRESETS, validate_definition
 from qms.roles import Role
+from qms.services.delegation import may_sign_in, on_behalf_refusal, signature_persons, signing_persons
 from qms.services.procedures import procedure_version_create, procedure_version_current
 from qms.services.signatures import SigningAuth, content_hash, signature_record, signatures_for, signer_authenticate
 
@@ -212,11 +213,16 @@ def _approval_checks(draft: ProcedureDraft, signer: User, role: Role) -> None:
         raise PermissionDenied("The author of a procedure draft cannot approve it.")
     if role not in approver_roles():
         raise PermissionDenied(f"A {role.label} does not approve procedure versions.")
-    if not signer.is_active or not signer.has_role(role):
+    if not signer.is_active or not may_sign_in(signer, role):
         raise PermissionDenied(f"{signer.display_name} does not hold the role {role.label}.")
+    refusal = on_behalf_refusal(signer, role, author_id=draft.author_id, what="A procedure draft")
+    if refusal:
+        raise PermissionDenied(refusal)
     approvals = draft_approvals(draft)
     if any(s.signer_id == signer.pk for s in approvals):
         raise PermissionDenied("You have already approved this draft; another person signs the other role.")
+    if any(signature_persons(s) & signing_persons(signer, role) for s in approvals):
+        raise PermissionDenied("One person cannot fill two approver roles on one draft, in person or by delegation.")
     if any(s.role == role.value for s in approvals):
         raise ValidationError({"role": [f"A {role.label} has already approved this draft."]})
 
