@@ -473,6 +473,10 @@ OIDC_AUTHENTICATION_CALLBACK_URL = "sso-login-callback"
 LOGIN_REDIRECT_URL_FAILURE = "login"
 QMS_OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
 QMS_SSO_REAUTH_MAX_AGE = int(env("SSO_REAUTH_MAX_AGE", "300"))
+# With QMS_REQUIRE_TOTP_FOR_SIGNERS on, a re-authentication counts as a second factor when the ID token's
+# amr names one (RFC 8176) or its acr is one of SSO_SECOND_FACTOR_ACR (comma-separated).
+QMS_SSO_SECOND_FACTOR_AMR = env_list("SSO_SECOND_FACTOR_AMR", "mfa,otp,hwk,swk,sms,fpt,face,iris")
+QMS_SSO_SECOND_FACTOR_ACR = env_list("SSO_SECOND_FACTOR_ACR")
 if OIDC_ENABLED:
     from qms.sso.config import parse_role_map
 

@@ -26,7 +26,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def proof_create(*, user: User, intent: str, subject: str, auth_time: datetime) -> str:
+def proof_create(*, user: User, intent: str, subject: str, auth_time: datetime, second_factor: bool = False) -> str:
     """Store a proof and return its secret (shown to nobody: it goes back to the signing form)."""
     secret = secrets.token_urlsafe(32)
     ReauthProof.objects.create(
@@ -36,6 +36,7 @@ def proof_create(*, user: User, intent: str, subject: str, auth_time: datetime) 
         subject=subject[:255],
         auth_time=auth_time,
         expires_at=auth_time + timedelta(seconds=reauth_max_age()),
+        second_factor=second_factor,
     )
     return secret
 
@@ -81,3 +82,12 @@ def _within(page: str, intent: str) -> bool:
 def proof_used_by(*, secret: str, user: User) -> bool:
     """Whether this proof was used up by ``user`` (``signature_record`` asks, in the same request)."""
     return ReauthProof.objects.filter(secret_hash=_hash(secret), user=user, used_at__isnull=False).exists()
+
+
+def proof_second_factor(*, secret: str, page: str) -> bool:
+    """Whether this proof records a re-authentication with a second factor, for this page (its user and
+    single use are checked where it is used up, :func:`proof_use`)."""
+    if not secret or not page:
+        return False
+    proof = ReauthProof.objects.filter(secret_hash=_hash(secret), second_factor=True).first()
+    return proof is not None and _within(page, proof.intent)

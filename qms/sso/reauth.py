@@ -24,7 +24,7 @@ from qms.models import SignerState, User
 from qms.services.signatures import signer_failure_record
 from qms.sso import signals
 from qms.sso.backend import PortalOIDCBackend
-from qms.sso.config import reauth_max_age, sso_enabled
+from qms.sso.config import reauth_max_age, reauth_second_factor, sso_enabled
 from qms.sso.models import SSOIdentity
 from qms.sso.proofs import proof_create
 
@@ -73,6 +73,8 @@ def reauth_begin(request, *, intent: str) -> str:
         "code_challenge": generate_code_challenge(verifier, "S256"),
         "code_challenge_method": "S256",
     }
+    if getattr(settings, "QMS_SSO_SECOND_FACTOR_ACR", None):
+        params["acr_values"] = " ".join(settings.QMS_SSO_SECOND_FACTOR_ACR)
     return f"{settings.OIDC_OP_AUTHORIZATION_ENDPOINT}?{urlencode(params)}"
 
 
@@ -129,7 +131,13 @@ def reauth_complete(request) -> str:
     age = (timezone.now() - authenticated).total_seconds()
     if age > reauth_max_age() or age < -CLOCK_LEEWAY:
         _refuse(user, "Your authentication at the identity provider is not fresh", intent)
-    secret = proof_create(user=user, intent=intent, subject=identity.subject, auth_time=authenticated)
+    secret = proof_create(
+        user=user,
+        intent=intent,
+        subject=identity.subject,
+        auth_time=authenticated,
+        second_factor=reauth_second_factor(claims),
+    )
     request.session[PROOF_KEY] = {"secret": secret, "intent": intent}
     signals.sso_reauth_event.send(sender=SSOIdentity, user=user, outcome="accepted", reason="", intent=intent)
     return intent

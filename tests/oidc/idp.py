@@ -38,6 +38,11 @@ USERS = [
     # A provider answering with an authentication 15 minutes old, whatever max_age asked.
     {"sub": "sub-stale", "username": "stale", "password": "stale-pw", "email": "stale@example.com",
      "name": "Sam Stale", "groups": ["qms-leads"], "auth_time_offset": 900},
+    # Users with a second factor at the provider: the ID token's amr names it, or its acr is a strong level.
+    {"sub": "sub-mara", "username": "mara", "password": "mara-pw", "email": "mara@example.com",
+     "name": "Mara Multi", "groups": ["qms-leads"], "amr": ["pwd", "otp"]},
+    {"sub": "sub-ada", "username": "ada", "password": "ada-pw", "email": "ada@example.com",
+     "name": "Ada Acr", "groups": ["qms-leads"], "amr": ["pwd"], "acr": "urn:example:loa:mfa"},
 ]  # fmt: skip
 
 
