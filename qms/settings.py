@@ -477,6 +477,20 @@ QMS_SSO_REAUTH_MAX_AGE = int(env("SSO_REAUTH_MAX_AGE", "300"))
 # amr names one (RFC 8176) or its acr is one of SSO_SECOND_FACTOR_ACR (comma-separated).
 QMS_SSO_SECOND_FACTOR_AMR = env_list("SSO_SECOND_FACTOR_AMR", "mfa,otp,hwk,swk,sms,fpt,face,iris")
 QMS_SSO_SECOND_FACTOR_ACR = env_list("SSO_SECOND_FACTOR_ACR")
+# Re-authentication proofs are deleted this many hours after they were used or expired (a beat job).
+QMS_SSO_PROOF_RETENTION_HOURS = int(env("SSO_PROOF_RETENTION_HOURS", "24"))
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sso-reauth-proofs-purge": {
+            "task": "qms.sso.tasks.sso_reauth_proofs_purge_task",
+            "schedule": crontab(minute=23),
+        },
+        "idempotency-records-purge": {
+            "task": "qms.tasks.idempotency_records_purge_task",
+            "schedule": crontab(minute=53),
+        },
+    }
+)
 if OIDC_ENABLED:
     from qms.sso.config import parse_role_map
 

@@ -23,3 +23,11 @@ def procedure_versions_activate_task() -> int:
     from qms.services.procedure_drafts import procedure_versions_activate
 
     return procedure_versions_activate()
+
+
+@shared_task(acks_late=True)
+def idempotency_records_purge_task() -> int:
+    """Housekeeping: API idempotency records past API_IDEMPOTENCY_HOURS are deleted."""
+    from qms.api.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

@@ -15,6 +15,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from qms.models import User
@@ -91,3 +93,12 @@ def proof_second_factor(*, secret: str, page: str) -> bool:
         return False
     proof = ReauthProof.objects.filter(secret_hash=_hash(secret), second_factor=True).first()
     return proof is not None and _within(page, proof.intent)
+
+
+def proofs_purge(*, now: datetime | None = None) -> int:
+    """Delete the proofs used or expired more than ``QMS_SSO_PROOF_RETENTION_HOURS`` ago (a beat job); a
+    proof still usable, or used or expired within the retention, stays. Returns how many went. The
+    signature itself records its method, and the audit trail the accepted re-authentication."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.QMS_SSO_PROOF_RETENTION_HOURS)
+    deleted, _ = ReauthProof.objects.filter(Q(used_at__lt=cutoff) | Q(expires_at__lt=cutoff)).delete()
+    return deleted
