@@ -25,6 +25,7 @@ from qms.services.signatures import signer_failure_record
 from qms.sso import signals
 from qms.sso.backend import PortalOIDCBackend
 from qms.sso.config import reauth_max_age, reauth_second_factor, sso_enabled
+from qms.sso.discovery import DiscoveryFailed, endpoint
 from qms.sso.models import SSOIdentity
 from qms.sso.proofs import proof_create
 
@@ -75,7 +76,11 @@ def reauth_begin(request, *, intent: str) -> str:
     }
     if getattr(settings, "QMS_SSO_SECOND_FACTOR_ACR", None):
         params["acr_values"] = " ".join(settings.QMS_SSO_SECOND_FACTOR_ACR)
-    return f"{settings.OIDC_OP_AUTHORIZATION_ENDPOINT}?{urlencode(params)}"
+    try:
+        authorization = endpoint("OIDC_OP_AUTHORIZATION_ENDPOINT")
+    except DiscoveryFailed as exc:
+        raise ReauthUnavailable("The identity provider could not be reached; try again.") from exc
+    return f"{authorization}?{urlencode(params)}"
 
 
 def _refuse(user: User, reason: str, intent: str) -> None:
@@ -105,6 +110,10 @@ def reauth_complete(request) -> str:
     if not code:
         _refuse(user, "The identity provider sent no re-authentication", intent)
     backend = PortalOIDCBackend()
+    try:
+        backend.endpoints_load()
+    except DiscoveryFailed as exc:
+        raise ValidationError("The identity provider could not be reached; try again.") from exc
     try:
         tokens = backend.get_token(
             {
