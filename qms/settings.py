@@ -472,6 +472,11 @@ OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT")
 OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT")
 OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT")
 OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT")
+# Unset endpoints are read from <OIDC_OP_ISSUER>/.well-known/openid-configuration at first use (qms.sso.discovery).
+# Signing out of the portal also ends the provider's session there (RP-initiated logout; the ID token is kept
+# in the session as its id_token_hint).
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_OP_LOGOUT_ENDPOINT")
+OIDC_STORE_ID_TOKEN = True
 OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID")
 OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET")
 OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256")
@@ -482,6 +487,24 @@ OIDC_AUTHENTICATION_CALLBACK_URL = "sso-login-callback"
 LOGIN_REDIRECT_URL_FAILURE = "login"
 QMS_OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
 QMS_SSO_REAUTH_MAX_AGE = int(env("SSO_REAUTH_MAX_AGE", "300"))
+# With QMS_REQUIRE_TOTP_FOR_SIGNERS on, a re-authentication counts as a second factor when the ID token's
+# amr names one (RFC 8176) or its acr is one of SSO_SECOND_FACTOR_ACR (comma-separated).
+QMS_SSO_SECOND_FACTOR_AMR = env_list("SSO_SECOND_FACTOR_AMR", "mfa,otp,hwk,swk,sms,fpt,face,iris")
+QMS_SSO_SECOND_FACTOR_ACR = env_list("SSO_SECOND_FACTOR_ACR")
+# Re-authentication proofs are deleted this many hours after they were used or expired (a beat job).
+QMS_SSO_PROOF_RETENTION_HOURS = int(env("SSO_PROOF_RETENTION_HOURS", "24"))
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sso-reauth-proofs-purge": {
+            "task": "qms.sso.tasks.sso_reauth_proofs_purge_task",
+            "schedule": crontab(minute=23),
+        },
+        "idempotency-records-purge": {
+            "task": "qms.tasks.idempotency_records_purge_task",
+            "schedule": crontab(minute=53),
+        },
+    }
+)
 if OIDC_ENABLED:
     from qms.sso.config import parse_role_map
 

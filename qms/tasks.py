@@ -31,3 +31,11 @@ def oncall_escalate_task() -> int:
     from qms.roster.paging import page_escalate_due
 
     return page_escalate_due()
+
+
+@shared_task(acks_late=True)
+def idempotency_records_purge_task() -> int:
+    """Housekeeping: API idempotency records past API_IDEMPOTENCY_HOURS are deleted."""
+    from qms.api.idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

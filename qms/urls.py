@@ -10,6 +10,7 @@ from qms.api.tokens import TokenObtain
 from qms.people import api as people_api
 from qms.people import views as people
 from qms.roster import urls as roster_urls
+from qms.sso.logout import PortalLogoutView
 
 qms_patterns = (
     [
@@ -40,7 +41,7 @@ qms_patterns = (
 urlpatterns = [
     path("", include(qms_patterns)),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", PortalLogoutView.as_view(), name="logout"),
     path("emergencies/", include("emergencies.urls")),
     path("audit/", include("audits.urls")),
     path("admin/", admin.site.urls),

@@ -128,3 +128,11 @@ class ApiRequestMiddleware:
         record.completed_at = timezone.now()
         record.save(update_fields=["status_code", "content_type", "headers", "body", "completed_at"])
         return response
+
+
+def idempotency_records_purge(*, now=None) -> int:
+    """Delete the records older than ``API_IDEMPOTENCY_HOURS`` (a beat job): their keys are free again and
+    their answers are not replayed any more. Returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(hours=getattr(settings, "API_IDEMPOTENCY_HOURS", 24))
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -65,9 +65,18 @@ def signing_refusal(auth: SigningAuth | None) -> str | None:
                 "so it cannot sign."
             )
         return None
-    if not auth.second_factor:
+    if not auth.second_factor and not _sso_second_factor(auth):
         return "Signing needs a session verified with your authenticator code: sign out and in again with it."
     return None
+
+
+def _sso_second_factor(auth: SigningAuth) -> bool:
+    """A re-authentication at the identity provider that the provider says used a second factor."""
+    if not auth.sso_proof:
+        return False
+    from qms.sso.proofs import proof_second_factor
+
+    return proof_second_factor(secret=auth.sso_proof, page=auth.page)
 
 
 def signing_check(auth: SigningAuth | None) -> None:

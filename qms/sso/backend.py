@@ -8,6 +8,7 @@ from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from qms.sso.config import sso_enabled
+from qms.sso.discovery import DiscoveryFailed, endpoint
 from qms.sso.models import SSOIdentity
 from qms.sso.services import sso_user_sign_in
 
@@ -27,8 +28,24 @@ def id_token_check(payload: dict) -> dict:
 
 
 class PortalOIDCBackend(OIDCAuthenticationBackend):
+    # Django builds every backend for every sign-in, the password ones too: the provider's endpoints are
+    # read only when a provider's answer is handled (qms.sso.discovery, cached).
+    endpoints_loaded = False
+
+    def endpoints_load(self) -> None:
+        """Raises DiscoveryFailed when the provider's discovery document cannot be read."""
+        if not self.endpoints_loaded:
+            self.OIDC_OP_TOKEN_ENDPOINT = endpoint("OIDC_OP_TOKEN_ENDPOINT")
+            self.OIDC_OP_USER_ENDPOINT = endpoint("OIDC_OP_USER_ENDPOINT")
+            self.OIDC_OP_JWKS_ENDPOINT = endpoint("OIDC_OP_JWKS_ENDPOINT")
+            self.endpoints_loaded = True
+
     def authenticate(self, request, **kwargs):
-        if not sso_enabled():
+        if not sso_enabled() or request is None or not request.GET.get("code"):
+            return None
+        try:
+            self.endpoints_load()
+        except DiscoveryFailed:
             return None
         return super().authenticate(request, **kwargs)
 

@@ -5,6 +5,10 @@
 - ``QMS_OIDC_ROLE_MAP``: provider group → portal role (a role's short name, e.g. ``lead``). Without a
   map, a group named like a role's short name or label is that role.
 - ``QMS_SSO_REAUTH_MAX_AGE``: seconds an authentication at the provider stays fresh enough to sign.
+- ``QMS_SSO_SECOND_FACTOR_AMR``: ``amr`` values (RFC 8176) that name a second factor; a re-authentication
+  whose ID token lists one counts as a second factor for ``QMS_REQUIRE_TOTP_FOR_SIGNERS``.
+- ``QMS_SSO_SECOND_FACTOR_ACR``: ``acr`` values that count as a second factor too (e.g. a provider's
+  multi-factor level); the re-authentication asks the provider for them (``acr_values``).
 """
 
 from __future__ import annotations
@@ -55,3 +59,15 @@ def roles_from_claims(claims: dict) -> tuple[list[str], frozenset[Role]]:
 
 def reauth_max_age() -> int:
     return int(settings.QMS_SSO_REAUTH_MAX_AGE)
+
+
+def reauth_second_factor(claims: dict) -> bool:
+    """Whether an ID token says the authentication used a second factor: an ``amr`` value naming one, or an
+    ``acr`` among the configured levels."""
+    amr = claims.get("amr")
+    amr = [amr] if isinstance(amr, str) else amr if isinstance(amr, list) else []
+    wanted_amr = set(getattr(settings, "QMS_SSO_SECOND_FACTOR_AMR", ()))
+    if any(isinstance(value, str) and value in wanted_amr for value in amr):
+        return True
+    acr = claims.get("acr")
+    return isinstance(acr, str) and acr in set(getattr(settings, "QMS_SSO_SECOND_FACTOR_ACR", ()))

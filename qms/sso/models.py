@@ -34,6 +34,8 @@ class ReauthProof(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # The provider said the authentication used a second factor (``amr``/``acr``, qms.sso.config).
+    second_factor = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["user", "expires_at"], name="sso_proof_user_expiry")]

@@ -15,6 +15,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from qms.models import User
@@ -26,7 +28,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def proof_create(*, user: User, intent: str, subject: str, auth_time: datetime) -> str:
+def proof_create(*, user: User, intent: str, subject: str, auth_time: datetime, second_factor: bool = False) -> str:
     """Store a proof and return its secret (shown to nobody: it goes back to the signing form)."""
     secret = secrets.token_urlsafe(32)
     ReauthProof.objects.create(
@@ -36,6 +38,7 @@ def proof_create(*, user: User, intent: str, subject: str, auth_time: datetime) 
         subject=subject[:255],
         auth_time=auth_time,
         expires_at=auth_time + timedelta(seconds=reauth_max_age()),
+        second_factor=second_factor,
     )
     return secret
 
@@ -81,3 +84,21 @@ def _within(page: str, intent: str) -> bool:
 def proof_used_by(*, secret: str, user: User) -> bool:
     """Whether this proof was used up by ``user`` (``signature_record`` asks, in the same request)."""
     return ReauthProof.objects.filter(secret_hash=_hash(secret), user=user, used_at__isnull=False).exists()
+
+
+def proof_second_factor(*, secret: str, page: str) -> bool:
+    """Whether this proof records a re-authentication with a second factor, for this page (its user and
+    single use are checked where it is used up, :func:`proof_use`)."""
+    if not secret or not page:
+        return False
+    proof = ReauthProof.objects.filter(secret_hash=_hash(secret), second_factor=True).first()
+    return proof is not None and _within(page, proof.intent)
+
+
+def proofs_purge(*, now: datetime | None = None) -> int:
+    """Delete the proofs used or expired more than ``QMS_SSO_PROOF_RETENTION_HOURS`` ago (a beat job); a
+    proof still usable, or used or expired within the retention, stays. Returns how many went. The
+    signature itself records its method, and the audit trail the accepted re-authentication."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.QMS_SSO_PROOF_RETENTION_HOURS)
+    deleted, _ = ReauthProof.objects.filter(Q(used_at__lt=cutoff) | Q(expires_at__lt=cutoff)).delete()
+    return deleted

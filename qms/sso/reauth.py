@@ -24,7 +24,8 @@ from qms.models import SignerState, User
 from qms.services.signatures import signer_failure_record
 from qms.sso import signals
 from qms.sso.backend import PortalOIDCBackend
-from qms.sso.config import reauth_max_age, sso_enabled
+from qms.sso.config import reauth_max_age, reauth_second_factor, sso_enabled
+from qms.sso.discovery import DiscoveryFailed, endpoint
 from qms.sso.models import SSOIdentity
 from qms.sso.proofs import proof_create
 
@@ -73,7 +74,13 @@ def reauth_begin(request, *, intent: str) -> str:
         "code_challenge": generate_code_challenge(verifier, "S256"),
         "code_challenge_method": "S256",
     }
-    return f"{settings.OIDC_OP_AUTHORIZATION_ENDPOINT}?{urlencode(params)}"
+    if getattr(settings, "QMS_SSO_SECOND_FACTOR_ACR", None):
+        params["acr_values"] = " ".join(settings.QMS_SSO_SECOND_FACTOR_ACR)
+    try:
+        authorization = endpoint("OIDC_OP_AUTHORIZATION_ENDPOINT")
+    except DiscoveryFailed as exc:
+        raise ReauthUnavailable("The identity provider could not be reached; try again.") from exc
+    return f"{authorization}?{urlencode(params)}"
 
 
 def _refuse(user: User, reason: str, intent: str) -> None:
@@ -104,6 +111,10 @@ def reauth_complete(request) -> str:
         _refuse(user, "The identity provider sent no re-authentication", intent)
     backend = PortalOIDCBackend()
     try:
+        backend.endpoints_load()
+    except DiscoveryFailed as exc:
+        raise ValidationError("The identity provider could not be reached; try again.") from exc
+    try:
         tokens = backend.get_token(
             {
                 "client_id": settings.OIDC_RP_CLIENT_ID,
@@ -129,7 +140,13 @@ def reauth_complete(request) -> str:
     age = (timezone.now() - authenticated).total_seconds()
     if age > reauth_max_age() or age < -CLOCK_LEEWAY:
         _refuse(user, "Your authentication at the identity provider is not fresh", intent)
-    secret = proof_create(user=user, intent=intent, subject=identity.subject, auth_time=authenticated)
+    secret = proof_create(
+        user=user,
+        intent=intent,
+        subject=identity.subject,
+        auth_time=authenticated,
+        second_factor=reauth_second_factor(claims),
+    )
     request.session[PROOF_KEY] = {"secret": secret, "intent": intent}
     signals.sso_reauth_event.send(sender=SSOIdentity, user=user, outcome="accepted", reason="", intent=intent)
     return intent

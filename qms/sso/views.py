@@ -13,6 +13,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from qms.services.signatures import SigningLocked
 from qms.sso.config import sso_enabled
+from qms.sso.discovery import DiscoveryFailed, endpoint
 from qms.sso.reauth import ReauthUnavailable, reauth_begin, reauth_complete
 
 
@@ -25,6 +26,14 @@ class _Enabled:
 
 class SignInStart(_Enabled, OIDCAuthenticationRequestView):
     """``GET /accounts/login/sso/``: off to the identity provider."""
+
+    def get(self, request):
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = endpoint("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        except DiscoveryFailed:
+            messages.error(request, "The identity provider could not be reached; try again later.")
+            return redirect("login")
+        return super().get(request)
 
 
 class SignInCallback(_Enabled, OIDCAuthenticationCallbackView):

@@ -38,6 +38,11 @@ USERS = [
     # A provider answering with an authentication 15 minutes old, whatever max_age asked.
     {"sub": "sub-stale", "username": "stale", "password": "stale-pw", "email": "stale@example.com",
      "name": "Sam Stale", "groups": ["qms-leads"], "auth_time_offset": 900},
+    # Users with a second factor at the provider: the ID token's amr names it, or its acr is a strong level.
+    {"sub": "sub-mara", "username": "mara", "password": "mara-pw", "email": "mara@example.com",
+     "name": "Mara Multi", "groups": ["qms-leads"], "amr": ["pwd", "otp"]},
+    {"sub": "sub-ada", "username": "ada", "password": "ada-pw", "email": "ada@example.com",
+     "name": "Ada Acr", "groups": ["qms-leads"], "amr": ["pwd"], "acr": "urn:example:loa:mfa"},
 ]  # fmt: skip
 
 
@@ -52,6 +57,7 @@ class Provider:
         self.config = self.folder / "config.json"
         uris = [f"{b.rstrip('/')}{p}" for b in redirect_bases for p in
                 ("/accounts/login/sso/callback/", "/accounts/sso/reauth/callback/")]  # fmt: skip
+        self._bases = redirect_bases
         self.users = json.loads(json.dumps(USERS))
         self._write(uris)
         self.process = subprocess.Popen(
@@ -70,7 +76,15 @@ class Provider:
 
     def _write(self, uris: list[str] | None = None) -> None:
         if uris is not None:
-            self._clients = [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": uris}]
+            logout = [f"{b.rstrip('/')}/accounts/login/" for b in self._bases]
+            self._clients = [
+                {
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                    "redirect_uris": uris,
+                    "post_logout_redirect_uris": logout,
+                }
+            ]
         self.config.write_text(json.dumps({"clients": self._clients, "users": self.users}))
 
     def set_groups(self, username: str, groups: list[str]) -> None:
@@ -103,11 +117,12 @@ class Provider:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def sign_in_at_provider(authorize_url: str, username: str, password: str, *, cancel: bool = False) -> str:
+def sign_in_at_provider(authorize_url: str, username: str, password: str, *, cancel: bool = False, session=None) -> str:
     """Follow the provider from its authorisation URL through its sign-in page; return the URL it sends
-    the browser back to (the portal's callback, with a code or an error)."""
+    the browser back to (the portal's callback, with a code or an error). ``session`` (a requests
+    Session) keeps the provider's cookies, as a browser would, across calls."""
     issuer = re.match(r"https?://[^/]+", authorize_url).group(0)
-    session, url = requests.Session(), authorize_url
+    session, url = session or requests.Session(), authorize_url
     for _ in range(12):
         response = session.get(url, allow_redirects=False, timeout=10)
         if response.is_redirect:
@@ -127,3 +142,42 @@ def sign_in_at_provider(authorize_url: str, username: str, password: str, *, can
         assert response.is_redirect, response.text[:300]
         url = urljoin(url, response.headers["Location"])
     raise AssertionError("the provider never sent the browser back")
+
+
+def end_session_at_provider(end_session_url: str, session) -> str:
+    """Confirm the provider's sign-out page reached by RP-initiated logout; return where it sends the
+    browser back to."""
+    response = session.get(end_session_url, allow_redirects=False, timeout=10)
+    assert response.status_code == 200, response.text[:300]
+    action = re.search(r'action="([^"]+)"', response.text).group(1)
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', response.text))
+    fields["logout"] = "yes"
+    answer = session.post(urljoin(end_session_url, action), data=fields, allow_redirects=False, timeout=10)
+    assert answer.is_redirect, answer.text[:300]
+    back = urljoin(end_session_url, answer.headers["Location"])
+    issuer = re.match(r"https?://[^/]+", end_session_url).group(0)
+    while back.startswith(issuer):  # the provider's own success steps
+        answer = session.get(back, allow_redirects=False, timeout=10)
+        assert answer.is_redirect, answer.text[:300]
+        back = urljoin(back, answer.headers["Location"])
+    return back
+
+
+def provider_session_active(issuer: str, session) -> bool:
+    """Whether the provider still has a signed-in session in ``session`` (an authorisation without
+    prompt=login goes straight back to the client)."""
+    params = {"response_type": "code", "scope": "openid", "client_id": CLIENT_ID,
+              "redirect_uri": "http://testserver/accounts/login/sso/callback/", "state": "probe"}  # fmt: skip
+    url = f"{issuer}/auth"
+    response = session.get(url, params=params, allow_redirects=False, timeout=10)
+    for _ in range(6):
+        if not response.is_redirect:
+            return False
+        location = urljoin(url, response.headers["Location"])
+        if not location.startswith(issuer):
+            return "code=" in location
+        if "/interaction/" in location:
+            return False
+        url = location
+        response = session.get(url, allow_redirects=False, timeout=10)
+    return False

@@ -1,12 +1,13 @@
 // A real OpenID Connect provider for the tests: npm oidc-provider (OpenID Certified), configured from a JSON
 // file named by the first argument:
 //   {"port": 0, "clients": [{client_id, client_secret, redirect_uris}],
-//    "users": [{"sub", "username", "password", "email", "name", "groups", "auth_time_offset"}]}
+//    "users": [{"sub", "username", "password", "email", "name", "groups", "auth_time_offset", "amr", "acr"}]}
 // It prints one line "listening <issuer>" once it accepts connections. The sign-in page is its own
 // (a username and password form with a Cancel button, which answers the client with access_denied);
 // consent is implied for the configured clients. prompt=login and max_age are honoured by oidc-provider;
 // "auth_time_offset" (seconds) makes a user's sign-in count as that much older, so that the tests can see
-// a provider answer with a stale authentication.
+// a provider answer with a stale authentication; "amr" (a list) and "acr" are what the ID token says of how
+// the user authenticated (a user with a second factor at the provider).
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -35,11 +36,12 @@ server.listen(config.port || 0, "127.0.0.1", () => {
     cookies: { keys: [crypto.randomBytes(32).toString("hex")] },
     scopes: ["openid", "email", "profile", "groups"],
     claims: {
-      openid: ["sub"],
+      openid: ["sub", "acr", "amr"],
       email: ["email", "email_verified"],
       profile: ["name", "preferred_username"],
       groups: ["groups"],
     },
+    acrValues: ["urn:example:loa:pwd", "urn:example:loa:mfa"],
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
     pkce: { required: () => false },
@@ -113,7 +115,8 @@ server.listen(config.port || 0, "127.0.0.1", () => {
         return res.end(page(details.uid, "Wrong username or password."));
       }
       const ts = Math.floor(Date.now() / 1000) - (user.auth_time_offset || 0);
-      await provider.interactionFinished(req, res, { login: { accountId: user.sub, ts } }, { mergeWithLastSubmission: false });
+      const login = { accountId: user.sub, ts, ...(user.amr ? { amr: user.amr } : {}), ...(user.acr ? { acr: user.acr } : {}) };
+      await provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
     } catch (err) {
       res.writeHead(400, { "content-type": "text/plain" });
       res.end(`interaction failed: ${err.message}`);
