@@ -49,6 +49,18 @@ def narrowing(now: datetime) -> tuple[datetime | None, list[int]]:
     return since, recent
 
 
+def patterns_may_have_changed(since: datetime, recent: list[int]) -> bool:
+    """Whether a repeat-bypass pattern can be new since ``since``: a bypass was written (granted, say), or a
+    preventive follow-up changed (one met lets its pattern open again)."""
+    from audits.escalation import PREVENTIVE_KIND
+    from emergencies.models import BypassRequest
+
+    return (
+        BypassRequest.history.filter(history_date__gt=since).exists()
+        or Obligation.objects.filter(pk__in=recent, kind=PREVENTIVE_KIND).exists()
+    )
+
+
 def mark_swept(now: datetime, *, full: bool) -> None:
     """Record that everything due at ``now`` is escalated (never moving the mark back)."""
     with transaction.atomic():
@@ -79,7 +91,15 @@ def obligation_tick(
     now = now or timezone.now()
     since, recent = narrowing(now)
     inline = 1 if fan_out else max_batches
-    result = obligation_sweep(now=now, batch=batch, max_batches=inline, since=since, recent=recent)
+    result = obligation_sweep(
+        now=now,
+        batch=batch,
+        max_batches=inline,
+        since=since,
+        recent=recent,
+        connections=1 if since is not None else 2,  # a narrowed tick: no second connection to open
+        patterns=since is None or patterns_may_have_changed(since, recent),
+    )
     if result.drained:
         mark_swept(now, full=since is None)
     elif fan_out:
