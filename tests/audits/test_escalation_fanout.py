@@ -56,10 +56,10 @@ def test_a_narrowed_tick_escalates_what_became_due_and_what_was_written_since(on
     # Written after the mark with a due time long past: only the "written since" half finds it.
     later = now + timedelta(minutes=5)
     late = open_clocks(change, owner=oncall, due_at=now - timedelta(hours=80), count=1, kind="b")
-    Obligation.history.filter(id=late[0].pk).update(history_date=later - timedelta(seconds=1))
+    assert late[0].pk in narrowing(later)[1]
     result = obligation_tick(now=later, fan_out=False)
     assert result.escalated == 3
-    assert {o.pk: o.escalation_level for o in Obligation.objects.all()} == {
+    assert {o.pk: o.escalation_level for o in Obligation.objects.filter(kind__in=["a", "b"])} == {
         soon[0].pk: 1,
         soon[1].pk: 1,
         late[0].pk: 4,
@@ -77,7 +77,7 @@ def test_a_reanchored_clock_climbs_the_ladder_again_on_a_narrowed_tick(oncall):
     assert clock.escalation_level == 4
     obligations_reanchor(subject=change, due_by_kind={"a": now - timedelta(hours=2)}, actor=None)
     later = timezone.now() + timedelta(minutes=1)
-    assert narrowing(later)[1] == [clock.pk]
+    assert clock.pk in narrowing(later)[1]
     obligation_tick(now=later, fan_out=False)
     clock.refresh_from_db()
     assert clock.escalation_level == 1
@@ -91,10 +91,17 @@ def test_an_old_mark_makes_the_tick_a_full_sweep(oncall):
     assert narrowing(now - timedelta(minutes=1)) == (None, [])  # a mark ahead of the clock is not trusted
 
 
-def test_a_backlog_is_fanned_out_to_batch_tasks_and_each_clock_escalated_once(oncall, monkeypatch):
+@pytest.fixture
+def eager_tasks():
+    """Celery runs each task where it is sent (the worker's code, in this process)."""
     from qms.celery import app
 
-    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_a_backlog_is_fanned_out_to_batch_tasks_and_each_clock_escalated_once(oncall, eager_tasks):
     change = file_stub(oncall)
     now = timezone.now()
     open_clocks(change, owner=oncall, due_at=now - timedelta(hours=80), count=23, kind="a")
