@@ -32,7 +32,7 @@ from operator import itemgetter
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -87,6 +87,7 @@ class SweepResult:
     batches: int = 0
     by_level: dict[int, int] = field(default_factory=dict)
     patterns: int = 0
+    drained: bool = False  # a batch found nothing more to do (rows another sweep held locked are its own)
 
     def __int__(self) -> int:
         return self.escalated
@@ -234,11 +235,15 @@ class _Digests:
         return out
 
 
-def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) -> list[tuple[EscalationStep, list]]:
+def _step_candidates(
+    steps: list[EscalationStep], *, now: datetime, limit: int, since: datetime | None = None, recent=()
+) -> list[tuple[EscalationStep, list]]:
     """Lock up to ``limit`` overdue obligations, each with the highest step its lateness has reached.
 
     One query per step: step k takes the obligations below level k whose due time lies between the delays of
-    step k and step k+1 (a slice of ``due_at``), so no obligation is picked by two steps.
+    step k and step k+1 (a slice of ``due_at``), so no obligation is picked by two steps. With ``since`` (a beat
+    tick after a drained sweep, ``audits.escalation_fanout``) a step looks only at the clocks its delay reached
+    after ``since`` and at the clocks written since then (``recent``, their pks): the rest was seen already.
     """
     picked = []
     for index in range(len(steps) - 1, -1, -1):
@@ -250,6 +255,8 @@ def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) 
         )
         if index + 1 < len(steps):
             qs = qs.filter(due_at__gt=now - steps[index + 1].after)
+        if since is not None:
+            qs = qs.filter(Q(due_at__gt=since - step.after) | Q(pk__in=list(recent)))
         rows = list(
             qs.select_for_update(skip_locked=True, of=("self",))
             .order_by("due_at", "pk")
@@ -262,10 +269,17 @@ def _step_candidates(steps: list[EscalationStep], *, now: datetime, limit: int) 
 
 
 def _escalate_batch(
-    steps: list[EscalationStep], directory: _Directory, *, now: datetime, batch: int, result: SweepResult
+    steps: list[EscalationStep],
+    directory: _Directory,
+    *,
+    now: datetime,
+    batch: int,
+    result: SweepResult,
+    since: datetime | None = None,
+    recent=(),
 ) -> int:
     with transaction.atomic():
-        picked = _step_candidates(steps, now=now, limit=batch)
+        picked = _step_candidates(steps, now=now, limit=batch, since=since, recent=recent)
         if not picked:
             return 0
         directory.load({row["owner_id"] for _, rows in picked for row in rows if row["owner_id"]})
@@ -354,7 +368,14 @@ class _Budget:
 
 
 def obligation_sweep(
-    *, now: datetime | None = None, batch: int = 5000, max_batches: int | None = None, connections: int = 2
+    *,
+    now: datetime | None = None,
+    batch: int = 5000,
+    max_batches: int | None = None,
+    connections: int = 2,
+    since: datetime | None = None,
+    recent=(),
+    patterns: bool = True,
 ) -> SweepResult:
     """Escalate every overdue open obligation to the step of the ladder its lateness has reached.
 
@@ -362,6 +383,8 @@ def obligation_sweep(
     PostgreSQL, outside a transaction, ``connections`` batches run at once, each on its own connection: the
     candidates' ``SKIP LOCKED`` keeps them apart, and one batch prepares its rows while the database writes
     another's. A second sweep at the same time escalates nothing twice (see the module docstring).
+    ``since`` and ``recent`` narrow the candidates (see ``_step_candidates``); ``patterns=False`` leaves the
+    repeat-bypass patterns to another run (a fanned-out batch task).
     """
     now = now or timezone.now()
     definition = compliance_definition()
@@ -377,7 +400,11 @@ def obligation_sweep(
     def drain(result: SweepResult) -> None:
         try:
             while budget.take():
-                if _escalate_batch(steps, directory, now=now, batch=batch, result=result) < batch:
+                if (
+                    _escalate_batch(steps, directory, now=now, batch=batch, result=result, since=since, recent=recent)
+                    < batch
+                ):
+                    result.drained = True
                     break
         except BaseException as exc:
             errors.append(exc)
@@ -401,8 +428,11 @@ def obligation_sweep(
         result.escalated += part.escalated
         result.notifications += part.notifications
         result.batches += part.batches
+        result.drained |= part.drained
         for level, n in part.by_level.items():
             result.by_level[level] = result.by_level.get(level, 0) + n
+    if not patterns:
+        return result
     try:
         result.patterns = repeat_bypass_sweep(now=now, definition=definition, directory=directory)
     except IntegrityError:

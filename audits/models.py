@@ -208,3 +208,15 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.sequence} at #{self.position}"
+
+
+class SweepMark(models.Model):
+    """Where the escalation sweep stands: the ``now`` of the last run that drained everything due, and of the
+    last full run. Operational state, not a record: losing it only makes the next beat tick a full sweep."""
+
+    name = models.CharField(max_length=40, unique=True)
+    swept_until = models.DateTimeField()
+    full_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: swept until {self.swept_until:%Y-%m-%d %H:%M:%S}"

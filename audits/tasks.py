@@ -11,8 +11,23 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def obligation_sweep_task() -> int:
-    """Escalate overdue obligations up the ladder and look for repeat-bypass patterns (safe to run twice)."""
-    return services.obligation_sweep()
+    """Escalate overdue obligations up the ladder and look for repeat-bypass patterns (safe to run twice).
+
+    Cheap when nothing is new; a backlog is fanned out over the worker processes (``audits.escalation_fanout``).
+    """
+    from audits.escalation_fanout import obligation_tick
+
+    return obligation_tick().escalated
+
+
+@shared_task(acks_late=True)
+def obligation_sweep_batches_task(now: str, batch: int, max_batches: int | None) -> int:
+    """One worker process's share of a backlog: batches claimed with SKIP LOCKED, as of ``now`` (ISO 8601)."""
+    from datetime import datetime
+
+    from audits.escalation_fanout import obligation_sweep_batches
+
+    return obligation_sweep_batches(now=datetime.fromisoformat(now), batch=batch, max_batches=max_batches).escalated
 
 
 @shared_task(acks_late=True)

@@ -138,6 +138,12 @@ def _sweep(ctx) -> dict:
     return escalation_sweep(ctx)
 
 
+def _idle_tick(ctx) -> dict:
+    from bench.jobs import escalation_idle_tick
+
+    return escalation_idle_tick(ctx)
+
+
 def _monthly_report(ctx) -> dict:
     from bench.jobs import call
 
@@ -146,6 +152,7 @@ def _monthly_report(ctx) -> dict:
 
 
 JOBS: list[Job] = [
-    Job("escalation sweep", _sweep, target_seconds=5.0),
+    Job("escalation sweep (per 10^5 overdue clocks)", _sweep, target_seconds=5.0),
+    Job("escalation beat tick, nothing new", _idle_tick, target_seconds=0.1),
     Job("monthly report", _monthly_report, target_seconds=1.0),
 ]
