@@ -20,7 +20,7 @@ from audits.selectors import can_oversee
 from emergencies.api.changes import _call_service
 from emergencies.permissions import can_view_changes
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken
 
@@ -50,7 +50,7 @@ class ReportInput(serializers.Serializer):
     email = serializers.BooleanField(required=False, default=False, help_text="Mail the snapshot to its readers.")
 
 
-class ReportPagination(BoundedCursorPagination):
+class ReportPagination(ListPagination):
     page_size = 50
 
 

@@ -14,7 +14,6 @@ from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.security import signing_auth
@@ -127,11 +126,11 @@ def _detail(session: CCBSession) -> dict:
 
 
 class CCBSessionList(generics.ListAPIView):
-    """Emergency CCB sessions, open ones first."""
+    """Emergency CCB sessions, the latest scheduled first (``?status=open`` for the open ones)."""
 
     serializer_class = CCBSessionSerializer
-    filter_backends = [ChoiceOrderingFilter]
     orderings = {"scheduled_at": ("scheduled_at", "pk"), "-scheduled_at": ("-scheduled_at", "-pk")}
+    default_ordering = "-scheduled_at"
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):

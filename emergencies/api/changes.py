@@ -20,7 +20,6 @@ from emergencies.services.bypass import (
     can_request_bypass,
 )
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken, Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
@@ -126,8 +125,8 @@ class EmergencyListCreate(generics.ListCreateAPIView):
 
     serializer_class = ChangeRecordSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
-    filter_backends = [ChoiceOrderingFilter]
     orderings = {"declared_at": ("declared_at", "pk"), "-declared_at": ("-declared_at", "-pk")}
+    default_ordering = "-declared_at"
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -335,8 +334,8 @@ class BypassListCreate(generics.ListCreateAPIView):
 
     serializer_class = BypassRequestSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
-    filter_backends = [ChoiceOrderingFilter]
     orderings = {"requested_at": ("requested_at", "pk"), "-requested_at": ("-requested_at", "-pk")}
+    default_ordering = "-requested_at"
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):

@@ -27,7 +27,7 @@ from emergencies.api.patch_common import (
 from emergencies.models.patch import PatchArtifact, PatchPackage
 from emergencies.services import patch as services
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.cursor import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import LINE_MAX
 from qms.models import ApiToken
 
@@ -68,8 +68,8 @@ class PatchArtifacts(PackageWrite, generics.ListAPIView):
     """The package's files; add one by its hash (a file kept elsewhere: unverified until checked)."""
 
     serializer_class = ArtifactEnterInput
-    pagination_class = BoundedCursorPagination
-    ordering_choices = {"filename": ("filename",), "-filename": ("-filename",), "added_at": ("added_at", "pk")}
+    pagination_class = ListPagination
+    orderings = {"filename": ("filename",), "-filename": ("-filename",), "added_at": ("added_at", "pk")}
     default_ordering = "filename"
 
     def get_queryset(self):

@@ -20,7 +20,7 @@ from emergencies.api.patch_common import PACKAGE_PARAM, SERIAL_REGEX, PackageWri
 from emergencies.models.patch import PatchPackage, UnitDistribution, UnitEvent
 from emergencies.services import patch as services
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.cursor import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import COMMENT_MAX
 from qms.models import ApiToken
 
@@ -170,8 +170,8 @@ class Units(PackageWrite, generics.ListAPIView):
     """The package's units with their events; add one by its serial number."""
 
     serializer_class = UnitAddInput
-    pagination_class = BoundedCursorPagination
-    ordering_choices = {
+    pagination_class = ListPagination
+    orderings = {
         "serial_number": ("serial_number",),
         "-serial_number": ("-serial_number",),
         "created_at": ("created_at", "pk"),

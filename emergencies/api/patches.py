@@ -31,7 +31,7 @@ from emergencies.api.patch_common import (
 )
 from emergencies.models.patch import PatchPackage
 from emergencies.services import patch as services
-from qms.api.cursor import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.roles import Role
@@ -59,8 +59,8 @@ class PatchPackageList(generics.ListAPIView):
     """The patch packages of every change you may see; filter by change and status."""
 
     serializer_class = PatchPackageSerializer
-    pagination_class = BoundedCursorPagination
-    ordering_choices = {
+    pagination_class = ListPagination
+    orderings = {
         "-created_at": ("-created_at", "-pk"),
         "created_at": ("created_at", "pk"),
         "identifier": ("identifier",),

@@ -15,7 +15,7 @@ from emergencies.api.postmortem import PostMortemSerializer, _post_mortem
 from emergencies.models import WarRoomEntry
 from emergencies.services import warroom
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.models import ApiToken
 
 
@@ -46,7 +46,7 @@ class PrefillInput(serializers.Serializer):
     )
 
 
-class EntryPagination(BoundedCursorPagination):
+class EntryPagination(ListPagination):
     page_size = 50
 
 

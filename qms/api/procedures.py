@@ -100,6 +100,8 @@ class ProcedureDraftList(generics.ListAPIView):
     procedure (give ``title``; blank, or a copy of ``copy_from``)."""
 
     serializer_class = ProcedureDraftSerializer
+    orderings = {"created_at": ("created_at", "pk"), "-created_at": ("-created_at", "-pk")}
+    default_ordering = "-created_at"
 
     def get_queryset(self):
         drafts = _visible(self.request)
