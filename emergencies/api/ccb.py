@@ -3,12 +3,13 @@ the same services and selectors as the pages."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors_ccb
+from emergencies.api import examples as ex
 from emergencies.api.changes import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
@@ -125,6 +126,7 @@ def _detail(session: CCBSession) -> dict:
     return CCBSessionDetailSerializer(session, context={"tally": tally}).data
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A CCB session", ex.CCB_SESSION)))
 class CCBSessionList(generics.ListAPIView):
     """Emergency CCB sessions, the latest scheduled first (``?status=open`` for the open ones)."""
 
@@ -141,6 +143,7 @@ class CCBSessionList(generics.ListAPIView):
         )
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A CCB session with its tally", ex.CCB_SESSION_DETAIL)))
 class CCBSessionDetail(ETagMixin, generics.GenericAPIView):
     """One session with its live tally: each member's current vote, the missing roles, what the votes give."""
 

@@ -4,12 +4,13 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors, services
+from emergencies.api import examples as ex
 from emergencies.models import INCIDENT_TICKET_VALIDATOR, BypassRequest, ChangeRecord
 from emergencies.services.bypass import (
     BypassInput,
@@ -120,6 +121,7 @@ def _raise_as_api_error(exc: DjangoValidationError, fields: dict[str, str] | Non
     raise ValidationError({"non_field_errors": exc.messages}) from exc
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("An emergency change", ex.CHANGE)))
 class EmergencyListCreate(generics.ListCreateAPIView):
     """List emergency changes, or file an emergency stub."""
 
@@ -159,6 +161,7 @@ class EmergencyListCreate(generics.ListCreateAPIView):
         return Response(ChangeRecordSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("An emergency change", ex.CHANGE)))
 class EmergencyDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = ChangeRecordSerializer
 
@@ -329,6 +332,7 @@ def _call_service(fn, **kwargs):
         raise PermissionDenied(str(exc)) from exc
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A bypass request", ex.BYPASS)))
 class BypassListCreate(generics.ListCreateAPIView):
     """List bypass requests, or request one (the level comes from the decision tree)."""
 
@@ -371,6 +375,7 @@ class BypassListCreate(generics.ListCreateAPIView):
         return Response(_with_signatures(BypassRequestSerializer, bypass), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A bypass request", ex.BYPASS)))
 class BypassDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = BypassRequestSerializer
 

@@ -4,12 +4,13 @@ timeline rows for the post-mortem."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors
+from emergencies.api import examples as ex
 from emergencies.api.changes import _call_service
 from emergencies.api.postmortem import PostMortemSerializer, _post_mortem
 from emergencies.models import WarRoomEntry
@@ -50,6 +51,7 @@ class EntryPagination(ListPagination):
     page_size = 50
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A war-room entry", ex.WAR_ROOM_ENTRY)))
 class WarRoomEntries(generics.ListCreateAPIView):
     """The responders' entries of the change's war room (oldest first by default), or post one: a note,
     decision, call or action, with the server's time; a correction names the entry it corrects."""
