@@ -166,5 +166,101 @@ CCB_SESSION_DETAIL = {**CCB_SESSION, "tally": TALLY}
 REPORT_DETAIL = {**REPORT, "payload": {"changes": 4, "bypasses": 2, "overdue_remediations": 0}}
 
 
+ARTIFACT = {
+    "id": 21,
+    "filename": "fw-2.4.1.bin",
+    "kind": "patch",
+    "size": 524288,
+    "sha256": "9b74c9897bac770ffc029102a200c5de3c1a5d8e8e5b1f4c0a7e4d2b9f3a6c10",
+    "hash_source": "computed",
+    "location": "",
+    "has_file": True,
+    "added_by": "oncall.ana",
+    "added_at": "2026-11-30T04:00:00Z",
+    "verified": True,
+    "verified_by": "cm.raj",
+    "verified_at": "2026-11-30T04:20:00Z",
+    "verification_method": "independent_hash",
+}
+
+PACKAGE = {
+    "id": "PATCH-EC-2026-0042-v1",
+    "change": "EC-2026-0042",
+    "version": 1,
+    "status": "approved",
+    "author": "oncall.ana",
+    "created_at": "2026-11-30T03:50:00Z",
+    "summary": "Bounds check on the altitude filter",
+    "installation_procedure": "Load fw-2.4.1.bin from the maintenance port.",
+    "verification_procedure": "Run BIT; the version page shows 2.4.1.",
+    "rollback_procedure": "Reload fw-2.4.0.bin from the maintenance port.",
+    "rollback_verification": "The version page shows 2.4.0.",
+    "rollback_criteria": "BIT fails after the install.",
+    "release_notice": "Fixes the altitude filter bound.",
+    "approved_by": "cm.raj",
+    "approved_at": "2026-11-30T04:30:00Z",
+    "approved_hashes": [{"filename": "fw-2.4.1.bin", "sha256": ARTIFACT["sha256"]}],
+    "distributed_at": None,
+    "withdrawn_at": None,
+    "withdrawal_reason": "",
+    "configuration_audited_at": None,
+    "configuration_audited_by": None,
+    "configuration_audit": [],
+    "artifact_count": 1,
+    "unit_count": 2,
+    "url": "/emergencies/EC-2026-0042/patch-packages/PATCH-EC-2026-0042-v1/",
+}
+PACKAGE_DETAIL = {**PACKAGE, "artifacts": [ARTIFACT], "signatures": [], "approval_problems": []}
+
+UNIT = {
+    "id": 31,
+    "package": PACKAGE["id"],
+    "serial_number": "SN-100",
+    "description": "flight computer, tail 4",
+    "listed_on_incident": True,
+    "sent_at": "2026-11-30T05:00:00Z",
+    "channel": "encrypted_link",
+    "acknowledged_at": None,
+    "acknowledged_by": "",
+    "install_status": "pending",
+    "installed_at": None,
+    "installed_artifact": None,
+    "reported_hash": "",
+    "expected_hash": ARTIFACT["sha256"],
+    "hash_matches": None,
+    "post_install_verified": False,
+    "verification_notes": "",
+    "verified_at": None,
+    "events": [
+        {
+            "kind": "sent",
+            "occurred_at": "2026-11-30T05:00:00Z",
+            "recorded_at": "2026-11-30T05:01:00Z",
+            "actor": "oncall.ana",
+            "channel": "encrypted_link",
+            "reported_hash": "",
+            "detail": "Link sent to the line station",
+        }
+    ],
+}
+
+DRAFT = {
+    "id": 4,
+    "procedure": "emergency-bypass-workflow",
+    "title": "Emergency bypass workflow",
+    "base_version": 3,
+    "status": "in_review",
+    "author": "qms.kim",
+    "change_note": "Security signs every L2 bypass.",
+    "definition": {"schema": "qms-procedure/1", "code": "emergency-bypass-workflow"},
+    "submitted_at": "2026-11-28T10:00:00Z",
+    "effective_from": None,
+    "published_version": None,
+    "changes": ["bypass L2 signers: security added."],
+    "missing_roles": ["quality"],
+    "signatures": [],
+}
+
+
 def response(name: str, value) -> list[OpenApiExample]:
     return [OpenApiExample(name, value=value, response_only=True)]

@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import selectors
+from emergencies.api import examples as ex
 from emergencies.api.changes import ChangeRecordSerializer
 from emergencies.api.patch_common import call, change_with_packages
 from emergencies.models import PostMortem, PreventiveMeasure
@@ -119,7 +120,10 @@ class MeasureFollowUp(generics.GenericAPIView):
         request=None,
         responses={201: ChangeRecordSerializer, 200: ChangeRecordSerializer},
         summary="Create the measure's follow-up change",
-        examples=[OpenApiExample("No body", value={}, request_only=True)],
+        examples=[
+            OpenApiExample("No body", value={}, request_only=True),
+            *ex.response("The follow-up change", ex.CHANGE),
+        ],
     )
     def post(self, request, identifier, measure_id):
         change = selectors.change_get_for_user(identifier=identifier, user=request.user)
