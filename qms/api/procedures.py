@@ -79,7 +79,7 @@ class PublishInput(serializers.Serializer):
     effective_from = serializers.DateTimeField(required=False, allow_null=True, help_text="Now when absent.")
 
 
-class ReasonInput(serializers.Serializer):
+class DraftReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=COMMENT_MAX)
 
 
@@ -249,7 +249,7 @@ class ProcedureDraftReturn(_DraftAction):
     """Send a draft in review back to its author, saying why; approvals given lapse."""
 
     @extend_schema(
-        request=ReasonInput,
+        request=DraftReasonInput,
         responses={200: ProcedureDraftSerializer},
         examples=[
             OpenApiExample("Return to the author", value={"reason": "The L3 signers are missing."}, request_only=True),
@@ -258,7 +258,7 @@ class ProcedureDraftReturn(_DraftAction):
     )
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = DraftReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(
@@ -296,7 +296,7 @@ class ProcedureDraftWithdrawal(_DraftAction):
     """The author withdraws an unpublished draft, saying why."""
 
     @extend_schema(
-        request=ReasonInput,
+        request=DraftReasonInput,
         responses={200: ProcedureDraftSerializer},
         examples=[
             OpenApiExample("Withdraw", value={"reason": "Superseded by draft 5."}, request_only=True),
@@ -305,7 +305,7 @@ class ProcedureDraftWithdrawal(_DraftAction):
     )
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = DraftReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(
