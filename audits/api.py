@@ -5,7 +5,7 @@ change a repeat-bypass pattern asks for, or a post-incident / post-deployment ac
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -17,10 +17,11 @@ from audits.reports import selectors as report_selectors
 from audits.reports import services as report_services
 from audits.reports.periods import KINDS
 from audits.selectors import can_oversee
+from emergencies.api import examples as ex
 from emergencies.api.changes import _call_service
 from emergencies.permissions import can_view_changes
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken
 
@@ -50,7 +51,7 @@ class ReportInput(serializers.Serializer):
     email = serializers.BooleanField(required=False, default=False, help_text="Mail the snapshot to its readers.")
 
 
-class ReportPagination(BoundedCursorPagination):
+class ReportPagination(ListPagination):
     page_size = 50
 
 
@@ -59,6 +60,7 @@ def _require_oversight(user) -> None:
         raise PermissionDenied("Compliance reports are for QMS coordinators, quality, executives and auditors.")
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A compliance report", ex.REPORT)))
 class Reports(generics.ListCreateAPIView):
     """Compliance report snapshots (newest period first), or generate one (QMS coordinators)."""
 
@@ -104,6 +106,7 @@ class Reports(generics.ListCreateAPIView):
         return Response(ReportDetailSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A compliance report", ex.REPORT_DETAIL)))
 class ReportDetail(ETagMixin, generics.RetrieveAPIView):
     """One snapshot with its figures (immutable; its SHA-256 is that of its payload)."""
 

@@ -279,7 +279,7 @@ REST_FRAMEWORK = {
         "qms.api.authentication.TokenScopePermission",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "qms.api.parsing.BoundedLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "qms.api.pagination.ListPagination",
     "DEFAULT_PARSER_CLASSES": [
         "qms.api.parsing.SafeJSONParser",
         "qms.api.parsing.SafeFormParser",

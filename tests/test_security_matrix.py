@@ -281,13 +281,12 @@ EXPECTED: dict[str, Case] = {
     },
     **{
         name: Case(every(404, anon=API), post=every(404, anon=API), json=True)
-        for name in ("api-patch-artifacts", "api-patch-units")
+        for name in ("api-patch-artifacts", "api-patch-units", "api-follow-up-documents")
     },
     **{
         name: Case(every(405, anon=API), post=every(404, anon=API), json=True)
         for name in (
             "api-patch-package-create",
-            "api-follow-up-documents",
             "api-measure-follow-up",
             "api-patch-artifact-upload",
             "api-patch-artifact-verification",

@@ -3,18 +3,18 @@ the same services and selectors as the pages."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors_ccb
+from emergencies.api import examples as ex
 from emergencies.api.changes import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.services import ccb
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.security import signing_auth
@@ -142,12 +142,13 @@ def _detail(session: CCBSession) -> dict:
     return CCBSessionDetailSerializer(session, context={"tally": tally}).data
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A CCB session", ex.CCB_SESSION)))
 class CCBSessionList(generics.ListAPIView):
-    """Emergency CCB sessions, open ones first."""
+    """Emergency CCB sessions, the latest scheduled first (``?status=open`` for the open ones)."""
 
     serializer_class = CCBSessionSerializer
-    filter_backends = [ChoiceOrderingFilter]
     orderings = {"scheduled_at": ("scheduled_at", "pk"), "-scheduled_at": ("-scheduled_at", "-pk")}
+    default_ordering = "-scheduled_at"
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -158,6 +159,7 @@ class CCBSessionList(generics.ListAPIView):
         )
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A CCB session with its tally", ex.CCB_SESSION_DETAIL)))
 class CCBSessionDetail(ETagMixin, generics.GenericAPIView):
     """One session with its live tally: each member's current vote, the missing roles, what the votes give."""
 

@@ -4,12 +4,13 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors, services
+from emergencies.api import examples as ex
 from emergencies.models import INCIDENT_TICKET_VALIDATOR, BypassRequest, ChangeRecord
 from emergencies.services.bypass import (
     BypassInput,
@@ -20,7 +21,6 @@ from emergencies.services.bypass import (
     can_request_bypass,
 )
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import ChoiceOrderingFilter
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken, Signature, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
@@ -121,13 +121,14 @@ def _raise_as_api_error(exc: DjangoValidationError, fields: dict[str, str] | Non
     raise ValidationError({"non_field_errors": exc.messages}) from exc
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("An emergency change", ex.CHANGE)))
 class EmergencyListCreate(generics.ListCreateAPIView):
     """List emergency changes, or file an emergency stub."""
 
     serializer_class = ChangeRecordSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
-    filter_backends = [ChoiceOrderingFilter]
     orderings = {"declared_at": ("declared_at", "pk"), "-declared_at": ("-declared_at", "-pk")}
+    default_ordering = "-declared_at"
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -160,6 +161,7 @@ class EmergencyListCreate(generics.ListCreateAPIView):
         return Response(ChangeRecordSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("An emergency change", ex.CHANGE)))
 class EmergencyDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = ChangeRecordSerializer
 
@@ -330,13 +332,14 @@ def _call_service(fn, **kwargs):
         raise PermissionDenied(str(exc)) from exc
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A bypass request", ex.BYPASS)))
 class BypassListCreate(generics.ListCreateAPIView):
     """List bypass requests, or request one (the level comes from the decision tree)."""
 
     serializer_class = BypassRequestSerializer
     token_scopes = {"POST": ApiToken.Scope.FILE_STUBS}
-    filter_backends = [ChoiceOrderingFilter]
     orderings = {"requested_at": ("requested_at", "pk"), "-requested_at": ("-requested_at", "-pk")}
+    default_ordering = "-requested_at"
 
     def get_queryset(self):
         if not permissions.can_view_changes(self.request.user):
@@ -372,6 +375,7 @@ class BypassListCreate(generics.ListCreateAPIView):
         return Response(_with_signatures(BypassRequestSerializer, bypass), status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A bypass request", ex.BYPASS)))
 class BypassDetail(ETagMixin, generics.RetrieveAPIView):
     serializer_class = BypassRequestSerializer
 

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import selectors
+from emergencies.api import examples as ex
 from emergencies.api.changes import ChangeRecordSerializer
 from emergencies.api.patch_common import call, change_with_packages
 from emergencies.models import PostMortem, PreventiveMeasure
 from emergencies.models.patch import FOLLOW_UP_LABELS, FollowUpDocument
 from emergencies.services import patch as patch_services
 from emergencies.services import postincident
+from qms.api.pagination import ListPagination
 from qms.limits import TEXT_MAX
 from qms.models import ApiToken
 
@@ -40,11 +42,48 @@ class FollowUpDocumentInput(serializers.Serializer):
     reference = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class FollowUpDocuments(generics.GenericAPIView):
-    """Record one of the eight §11.2 follow-up documents as done (from the deployment on; written once)."""
+@extend_schema_view(
+    get=extend_schema(
+        summary="List the follow-up documents done",
+        responses={200: FollowUpDocumentSerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "A follow-up document",
+                value={
+                    "id": 3,
+                    "change": "EC-2026-0042",
+                    "key": "sbom",
+                    "label": "Updated SBOM",
+                    "evidence": "SBOM 2.4.1 in the release register",
+                    "reference": "DOC-4411",
+                    "completed_by": "oncall.ana",
+                    "completed_at": "2026-12-01T10:00:00Z",
+                },
+                response_only=True,
+            )
+        ],
+    )
+)
+class FollowUpDocuments(generics.ListAPIView):
+    """The §11.2 follow-up documents recorded as done for the change (in the order they were done), or record
+    one of the eight as done (from the deployment on; written once)."""
 
     serializer_class = FollowUpDocumentInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
+    pagination_class = ListPagination
+    orderings = {
+        "completed_at": ("completed_at", "pk"),
+        "-completed_at": ("-completed_at", "-pk"),
+        "key": ("key", "pk"),
+    }
+    default_ordering = "completed_at"
+
+    def get_serializer_class(self):
+        return FollowUpDocumentSerializer if self.request.method == "GET" else FollowUpDocumentInput
+
+    def get_queryset(self):
+        change = change_with_packages(self.request, self.kwargs["identifier"])
+        return FollowUpDocument.objects.filter(change=change).select_related("change", "completed_by")
 
     @extend_schema(
         request=FollowUpDocumentInput,
@@ -81,7 +120,10 @@ class MeasureFollowUp(generics.GenericAPIView):
         request=None,
         responses={201: ChangeRecordSerializer, 200: ChangeRecordSerializer},
         summary="Create the measure's follow-up change",
-        examples=[OpenApiExample("No body", value={}, request_only=True)],
+        examples=[
+            OpenApiExample("No body", value={}, request_only=True),
+            *ex.response("The follow-up change", ex.CHANGE),
+        ],
     )
     def post(self, request, identifier, measure_id):
         change = selectors.change_get_for_user(identifier=identifier, user=request.user)

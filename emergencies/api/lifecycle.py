@@ -11,6 +11,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors, services
+from emergencies.api import examples as ex
 from emergencies.api.changes import ChangeRecordSerializer, _call_service
 from emergencies.models import GateResult
 from emergencies.services import postincident
@@ -92,7 +93,10 @@ def _post(input_serializer, summary: str, example: dict | None = None):
         request=input_serializer,
         responses={200: ChangeRecordSerializer, 201: ChangeRecordSerializer},
         summary=summary,
-        examples=[OpenApiExample(summary, value=example, request_only=True)] if example else None,
+        examples=[
+            *([OpenApiExample(summary, value=example, request_only=True)] if example else []),
+            *ex.response("The change after it", ex.CHANGE),
+        ],
     )
 
 

@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from emergencies.api import examples as ex
 from emergencies.api.patch_common import (
     ARTIFACT_PARAM,
     PACKAGE_PARAM,
@@ -27,7 +28,7 @@ from emergencies.api.patch_common import (
 from emergencies.models.patch import PatchArtifact, PatchPackage
 from emergencies.services import patch as services
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.cursor import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import LINE_MAX
 from qms.models import ApiToken
 
@@ -68,8 +69,8 @@ class PatchArtifacts(PackageWrite, generics.ListAPIView):
     """The package's files; add one by its hash (a file kept elsewhere: unverified until checked)."""
 
     serializer_class = ArtifactEnterInput
-    pagination_class = BoundedCursorPagination
-    ordering_choices = {"filename": ("filename",), "-filename": ("-filename",), "added_at": ("added_at", "pk")}
+    pagination_class = ListPagination
+    orderings = {"filename": ("filename",), "-filename": ("-filename",), "added_at": ("added_at", "pk")}
     default_ordering = "filename"
 
     def get_queryset(self):
@@ -87,6 +88,7 @@ class PatchArtifacts(PackageWrite, generics.ListAPIView):
 
     @extend_schema(
         responses={200: PatchArtifactSerializer(many=True)},
+        examples=ex.response("A file", ex.ARTIFACT),
         parameters=[
             PACKAGE_PARAM,
             OpenApiParameter(
@@ -131,7 +133,15 @@ class PatchArtifactUpload(PackageWrite):
         request={"multipart/form-data": ArtifactUploadInput},
         responses={201: PatchArtifactSerializer},
         summary="Upload a file",
-        examples=[OpenApiExample("Upload a file", value={"kind": "patch"}, request_only=True)],
+        examples=[
+            OpenApiExample(
+                "Upload a file",
+                value={"file": "fw-2.4.1.bin", "kind": "patch"},
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            *ex.response("The file uploaded", ex.ARTIFACT),
+        ],
     )
     def post(self, request, package):
         return self.write(
@@ -161,11 +171,14 @@ class PatchArtifactDetail(ArtifactWrite):
 
     serializer_class = PatchArtifactSerializer
 
-    @extend_schema(parameters=[PACKAGE_PARAM, ARTIFACT_PARAM])
+    @extend_schema(parameters=[PACKAGE_PARAM, ARTIFACT_PARAM], examples=ex.response("A file", ex.ARTIFACT))
     def get(self, request, package, artifact_id):
         return Response(artifact_data(request, self.artifact(request, package, artifact_id)[1]))
 
-    @extend_schema(responses={204: None}, summary="Remove a file from the draft")
+    @extend_schema(
+        responses={204: None},
+        summary="Remove a file from the draft",
+    )
     def delete(self, request, package, artifact_id):
         package, artifact = self.artifact(request, package, artifact_id)
         require_edit(request, package)

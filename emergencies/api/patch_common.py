@@ -14,6 +14,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors
+from emergencies.api import examples as ex
 from emergencies.api.changes import SignatureSerializer, _raise_as_api_error
 from emergencies.models.patch import PatchArtifact, PatchPackage, patch_package_required
 from emergencies.services import patch as services
@@ -220,5 +221,8 @@ def doc(request, summary: str, example=None, *, created=False, response=PatchPac
         request=request,
         responses={(201 if created else 200): response},
         summary=summary,
-        examples=[OpenApiExample(summary, value=example, request_only=True)] if example is not None else None,
+        examples=[
+            *([OpenApiExample(summary, value=example, request_only=True)] if example is not None else []),
+            *ex.response("The package after it", ex.PACKAGE_DETAIL),
+        ],
     )

@@ -16,11 +16,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from emergencies.api import examples as ex
 from emergencies.api.patch_common import PACKAGE_PARAM, SERIAL_REGEX, PackageWrite, call, package_get, require_edit
 from emergencies.models.patch import PatchPackage, UnitDistribution, UnitEvent
 from emergencies.services import patch as services
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.cursor import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import COMMENT_MAX
 from qms.models import ApiToken
 
@@ -159,7 +160,12 @@ def _doc(request, summary: str, example: dict, *, created=False, response=UnitSe
         request=request,
         responses={(201 if created else 200): response},
         summary=summary,
-        examples=[OpenApiExample(summary, value=example, request_only=True)],
+        examples=[
+            OpenApiExample(summary, value=example, request_only=True),
+            *ex.response(
+                "The unit after it", [ex.UNIT] if isinstance(response, serializers.ListSerializer) else ex.UNIT
+            ),
+        ],
     )
 
 
@@ -170,8 +176,8 @@ class Units(PackageWrite, generics.ListAPIView):
     """The package's units with their events; add one by its serial number."""
 
     serializer_class = UnitAddInput
-    pagination_class = BoundedCursorPagination
-    ordering_choices = {
+    pagination_class = ListPagination
+    orderings = {
         "serial_number": ("serial_number",),
         "-serial_number": ("-serial_number",),
         "created_at": ("created_at", "pk"),
@@ -180,6 +186,7 @@ class Units(PackageWrite, generics.ListAPIView):
 
     @extend_schema(
         responses={200: UnitSerializer(many=True)},
+        examples=ex.response("A unit", ex.UNIT),
         parameters=[
             PACKAGE_PARAM,
             OpenApiParameter(
@@ -245,7 +252,7 @@ class UnitDetail(ETagMixin, generics.GenericAPIView):
 
     serializer_class = UnitSerializer
 
-    @extend_schema(parameters=[PACKAGE_PARAM, SERIAL_PARAM])
+    @extend_schema(parameters=[PACKAGE_PARAM, SERIAL_PARAM], examples=ex.response("A unit", ex.UNIT))
     def get(self, request, package, serial):
         return Response(unit_data(unit_get(package_get(request, package), serial)))
 

@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions
+from emergencies.api import examples as ex
 from emergencies.api.changes import SignInputSerializer
 from emergencies.api.patch_common import (
     PACKAGE_PARAM,
@@ -31,7 +32,7 @@ from emergencies.api.patch_common import (
 )
 from emergencies.models.patch import PatchPackage
 from emergencies.services import patch as services
-from qms.api.cursor import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.roles import Role
@@ -59,8 +60,8 @@ class PatchPackageList(generics.ListAPIView):
     """The patch packages of every change you may see; filter by change and status."""
 
     serializer_class = PatchPackageSerializer
-    pagination_class = BoundedCursorPagination
-    ordering_choices = {
+    pagination_class = ListPagination
+    orderings = {
         "-created_at": ("-created_at", "-pk"),
         "created_at": ("created_at", "pk"),
         "identifier": ("identifier",),
@@ -97,6 +98,7 @@ class PatchPackageList(generics.ListAPIView):
                 examples=[OpenApiExample("One change", value="CHG-20261201-0310")],
             ),
         ],
+        examples=ex.response("A patch package", ex.PACKAGE),
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -126,7 +128,11 @@ class PatchPackageDetail(PackageWrite):
 
     serializer_class = PackageTextsInput
 
-    @extend_schema(responses={200: PatchPackageDetailSerializer}, parameters=[PACKAGE_PARAM])
+    @extend_schema(
+        responses={200: PatchPackageDetailSerializer},
+        parameters=[PACKAGE_PARAM],
+        examples=ex.response("A patch package", ex.PACKAGE_DETAIL),
+    )
     def get(self, request, package):
         return Response(package_data(request, package_get(request, package)))
 

@@ -6,12 +6,13 @@ reopen, approve by electronic signature, action items and their status. Each ans
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors
+from emergencies.api import examples as ex
 from emergencies.api.changes import SignatureSerializer, SignInputSerializer, _call_service
 from emergencies.models import ActionItem, PostMortem, PreventiveMeasure
 from emergencies.services import postincident
@@ -120,7 +121,10 @@ def _doc(request_serializer, summary: str, example: dict | None = None, created:
         request=request_serializer,
         responses={(201 if created else 200): PostMortemSerializer},
         summary=summary,
-        examples=[OpenApiExample(summary, value=example, request_only=True)] if example else None,
+        examples=[
+            *([OpenApiExample(summary, value=example, request_only=True)] if example else []),
+            *ex.response("The post-mortem after it", ex.POST_MORTEM),
+        ],
     )
 
 
@@ -138,6 +142,7 @@ class PostMortemWrite(ETagMixin, generics.GenericAPIView):
         return _answer(request, identifier, code)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A post-mortem", ex.POST_MORTEM)))
 class PostMortemDetail(PostMortemWrite):
     """The post-mortem: start it (with the timeline so far), read it, or update its sections while a draft."""
 

@@ -4,18 +4,19 @@ timeline rows for the post-mortem."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors
+from emergencies.api import examples as ex
 from emergencies.api.changes import _call_service
 from emergencies.api.postmortem import PostMortemSerializer, _post_mortem
 from emergencies.models import WarRoomEntry
 from emergencies.services import warroom
 from qms.api.concurrency import ETagMixin, precondition_check
-from qms.api.pagination import BoundedCursorPagination
+from qms.api.pagination import ListPagination
 from qms.models import ApiToken
 
 
@@ -46,10 +47,11 @@ class PrefillInput(serializers.Serializer):
     )
 
 
-class EntryPagination(BoundedCursorPagination):
+class EntryPagination(ListPagination):
     page_size = 50
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A war-room entry", ex.WAR_ROOM_ENTRY)))
 class WarRoomEntries(generics.ListCreateAPIView):
     """The responders' entries of the change's war room (oldest first by default), or post one: a note,
     decision, call or action, with the server's time; a correction names the entry it corrects."""

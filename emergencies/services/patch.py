@@ -544,6 +544,10 @@ def _check_units_editable(package: PatchPackage, actor: User) -> None:
 
 
 def _new_unit(package: PatchPackage, *, actor: User, serial: str, description: str, listed: bool) -> UnitDistribution:
+    if "/" in serial:  # a unit is addressed by its serial number (…/units/<serial>/): it must be one path segment
+        raise ValidationError(
+            {"serial_number": [f"“{serial[:100]}”: a serial number cannot contain “/”; write it with “-” instead."]}
+        )
     unit = UnitDistribution(
         package=package,
         serial_number=serial,

@@ -5,12 +5,13 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import authentication, exceptions, serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from emergencies.api import examples as ex
 from emergencies.services import deployment
 
 
@@ -62,6 +63,7 @@ class GateAnswerSerializer(serializers.Serializer):
     change = serializers.JSONField(allow_null=True)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A deployment allowed", ex.GATE_ANSWER)))
 class DeploymentGate(APIView):
     """May this commit be deployed? ``allowed``, ``prevented`` or ``pending``, with the reasons."""
 

@@ -5,11 +5,12 @@ service of ``qms.services.procedure_drafts``; each answers the draft as ``GET /p
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from emergencies.api import examples as ex
 from emergencies.api.changes import SignatureSerializer, SignInputSerializer, _call_service
 from qms.limits import COMMENT_MAX, TITLE_MAX
 from qms.models import ApiToken, ProcedureDraft
@@ -78,7 +79,7 @@ class PublishInput(serializers.Serializer):
     effective_from = serializers.DateTimeField(required=False, allow_null=True, help_text="Now when absent.")
 
 
-class ProcedureReasonInput(serializers.Serializer):
+class DraftReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=COMMENT_MAX)
 
 
@@ -95,11 +96,14 @@ def _answer(draft, code=status.HTTP_200_OK):
     return Response(ProcedureDraftSerializer(draft).data, status=code)
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A draft", ex.DRAFT)))
 class ProcedureDraftList(generics.ListAPIView):
     """List procedure drafts, or start one: from a procedure's version in force, a YAML file, or a new
     procedure (give ``title``; blank, or a copy of ``copy_from``)."""
 
     serializer_class = ProcedureDraftSerializer
+    orderings = {"created_at": ("created_at", "pk"), "-created_at": ("-created_at", "-pk")}
+    default_ordering = "-created_at"
 
     def get_queryset(self):
         drafts = _visible(self.request)
@@ -107,7 +111,18 @@ class ProcedureDraftList(generics.ListAPIView):
             drafts = drafts.filter(status=self.request.query_params["status"])
         return drafts
 
-    @extend_schema(request=DraftCreateInput, responses={201: ProcedureDraftSerializer})
+    @extend_schema(
+        request=DraftCreateInput,
+        responses={201: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample(
+                "Start a draft",
+                value={"procedure": "emergency-bypass-workflow", "change_note": "Security signs every L2 bypass."},
+                request_only=True,
+            ),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
     def post(self, request):
         if not request.user.has_role(*pd.EDITOR_ROLES):
             raise PermissionDenied("Only a QMS coordinator or a quality manager edits procedures.")
@@ -146,10 +161,22 @@ class ProcedureDraftDetail(generics.GenericAPIView):
             raise Http404
         return draft
 
+    @extend_schema(examples=ex.response("A draft", ex.DRAFT))
     def get(self, request, draft_id):
         return _answer(self.get_object())
 
-    @extend_schema(request=DraftUpdateInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(
+        request=DraftUpdateInput,
+        responses={200: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample(
+                "Edit the draft",
+                value={"change_note": "Security signs every L2 bypass; quality reviews."},
+                request_only=True,
+            ),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
     def patch(self, request, draft_id):
         draft = self.get_object()
         data = DraftUpdateInput(data=request.data)
@@ -176,7 +203,9 @@ class _DraftAction(ProcedureDraftDetail):
 class ProcedureDraftSubmission(_DraftAction):
     """Submit the draft for review (its author; refused with the fields at fault while the engine cannot run it)."""
 
-    @extend_schema(request=None, responses={200: ProcedureDraftSerializer})
+    @extend_schema(
+        request=None, responses={200: ProcedureDraftSerializer}, examples=[*ex.response("The draft", ex.DRAFT)]
+    )
     def post(self, request, draft_id):
         draft = self.get_object()
         return _answer(_call_service(pd.procedure_draft_submit, draft_id=draft.pk, actor=request.user))
@@ -187,7 +216,18 @@ class ProcedureDraftSignatures(_DraftAction):
 
     token_scopes = {"POST": ApiToken.Scope.SIGN}
 
-    @extend_schema(request=SignInputSerializer, responses={200: ProcedureDraftSerializer})
+    @extend_schema(
+        request=SignInputSerializer,
+        responses={200: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample(
+                "Approve by signature",
+                value={"password": "…", "role": "quality", "comment": "Reviewed"},
+                request_only=True,
+            ),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
     def post(self, request, draft_id):
         draft = self.get_object()
         data = SignInputSerializer(data=request.data)
@@ -208,10 +248,17 @@ class ProcedureDraftSignatures(_DraftAction):
 class ProcedureDraftReturn(_DraftAction):
     """Send a draft in review back to its author, saying why; approvals given lapse."""
 
-    @extend_schema(request=ProcedureReasonInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(
+        request=DraftReasonInput,
+        responses={200: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample("Return to the author", value={"reason": "The L3 signers are missing."}, request_only=True),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ProcedureReasonInput(data=request.data)
+        data = DraftReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(
@@ -223,7 +270,14 @@ class ProcedureDraftReturn(_DraftAction):
 class ProcedureDraftPublication(_DraftAction):
     """Publish an approved draft as the next version, in force now or from ``effective_from``."""
 
-    @extend_schema(request=PublishInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(
+        request=PublishInput,
+        responses={200: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample("Publish", value={"effective_from": "2026-12-15T00:00:00Z"}, request_only=True),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
     def post(self, request, draft_id):
         draft = self.get_object()
         data = PublishInput(data=request.data)
@@ -241,10 +295,17 @@ class ProcedureDraftPublication(_DraftAction):
 class ProcedureDraftWithdrawal(_DraftAction):
     """The author withdraws an unpublished draft, saying why."""
 
-    @extend_schema(request=ProcedureReasonInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(
+        request=DraftReasonInput,
+        responses={200: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample("Withdraw", value={"reason": "Superseded by draft 5."}, request_only=True),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ProcedureReasonInput(data=request.data)
+        data = DraftReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(

@@ -4,10 +4,11 @@ reads a user's signing lock and lifts it, with a reason."""
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
+from emergencies.api import examples as ex
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.models import ApiToken, SignerState, User
 from qms.roles import Role
@@ -44,6 +45,7 @@ def _state(user: User) -> dict:
     ).data
 
 
+@extend_schema_view(get=extend_schema(examples=ex.response("A signer's signing state", ex.SIGNING_STATE)))
 class SigningState(ETagMixin, generics.GenericAPIView):
     """A user's signing state (yourself, or anyone for a security officer)."""
 

@@ -95,7 +95,7 @@ def test_list_and_detail(api, oncall, auditor, make_user, django_assert_max_num_
     with django_assert_max_num_queries(5):
         response = api.get(URL)
     assert response.status_code == 200
-    assert response.json()["count"] == 3
+    assert len(response.json()["results"]) == 3 and "count" not in response.json()
     detail = api.get(f"{URL}{changes[0].identifier}/")
     assert detail.status_code == 200
     assert detail.json()["id"] == changes[0].identifier
