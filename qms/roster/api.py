@@ -169,6 +169,21 @@ class OnCallNow(generics.GenericAPIView):
             OpenApiParameter("at", OpenApiTypes.DATETIME, description="The moment asked about (default: now).")
         ],
         responses={200: CoverageSerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "Covered with a backup",
+                value=[
+                    {
+                        "role": "commander",
+                        "label": "Incident commander",
+                        "has_roster": True,
+                        "primary": "commander.kim",
+                        "backup": "commander.ana",
+                    }
+                ],
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         if not can_view_roster(request.user):
@@ -236,7 +251,23 @@ class Overrides(generics.GenericAPIView):
     serializer_class = OverrideInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
 
-    @extend_schema(request=OverrideInput, responses={201: ShiftSerializer})
+    @extend_schema(
+        request=OverrideInput,
+        responses={201: ShiftSerializer},
+        examples=[
+            OpenApiExample(
+                "Cover a day off",
+                value={
+                    "slot": "primary",
+                    "user": "commander.kim",
+                    "starts_at": "2026-12-24T08:00:00Z",
+                    "ends_at": "2026-12-25T08:00:00Z",
+                    "reason": "Swap with Ana for Christmas Eve",
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request, role):
         role = _editable_role(request, role)
         data = self.get_serializer(data=request.data)
@@ -264,7 +295,23 @@ class Imports(generics.GenericAPIView):
     serializer_class = ImportInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
 
-    @extend_schema(request=ImportInput, responses={201: ImportSerializer})
+    @extend_schema(
+        request=ImportInput,
+        responses={201: ImportSerializer},
+        examples=[
+            OpenApiExample(
+                "Weekly primary from the team calendar",
+                value={
+                    "ics": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Team//On call//EN\r\nBEGIN:VEVENT\r\n"
+                    "UID:oncall-1@example.com\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261207T080000Z\r\n"
+                    "DTEND:20261214T080000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Primary: commander.kim\r\n"
+                    "END:VEVENT\r\nEND:VCALENDAR\r\n",
+                    "filename": "incident-commanders.ics",
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request, role):
         role = _editable_role(request, role)
         data = self.get_serializer(data=request.data)
@@ -285,7 +332,31 @@ class PageAcknowledgement(generics.GenericAPIView):
     serializer_class = AcknowledgeInput
     token_scopes = {"POST": ApiToken.Scope.INTEGRATIONS}
 
-    @extend_schema(request=None, responses={200: PageSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: PageSerializer},
+        examples=[
+            OpenApiExample(
+                "Acknowledged",
+                value={
+                    "id": 57,
+                    "role": "commander",
+                    "subject": "EC-2026-0042 needs its incident commander",
+                    "link": "/emergencies/EC-2026-0042/",
+                    "severity": "critical",
+                    "primary": "commander.kim",
+                    "backup": "commander.ana",
+                    "paged_at": "2026-11-30T02:15:00Z",
+                    "respond_by": "2026-11-30T03:15:00Z",
+                    "escalated_at": None,
+                    "acknowledged_at": "2026-11-30T02:19:00Z",
+                    "acknowledged_by": "commander.kim",
+                    "acknowledged_via": "api",
+                },
+                response_only=True,
+            )
+        ],
+    )
     def post(self, request, pk):
         page = OnCallPage.objects.filter(pk=pk).first()
         if page is None or request.user.pk not in {page.primary_id, page.backup_id}:
