@@ -23,6 +23,7 @@ from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import procedure_drafts as pd
 from qms.services import signatures_for
+from qms.services.procedure_schedule import procedure_schedule_cancel
 from qms.services.procedures import procedure_versions_in_force
 
 
@@ -148,7 +149,7 @@ def procedure_draft_edit(request, draft_id):
 @login_required
 @require_POST
 def procedure_draft_action(request, draft_id):
-    """Submit, send back, publish (now or at a date) or withdraw."""
+    """Submit, send back, publish (now or at a date), cancel a scheduled version or withdraw."""
     draft = _draft_or_404(request, draft_id)
     action, reason = request.POST.get("action", ""), request.POST.get("reason", "")[:COMMENT_MAX]
     try:
@@ -171,6 +172,9 @@ def procedure_draft_action(request, draft_id):
             draft = pd.procedure_draft_publish(draft_id=draft.pk, actor=request.user, effective_from=effective)
             starts = timezone.localtime(draft.effective_from)
             done = f"Published as {draft.published_version}, in force from {starts:%Y-%m-%d %H:%M}."
+        elif action == "cancel_schedule":
+            procedure_schedule_cancel(draft_id=draft.pk, actor=request.user, reason=reason)
+            done = "Schedule cancelled: the version in force stays in force."
         elif action == "withdraw":
             pd.procedure_draft_withdraw(draft_id=draft.pk, actor=request.user, reason=reason)
             done = "Draft withdrawn."
