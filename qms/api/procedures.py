@@ -79,7 +79,7 @@ class PublishInput(serializers.Serializer):
     effective_from = serializers.DateTimeField(required=False, allow_null=True, help_text="Now when absent.")
 
 
-class ReasonInput(serializers.Serializer):
+class ProcedureReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=COMMENT_MAX)
 
 
@@ -209,10 +209,10 @@ class ProcedureDraftSignatures(_DraftAction):
 class ProcedureDraftReturn(_DraftAction):
     """Send a draft in review back to its author, saying why; approvals given lapse."""
 
-    @extend_schema(request=ReasonInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(request=ProcedureReasonInput, responses={200: ProcedureDraftSerializer})
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = ProcedureReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(
@@ -242,10 +242,10 @@ class ProcedureDraftPublication(_DraftAction):
 class ProcedureDraftWithdrawal(_DraftAction):
     """The author withdraws an unpublished draft, saying why."""
 
-    @extend_schema(request=ReasonInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(request=ProcedureReasonInput, responses={200: ProcedureDraftSerializer})
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = ProcedureReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(
@@ -258,10 +258,10 @@ class ProcedureScheduleCancellation(_DraftAction):
     """Cancel a scheduled version before its date, saying why (a QMS coordinator or quality manager); the
     version in force stays in force and the cancelled one never takes effect."""
 
-    @extend_schema(request=ReasonInput, responses={200: ProcedureDraftSerializer})
+    @extend_schema(request=ProcedureReasonInput, responses={200: ProcedureDraftSerializer})
     def post(self, request, draft_id):
         draft = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = ProcedureReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(
             _call_service(
