@@ -88,6 +88,7 @@ from qms.models import Notification, ProcedureVersion, Signature, User
 from qms.procedures import CATEGORY_LABELS, ClockSpec
 from qms.roles import Role
 from qms.services import content_hash
+from qms.services.procedures import procedure_versions_in_force
 
 if TYPE_CHECKING:
     from bench.seeding_ccb import CCBPlan
@@ -283,9 +284,10 @@ class World:
         self.ids = Ids()
         self.in_flight: set[str] = set()  # identifiers of the batch being written while the next is built
         self.users = self._users(report)
+        # The version of each procedure in force at ``now``, looked up by date as filing does (a version
+        # scheduled for later is not picked before its date).
         self.procedures = {
-            pv.procedure.code: pv
-            for pv in ProcedureVersion.objects.select_related("procedure").filter(effective_until__isnull=True)
+            pv.procedure.code: pv for pv in procedure_versions_in_force(now).order_by("procedure_id", "version")
         }
         missing = set(PROCEDURE_MIX) - set(self.procedures)
         if missing:

@@ -12,7 +12,6 @@ from django.http import Http404
 from emergencies import permissions
 from emergencies.models import BypassRequest, ChangeRecord, HandoffRequest
 from qms.models import ProcedureVersion, User
-from qms.procedures import CHECK_CATALOGUE
 from qms.roles import Role
 
 CHANGE_LIST_RELATED = ("incident", "incident__commander", "author", "procedure_version__procedure")
@@ -103,7 +102,10 @@ def bypass_get_for_user(*, identifier: str, user: User) -> BypassRequest:
 def bypass_remediation_status(*, bypass: BypassRequest) -> list[tuple[str, str, object]]:
     """(check, label, its BypassRemediation or None) for each check a level 1-3 bypass skipped. One query."""
     done = {r.gate: r for r in bypass.remediations.select_related("validated_by")}
-    return [(gate, CHECK_CATALOGUE[gate]["label"], done.get(gate)) for gate in CHECK_CATALOGUE if gate in bypass.checks]
+    rules = bypass.rules
+    order = list(rules.gate_catalogue)
+    checks = sorted(bypass.checks, key=lambda g: order.index(g) if g in order else len(order))
+    return [(gate, rules.check_label(gate), done.get(gate)) for gate in checks]
 
 
 def emergency_bypass_for_change(*, change: ChangeRecord) -> BypassRequest | None:

@@ -70,6 +70,8 @@ class ProcedureVersion(models.Model):
     version = models.PositiveIntegerField()
     effective_from = models.DateTimeField()
     effective_until = models.DateTimeField(null=True, blank=True)
+    # Set when a scheduled version is cancelled before its date: it is kept but never in force.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     definition = models.JSONField()
     change_note = models.TextField(blank=True, max_length=COMMENT_MAX)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -118,6 +118,8 @@ def definition_diff(old: dict | None, new: dict) -> list[str]:
 
 
 def _summary(value, key: str = "") -> str:
+    if isinstance(value, dict) and {"label", "min_level"} <= set(value):
+        return f"{value['label']}, skippable from {value['min_level']}"
     if isinstance(value, dict) and not ({"amount", "unit"} <= set(value)):
         return f"{len(value)} entr{'y' if len(value) == 1 else 'ies'}"
     if isinstance(value, list) and value and isinstance(value[0], dict):
@@ -163,6 +165,10 @@ def _key_word(path: list[str], key) -> str:
         from qms.procedures import CATEGORY_LABELS
 
         return f"for {CATEGORY_LABELS.get(key, key).split(' — ')[0]}"
+    if path[0] == "gates" and len(path) == 1:
+        from qms.procedures import CHECK_CATALOGUE
+
+        return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")
 
 

@@ -148,6 +148,7 @@ def structure_problems(definition) -> list[str]:
                     spec.get("reviews", []) if isinstance(spec.get("reviews", []), list) else []
                 ):
                     _duration(problems, f"{path}.reviews[{j}]", review)
+    problems += _gate_problems(definition)
     for key in ("verbal_confirmation_hours", "verbal_recording_max_age_hours"):
         if key in definition and (not _is_number(definition[key]) or definition[key] <= 0):
             problems.append(f"{key}: a positive number of hours, not {definition[key]!r}.")
@@ -163,4 +164,41 @@ def structure_problems(definition) -> list[str]:
             escalation_steps(definition)
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(f"compliance.escalation: {exc}")
+    return problems
+
+
+def _gate_problems(definition: dict) -> list[str]:
+    """The gate catalogue: checks the portal can run (each result is recorded against one of them), a label,
+    the lowest bypass level that may skip it; the retroactive checks are drawn from it."""
+    from qms.procedures import CHECK_CATALOGUE, LEVEL_ORDER
+
+    problems: list[str] = []
+    gates = definition.get("gates")
+    if gates is not None:
+        if not isinstance(gates, dict) or not gates:
+            return ["gates: a non-empty mapping of check code to {label, min_level}."]
+        for code, spec in gates.items():
+            path = f"gates.{code}"
+            if code not in CHECK_CATALOGUE:
+                problems.append(f"{path}: unknown check (one of {', '.join(CHECK_CATALOGUE)}).")
+                continue
+            if not isinstance(spec, dict):
+                problems.append(f"{path}: a mapping (label, min_level).")
+                continue
+            if not isinstance(spec.get("label"), str) or not spec["label"].strip():
+                problems.append(f"{path}.label: a non-empty text.")
+            if spec.get("min_level") not in LEVEL_ORDER:
+                problems.append(f"{path}.min_level: one of {', '.join(LEVEL_ORDER)}, not {spec.get('min_level')!r}.")
+    checks = definition.get("retroactive_checks")
+    if checks is not None:
+        catalogue = gates if isinstance(gates, dict) and gates else CHECK_CATALOGUE
+        if not isinstance(checks, list) or not checks or not all(isinstance(c, str) for c in checks):
+            problems.append("retroactive_checks: a non-empty list of check codes.")
+        else:
+            problems += [
+                f"retroactive_checks: {c!r} is not in this procedure's gates." for c in checks if c not in catalogue
+            ]
+            problems += [
+                f"retroactive_checks: {c!r} appears twice." for c in sorted({c for c in checks if checks.count(c) > 1})
+            ]
     return problems

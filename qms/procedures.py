@@ -177,6 +177,10 @@ _SHARED_RULES = {
     "verbal_recording_max_age_hours": 24,
     "verbal_recorder_roles": VERBAL_RECORDER_ROLES,
     "rollback_triggers": {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0},
+    # Each procedure's own gate catalogue (copied so that a version edits its own), and the checks an
+    # emergency bypass skips, each of which its post-incident review validates retroactively.
+    "gates": {code: dict(check) for code, check in CHECK_CATALOGUE.items()},
+    "retroactive_checks": list(CHECK_CATALOGUE),
     "deferred_on_deploy": [
         {
             "kind": "full_regression",
@@ -805,6 +809,24 @@ class ProcedureRules(CCBRules, TrainingRules):
         return tuple(Role(r) for r in names if r in Role._value2member_map_ and Role(r) not in READ_ONLY_ROLES)
 
     @property
+    def gate_catalogue(self) -> dict[str, dict]:
+        """This version's checks a bypass may skip ({code: {label, min_level}}); older versions read the preset's."""
+        return self.definition.get("gates") or CHECK_CATALOGUE
+
+    def check_label(self, code: str) -> str:
+        return (self.gate_catalogue.get(code) or CHECK_CATALOGUE.get(code) or {"label": code})["label"]
+
+    def checks_allowed(self, level: str) -> list[str]:
+        """The checks a level may bypass under this version: its own and those of every level below it."""
+        return checks_allowed(level, self.gate_catalogue)
+
+    @property
+    def retroactive_checks(self) -> list[str]:
+        """The checks an emergency bypass skips, each validated after the fact (default: the whole catalogue)."""
+        checks = self.definition.get("retroactive_checks")
+        return [c for c in checks if c in self.gate_catalogue] if checks else list(self.gate_catalogue)
+
+    @property
     def rollback_triggers(self) -> dict:
         return self.definition.get("rollback_triggers", {})
 
@@ -816,9 +838,10 @@ class ProcedureRules(CCBRules, TrainingRules):
 LEVEL_ORDER = {"L1": 1, "L2": 2, "L3": 3, "E": 4}
 
 
-def checks_allowed(level: str) -> list[str]:
-    """The checks a level may bypass: its own and those of every level below it."""
-    return [key for key, check in CHECK_CATALOGUE.items() if LEVEL_ORDER[check["min_level"]] <= LEVEL_ORDER[level]]
+def checks_allowed(level: str, catalogue: dict | None = None) -> list[str]:
+    """The checks a level may bypass: its own and those of every level below it (in ``catalogue``, a version's)."""
+    catalogue = CHECK_CATALOGUE if catalogue is None else catalogue
+    return [key for key, check in catalogue.items() if LEVEL_ORDER[check["min_level"]] <= LEVEL_ORDER[level]]
 
 
 # --- compliance tracking: escalation, repeat bypasses, reports ---------------------------------------------

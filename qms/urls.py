@@ -81,6 +81,11 @@ urlpatterns += [
     path(_DRAFT + "return/", procedure_api.ProcedureDraftReturn.as_view(), name="api-procedure-return"),
     path(_DRAFT + "publication/", procedure_api.ProcedureDraftPublication.as_view(), name="api-procedure-publication"),
     path(_DRAFT + "withdrawal/", procedure_api.ProcedureDraftWithdrawal.as_view(), name="api-procedure-withdrawal"),
+    path(
+        _DRAFT + "schedule-cancellation/",
+        procedure_api.ProcedureScheduleCancellation.as_view(),
+        name="api-procedure-schedule-cancellation",
+    ),
 ]
 
 handler403 = "qms.errors.permission_denied"

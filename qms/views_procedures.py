@@ -18,12 +18,14 @@ from django.views.decorators.http import require_POST
 from qms.limits import COMMENT_MAX
 from qms.models import Procedure, ProcedureDraft, ProcedureVersion
 from qms.procedure_diff import definition_diff
+from qms.procedure_forms import ProcedureRulesForm
 from qms.procedure_yaml import YAML_MAX_BYTES, definition_to_yaml, procedure_to_yaml, yaml_to_definition
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import procedure_drafts as pd
 from qms.services import signatures_for
 from qms.services.delegation import signable_roles
+from qms.services.procedure_schedule import procedure_schedule_cancel
 from qms.services.procedures import procedure_versions_in_force
 
 
@@ -107,13 +109,17 @@ def _draft_or_404(request, draft_id) -> ProcedureDraft:
 
 @login_required
 def procedure_draft_detail(request, draft_id):
-    draft = _draft_or_404(request, draft_id)
+    return _draft_page(request, _draft_or_404(request, draft_id))
+
+
+def _draft_page(request, draft: ProcedureDraft, rules_form: ProcedureRulesForm | None = None, status: int = 200):
     user = request.user
     return render(
         request,
         "qms/procedure_draft.html",
         {
             "draft": draft,
+            "rules_form": rules_form or ProcedureRulesForm(draft.definition),
             "changes": pd.draft_diff(draft),
             "yaml": request.session.pop(f"draft-yaml-{draft.pk}", None) or definition_to_yaml(draft.definition),
             "signatures": signatures_for(draft),
@@ -123,14 +129,17 @@ def procedure_draft_detail(request, draft_id):
             "sign_roles": signable_roles(user, pd.approver_roles()) if draft.author_id != user.pk else [],
             "now": timezone.localtime(),
         },
+        status=status,
     )
 
 
 @login_required
 @require_POST
 def procedure_draft_edit(request, draft_id):
-    """Edit as YAML: the whole definition and the change note."""
+    """Edit as YAML (the whole definition) or through the rules form, and the change note."""
     draft = _draft_or_404(request, draft_id)
+    if request.POST.get("editor") == "form":
+        return _edit_through_form(request, draft)
     text = request.POST.get("definition_yaml", "")
     note = request.POST.get("change_note", "")
     try:
@@ -146,10 +155,32 @@ def procedure_draft_edit(request, draft_id):
     return redirect("qms:procedure-draft", draft_id=draft.pk)
 
 
+def _edit_through_form(request, draft: ProcedureDraft):
+    """The rules form: saved through the same service; a refusal shows at the field it names."""
+    form = ProcedureRulesForm(draft.definition, request.POST)
+    note = request.POST.get("change_note", "")
+    if form.is_valid():
+        try:
+            if len(note) > COMMENT_MAX:
+                raise ValidationError({"change_note": [f"At most {COMMENT_MAX} characters."]})
+            pd.procedure_draft_update(
+                draft_id=draft.pk, actor=request.user, definition=form.edited_definition(), change_note=note
+            )
+        except ValidationError as exc:
+            problems = exc.message_dict.get("definition", []) if hasattr(exc, "error_dict") else exc.messages
+            other = [m for k, v in getattr(exc, "message_dict", {}).items() if k != "definition" for m in v]
+            form.add_problems(problems + other)
+        else:
+            messages.success(request, "Draft saved.")
+            return redirect("qms:procedure-draft", draft_id=draft.pk)
+    messages.error(request, "Not saved: see the fields marked below.")
+    return _draft_page(request, draft, form, status=400)
+
+
 @login_required
 @require_POST
 def procedure_draft_action(request, draft_id):
-    """Submit, send back, publish (now or at a date) or withdraw."""
+    """Submit, send back, publish (now or at a date), cancel a scheduled version or withdraw."""
     draft = _draft_or_404(request, draft_id)
     action, reason = request.POST.get("action", ""), request.POST.get("reason", "")[:COMMENT_MAX]
     try:
@@ -172,6 +203,9 @@ def procedure_draft_action(request, draft_id):
             draft = pd.procedure_draft_publish(draft_id=draft.pk, actor=request.user, effective_from=effective)
             starts = timezone.localtime(draft.effective_from)
             done = f"Published as {draft.published_version}, in force from {starts:%Y-%m-%d %H:%M}."
+        elif action == "cancel_schedule":
+            procedure_schedule_cancel(draft_id=draft.pk, actor=request.user, reason=reason)
+            done = "Schedule cancelled: the version in force stays in force."
         elif action == "withdraw":
             pd.procedure_draft_withdraw(draft_id=draft.pk, actor=request.user, reason=reason)
             done = "Draft withdrawn."

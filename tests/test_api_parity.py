@@ -108,6 +108,7 @@ MAPPING = {
         ("api-procedure-return", "post", "procedure_draft_return"),
         ("api-procedure-publication", "post", "procedure_draft_publish"),
         ("api-procedure-withdrawal", "post", "procedure_draft_withdraw"),
+        ("api-procedure-schedule-cancellation", "post", "procedure_schedule_cancel"),
     ],
     "qms:oncall-rotation": ("api-oncall-rotations", "post", "rotation_create"),
     "qms:oncall-override": ("api-oncall-overrides", "post", "override_add"),

@@ -369,7 +369,7 @@ EXPECTED: dict[str, Case] = {
         f"api-procedure-{action}": Case(
             every(405, anon=API), post=by_role(ROLES, 404, 404, none=403, anon=API), json=True
         )
-        for action in ("submission", "signatures", "return", "publication", "withdrawal")
+        for action in ("submission", "signatures", "return", "publication", "withdrawal", "schedule-cancellation")
     },
     # oversight
     "audits:event-list": Case(by_role(OVERSIGHT, 200, 403)),

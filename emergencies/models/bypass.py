@@ -135,7 +135,8 @@ class BypassRequest(FSMModelMixin, models.Model):
 
     @property
     def check_labels(self) -> list[str]:
-        return [CHECK_CATALOGUE.get(key, {"label": key})["label"] for key in self.checks]
+        rules = self.rules
+        return [rules.check_label(key) for key in self.checks]
 
     @property
     def owner_of_remediation(self):

@@ -13,7 +13,7 @@ from emergencies import permissions, signals
 from emergencies.identifiers import save_with_unique_identifier
 from emergencies.models import BypassRemediation, BypassRequest, ChangeRecord, Incident
 from qms.models import Signature, User
-from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
+from qms.procedures import DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
 from qms.roster.paging import notification_queue_roles
 from qms.services import (
@@ -108,20 +108,19 @@ def _validate_request(bypass: BypassRequest, *, now: datetime) -> dict[str, list
         errors["repository"] = ["Name the repository."]
     if not bypass.pull_request.strip():
         errors["pull_request"] = ["Name the pull request."]
-    unknown = [c for c in bypass.checks if c not in CHECK_CATALOGUE]
+    catalogue = rules.gate_catalogue
+    unknown = [c for c in bypass.checks if c not in catalogue]
     if unknown:
-        errors["checks"] = [f"Unknown check(s): {', '.join(unknown)}."]
+        errors["checks"] = [f"Unknown check(s) under {bypass.procedure_version}: {', '.join(unknown)}."]
     elif not bypass.checks:
         errors["checks"] = ["List the failing checks the bypass would skip."]
     else:
-        allowed = checks_allowed(bypass.level)
+        allowed = rules.checks_allowed(bypass.level)
         too_high = [c for c in bypass.checks if c not in allowed]
         if too_high:
             errors["checks"] = [
                 f"{bypass.get_level_display()} may not bypass "
-                + ", ".join(
-                    f"“{CHECK_CATALOGUE[c]['label']}” (needs {CHECK_CATALOGUE[c]['min_level']})" for c in too_high
-                )
+                + ", ".join(f"“{catalogue[c]['label']}” (needs {catalogue[c]['min_level']})" for c in too_high)
                 + "."
             ]
     for name in rules.bypass_level(bypass.level)["required"]:
@@ -230,7 +229,7 @@ def bypass_emergency_open(
         requested_by=actor,
         implementer=actor,
         requested_at=at or change.declared_at,
-        checks=list(CHECK_CATALOGUE),
+        checks=change.rules.retroactive_checks,
         production_impact=BypassRequest.Impact.CRITICAL,
         security_involved=incident.security_involved,
         compliance_involved=incident.compliance_involved,
@@ -593,7 +592,7 @@ def bypass_remediation_record(*, bypass_id: int, gate: str, evidence: str, actor
             raise PermissionDenied("The requester of a bypass cannot validate its remediation.")
         raise PermissionDenied("Validating a remediation needs a QMS, quality, architect, lead, security or CM role.")
     if gate not in bypass.checks:
-        raise ValidationError({"gate": [f"{CHECK_CATALOGUE.get(gate, {'label': gate})['label']} was not bypassed."]})
+        raise ValidationError({"gate": [f"{bypass.rules.check_label(gate)} was not bypassed."]})
     done = BypassRemediation.objects.filter(bypass=bypass, gate=gate).select_related("validated_by").first()
     if done is not None:
         raise ValidationError(

@@ -24,7 +24,7 @@ from emergencies.models import (
     TimelineEntry,
 )
 from qms.models import Signature, User
-from qms.procedures import CHECK_CATALOGUE, POST_MORTEM_APPROVERS_DEFAULT
+from qms.procedures import POST_MORTEM_APPROVERS_DEFAULT
 from qms.roles import Role
 from qms.services import SigningAuth, signature_record, signer_authenticate
 from qms.services.delegation import may_sign_in, on_behalf_refusal
@@ -480,7 +480,8 @@ def gate_status(change: ChangeRecord) -> list[tuple[str, str, GateResult | None]
     latest: dict[str, GateResult] = {}
     for result in change.gate_results.select_related("validated_by").order_by("-validated_at", "-pk"):
         latest.setdefault(result.gate, result)
-    return [(gate, CHECK_CATALOGUE[gate]["label"], latest.get(gate)) for gate in gate_catalogue(change)]
+    rules = change.rules
+    return [(gate, rules.check_label(gate), latest.get(gate)) for gate in gate_catalogue(change)]
 
 
 def gates_not_cleared(change: ChangeRecord) -> list[str]:
@@ -540,8 +541,9 @@ def gate_results_record(
     if len(set(gates)) != len(gates):
         raise ValidationError("Each gate once per submission.")
     recorded, errors = [], []
+    change = ChangeRecord.objects.select_related("procedure_version").filter(pk=change_id).first()
     for gate, result, evidence in results:
-        label = CHECK_CATALOGUE.get(gate, {}).get("label", gate)
+        label = change.rules.check_label(gate) if change else gate
         try:
             recorded.append(
                 gate_result_record(

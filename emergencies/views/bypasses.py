@@ -21,7 +21,7 @@ from emergencies.models import BypassRequest
 from emergencies.services import bypass as services
 from qms.forms_util import apply_validation_error, form_data
 from qms.models import Signature, User
-from qms.procedures import CHECK_CATALOGUE, DEFAULT_PROCEDURE_CODE, checks_allowed
+from qms.procedures import DEFAULT_PROCEDURE_CODE
 from qms.registry import subject_panels
 from qms.roles import Role
 from qms.security import signing_auth
@@ -83,7 +83,7 @@ def _level_preview(form: BypassRequestForm) -> dict:
         "level_name": label.split(" — ")[0],
         "branch": branch,
         "signers": [" or ".join(r.label for r in slot) for slot in slots],
-        "allowed_checks": [CHECK_CATALOGUE[c]["label"] for c in checks_allowed(level)],
+        "allowed_checks": [rules.check_label(c) for c in rules.checks_allowed(level)],
         "level_fields": form.level_fields(level),
         "required": required,
     }

@@ -19,6 +19,7 @@ from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import procedure_drafts as pd
 from qms.services import signatures_for
+from qms.services.procedure_schedule import procedure_schedule_cancel
 
 
 class ProcedureDraftSerializer(serializers.ModelSerializer):
@@ -310,5 +311,30 @@ class ProcedureDraftWithdrawal(_DraftAction):
         return _answer(
             _call_service(
                 pd.procedure_draft_withdraw, draft_id=draft.pk, actor=request.user, reason=data.validated_data["reason"]
+            )
+        )
+
+
+class ProcedureScheduleCancellation(_DraftAction):
+    """Cancel a scheduled version before its date, saying why (a QMS coordinator or quality manager); the
+    version in force stays in force and the cancelled one never takes effect."""
+
+    @extend_schema(
+        request=DraftReasonInput,
+        responses={200: ProcedureDraftSerializer},
+        examples=[
+            OpenApiExample(
+                "Cancel before it takes effect", value={"reason": "Wrong effective date"}, request_only=True
+            ),
+            *ex.response("The draft", ex.DRAFT),
+        ],
+    )
+    def post(self, request, draft_id):
+        draft = self.get_object()
+        data = DraftReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _answer(
+            _call_service(
+                procedure_schedule_cancel, draft_id=draft.pk, actor=request.user, reason=data.validated_data["reason"]
             )
         )

@@ -25,7 +25,7 @@ def procedure_version_create(
     Procedure.objects.select_for_update().filter(pk=procedure.pk).first()
     current = (
         ProcedureVersion.objects.select_for_update()
-        .filter(procedure=procedure, effective_until__isnull=True)
+        .filter(procedure=procedure, effective_until__isnull=True, cancelled_at__isnull=True)
         .order_by("-version")
         .first()
     )
@@ -63,7 +63,7 @@ def procedure_versions_in_force(at=None):
     at = at or timezone.now()
     return (
         ProcedureVersion.objects.select_related("procedure")
-        .filter(effective_from__lte=at)
+        .filter(effective_from__lte=at, cancelled_at__isnull=True)
         .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
     )
 

@@ -29,7 +29,7 @@ LAPSE_WINDOW_DAYS = 30
 def current_definitions() -> list[dict]:
     """The definitions of the procedure versions in force (one per procedure)."""
     return list(
-        ProcedureVersion.objects.filter(effective_until__isnull=True)
+        ProcedureVersion.objects.filter(effective_until__isnull=True, cancelled_at__isnull=True)
         .order_by("procedure_id", "-version")
         .distinct("procedure_id")
         .values_list("definition", flat=True)

@@ -148,7 +148,7 @@ CASES = [
         "Proceed before authorisation roles: Incident commander → Incident commander, Executive (adds Executive).",
     ),
     ("summary", EBW, lambda d: d.update(summary="New words"), "Summary: "),
-    ("unknown key added", EBW, lambda d: d.update(training={"qms": ["iso-9001"]}), "training: added (1 entry)."),
+    ("unknown key added", EBW, lambda d: d.update(handover={"qms": ["iso-9001"]}), "handover: added (1 entry)."),
     (
         "unknown key changed",
         {**EBW, "roster": {"commander": {"amount": 15, "unit": "minutes"}}},
