@@ -246,7 +246,18 @@ class ProcedureDraftSignatures(_DraftAction):
         return _answer(draft)
 
 
-class ProcedureDraftReturn(_DraftAction):
+class _ReasonedAction(_DraftAction):
+    """A draft action whose only input is a reason."""
+
+    def reasoned(self, request, service):
+        draft = self.get_object()
+        data = DraftReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        reason = data.validated_data["reason"]
+        return _answer(_call_service(service, draft_id=draft.pk, actor=request.user, reason=reason))
+
+
+class ProcedureDraftReturn(_ReasonedAction):
     """Send a draft in review back to its author, saying why; approvals given lapse."""
 
     @extend_schema(
@@ -258,14 +269,7 @@ class ProcedureDraftReturn(_DraftAction):
         ],
     )
     def post(self, request, draft_id):
-        draft = self.get_object()
-        data = DraftReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            _call_service(
-                pd.procedure_draft_return, draft_id=draft.pk, actor=request.user, reason=data.validated_data["reason"]
-            )
-        )
+        return self.reasoned(request, pd.procedure_draft_return)
 
 
 class ProcedureDraftPublication(_DraftAction):
@@ -293,7 +297,7 @@ class ProcedureDraftPublication(_DraftAction):
         )
 
 
-class ProcedureDraftWithdrawal(_DraftAction):
+class ProcedureDraftWithdrawal(_ReasonedAction):
     """The author withdraws an unpublished draft, saying why."""
 
     @extend_schema(
@@ -305,17 +309,10 @@ class ProcedureDraftWithdrawal(_DraftAction):
         ],
     )
     def post(self, request, draft_id):
-        draft = self.get_object()
-        data = DraftReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            _call_service(
-                pd.procedure_draft_withdraw, draft_id=draft.pk, actor=request.user, reason=data.validated_data["reason"]
-            )
-        )
+        return self.reasoned(request, pd.procedure_draft_withdraw)
 
 
-class ProcedureScheduleCancellation(_DraftAction):
+class ProcedureScheduleCancellation(_ReasonedAction):
     """Cancel a scheduled version before its date, saying why (a QMS coordinator or quality manager); the
     version in force stays in force and the cancelled one never takes effect."""
 
@@ -330,11 +327,4 @@ class ProcedureScheduleCancellation(_DraftAction):
         ],
     )
     def post(self, request, draft_id):
-        draft = self.get_object()
-        data = DraftReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _answer(
-            _call_service(
-                procedure_schedule_cancel, draft_id=draft.pk, actor=request.user, reason=data.validated_data["reason"]
-            )
-        )
+        return self.reasoned(request, procedure_schedule_cancel)
