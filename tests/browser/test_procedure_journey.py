@@ -33,7 +33,7 @@ def test_shorten_the_post_mortem_deadline(new_page, login, live_server, make_use
     definition = yaml.safe_load(author.get_by_label("Definition (YAML)", exact=False).input_value())
     next(c for c in definition["clocks"] if c["kind"] == "post_mortem")["amount"] = 48
     author.locator("#definition-yaml").fill(yaml.safe_dump(definition, sort_keys=False, allow_unicode=True))
-    author.get_by_label("Change note").fill("Post-mortem within 48 hours of resolution.")
+    author.get_by_test_id("draft-edit").get_by_label("Change note").fill("Post-mortem within 48 hours of resolution.")
     click_and_wait(author, "Save draft")
     expect(author.get_by_test_id("draft-changes")).to_contain_text("Post-mortem deadline: 72 h → 48 h.")
     click_and_wait(author, "Submit for review")
