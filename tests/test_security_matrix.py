@@ -414,14 +414,13 @@ ADMIN_EXCEPTIONS = {
 }
 ADMIN_DEFAULT = every(302, anon=302)
 
-SAMPLE_KWARGS = {"transition": "start_hotfix", "signature_id": 999999, "app_label": "qms", "fmt": "md"}
-SAMPLE_KWARGS["package"] = "PATCH-MISSING-v1"  # a patch package that does not exist
 SAMPLE_KWARGS = {
     "transition": "start_hotfix",
     "signature_id": 999999,
     "app_label": "qms",
     "fmt": "md",
     "role": "commander",
+    "package": "PATCH-MISSING-v1",  # a patch package that does not exist
 }
 
 
@@ -497,15 +496,16 @@ def _principal(client, who: str):
 
 
 # the webhooks authenticate themselves; the single sign-on pages are the sign-in's own
-PUBLIC = {"login", "sso-login", "sso-login-callback", "healthz", "api-token", "github-webhook", "alert-intake"}
 PUBLIC = {
     "login",
+    "sso-login",
+    "sso-login-callback",
     "healthz",
     "api-token",
     "github-webhook",
     "alert-intake",
     "qms:oncall-ack",
-}  # the webhooks authenticate themselves
+}  # the webhooks and the acknowledgement link authenticate themselves; the single sign-on pages are the sign-in's own
 
 
 def _generic(name: str, url: str, method: str, who: str, status: int, location: str) -> str | None:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from qms import signals
 from qms.limits import COMMENT_MAX, LINE_MAX, too_long_message
-from qms.models import ProcedureVersion, TrainingRecord, User
+from qms.models import TrainingRecord, User
 from qms.roles import Role
 from qms.training_rules import TRAINING_QMS, course_catalogue
 
@@ -28,12 +28,14 @@ LAPSE_WINDOW_DAYS = 30
 
 def current_definitions() -> list[dict]:
     """The definitions of the procedure versions in force (one per procedure)."""
-    return list(
-        ProcedureVersion.objects.filter(effective_until__isnull=True, cancelled_at__isnull=True)
-        .order_by("procedure_id", "-version")
-        .distinct("procedure_id")
-        .values_list("definition", flat=True)
-    ) or [{"training": TRAINING_QMS}]
+    from qms.services.procedures import procedure_versions_in_force
+
+    latest: dict[int, dict] = {}
+    for procedure_id, definition in (
+        procedure_versions_in_force().order_by("procedure_id", "version").values_list("procedure_id", "definition")
+    ):
+        latest[procedure_id] = definition  # the newest version in force of each procedure (any database)
+    return list(latest.values()) or [{"training": TRAINING_QMS}]
 
 
 def courses_current() -> dict[str, dict]:
