@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audits.models import AuditChainHead, AuditCheckpoint, AuditEvent, ComplianceReport, Obligation
+from audits.models import AuditChainHead, AuditCheckpoint, AuditEvent, ComplianceReport, Obligation, SweepMark
 from qms.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 
 
@@ -65,3 +65,10 @@ class ComplianceReportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SweepMark)
+class SweepMarkAdmin(ReadOnlyAdmin):
+    """Where the escalation sweep stands (operational state: losing it only makes the next tick a full sweep)."""
+
+    list_display = ["name", "swept_until", "full_at"]

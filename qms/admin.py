@@ -18,6 +18,8 @@ from qms.models import (
     TrainingRecord,
     User,
 )
+from qms.models_outbox import OutboxMessage
+from qms.models_procedure_drafts import ProcedureDraft
 
 
 class _HistoryContextHelper(HistoricalRecordContextHelper):
@@ -186,3 +188,19 @@ class DelegationAdmin(ReadOnlyHistoryAdmin):
 
 
 import qms.roster.admin  # noqa: E402, F401  (the on-call roster registers its own)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """Tasks a request owes the broker, until the relay (qms.outbox) has published them."""
+
+    list_display = ["task", "created_at", "attempts", "last_error"]
+    search_fields = ["task"]
+
+
+@admin.register(ProcedureDraft)
+class ProcedureDraftAdmin(ReadOnlyAdmin):
+    """Drafts are edited, reviewed, signed and published on the procedure pages only (document control)."""
+
+    list_display = ["procedure", "status", "author", "created_at"]
+    list_filter = ["status"]

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 
 from django.db import DatabaseError, connection, connections, transaction
 
@@ -65,6 +66,9 @@ def outbox_publish_pending(*, limit: int = BATCH) -> int:
     return len(published)
 
 
+RUNNING: weakref.WeakSet = weakref.WeakSet()  # the relays of this process (a test stops them all)
+
+
 class OutboxRelay:
     """Drain the outbox until ``stop()``: woken by NOTIFY on PostgreSQL, every ``poll`` seconds in any case."""
 
@@ -80,6 +84,7 @@ class OutboxRelay:
     def start(self) -> OutboxRelay:
         """Run in a daemon thread (the worker's bootstep, tests)."""
         self._thread = threading.Thread(target=self.run, name="outbox-relay", daemon=True)
+        RUNNING.add(self)
         self._thread.start()
         return self
 
@@ -87,6 +92,7 @@ class OutboxRelay:
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        RUNNING.discard(self)
 
     def run(self) -> None:
         backoff = 0.0
