@@ -8,13 +8,7 @@ class AuditsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        import audits.ccb_receivers
-        import audits.github_receivers
-        import audits.patch_receivers
-        import audits.roster_receivers
-        import audits.sso_receivers
-        import audits.training_receivers  # noqa: F401
-        from audits import panels, receivers, security_receivers  # noqa: F401
+        from audits import panels, receivers  # noqa: F401
         from audits.append_only import protect_history_tables
         from qms.registry import Block, register_dashboard_widget, register_subject_panel
 

@@ -62,7 +62,7 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
     "formal_release": ClockKind(
         f"the formal release naming the scheduled release and its CCB approval {EVIDENCE}", CONVERSION
     ),
-    # people: training that qualifies signers (qms.training)
+    # people: training that qualifies signers (qms.models.training)
     "recertification": ClockKind(
         "a new training record of the course (recorded by a QMS coordinator or imported)",
         "not voidable: the certification lapses",

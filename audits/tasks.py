@@ -13,9 +13,9 @@ logger = logging.getLogger(__name__)
 def obligation_sweep_task() -> int:
     """Escalate overdue obligations up the ladder and look for repeat-bypass patterns (safe to run twice).
 
-    Cheap when nothing is new; a backlog is fanned out over the worker processes (``audits.escalation_fanout``).
+    Cheap when nothing is new; a backlog is fanned out over the worker processes (``audits.escalation.fanout``).
     """
-    from audits.escalation_fanout import obligation_tick
+    from audits.escalation.fanout import obligation_tick
 
     return obligation_tick().escalated
 
@@ -25,7 +25,7 @@ def obligation_sweep_batches_task(now: str, batch: int, max_batches: int | None)
     """One worker process's share of a backlog: batches claimed with SKIP LOCKED, as of ``now`` (ISO 8601)."""
     from datetime import datetime
 
-    from audits.escalation_fanout import obligation_sweep_batches
+    from audits.escalation.fanout import obligation_sweep_batches
 
     return obligation_sweep_batches(now=datetime.fromisoformat(now), batch=batch, max_batches=max_batches).escalated
 
@@ -83,6 +83,6 @@ def compliance_report_task(kind: str, period_start: str | None = None) -> int:
 @shared_task(acks_late=True)
 def training_expiry_sweep_task() -> int:
     """Open a recertification clock on everyone whose required certification lapses within 30 days."""
-    from audits.training_receivers import training_expiry_sweep
+    from audits.receivers.training import training_expiry_sweep
 
     return training_expiry_sweep()

@@ -10,7 +10,7 @@ from audits import exports, selectors, services
 from audits.forms import AuditExportForm
 from emergencies.permissions import can_view_changes
 from emergencies.selectors import change_get_for_user
-from qms.forms_util import apply_validation_error, form_data
+from qms.forms.base import apply_validation_error, form_data
 
 # Exports up to this size stay in memory; larger ones spill to a temporary file.
 EXPORT_SPOOL_BYTES = 32 * 1024 * 1024

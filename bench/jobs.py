@@ -28,7 +28,7 @@ def _sweep_share(now_iso: str, batch: int) -> tuple[int, int]:
 
     from django.db import connections
 
-    from audits.escalation_fanout import obligation_sweep_batches
+    from audits.escalation.fanout import obligation_sweep_batches
 
     connections.close_all()  # the parent's connection is not this process's
     try:
@@ -42,13 +42,13 @@ def escalation_sweep(ctx) -> dict:
     """Drain the seeded backlog of overdue clocks for real (the database is a throwaway copy), fanned out as
     the beat task fans it out: one process per CPU (the worker's prefork pool), each draining batches with
     ``SKIP LOCKED``; then a full tick and the next beat tick with nothing new (narrowed, see
-    ``audits.escalation_fanout``): the steady-state cost at this size."""
+    ``audits.escalation.fanout``): the steady-state cost at this size."""
     import multiprocessing
     import os
 
     from django.db import connections
 
-    from audits.escalation_fanout import obligation_tick
+    from audits.escalation.fanout import obligation_tick
     from audits.models import Obligation
 
     now = timezone.now()

@@ -1,6 +1,6 @@
 """Bypass requests for the bulk seed (see ``bench/seeding.py``): each change's emergency bypass with the
 signatures that authorise it and the retroactive validation of its gates, and standalone level 1-3 bypasses
-of quality gates. Mirrors emergencies.services.bypass, emergencies.services.postincident (gate results) and
+of quality gates. Mirrors emergencies.services.bypasses, emergencies.services.postincident (gate results) and
 the receivers in audits.receivers."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import TYPE_CHECKING
 
-from audits.receivers import VOIDED_BYPASS_NOTE
+from audits.receivers.lifecycle import VOIDED_BYPASS_NOTE
 from bench.seeding_core import PROBLEMS, US, GateCheck, Sig, between, field_names, weighted
 from emergencies.models import BypassRemediation, BypassRequest, GateResult
 from qms.clock import add_business_days, deadline
@@ -105,7 +105,7 @@ WITHDRAWALS = ("The check passes after a rebase.", "Fixed the finding in the sam
 
 
 def plan_authorisation(world: World, plan: Plan) -> None:
-    """Who signs the emergency bypass, how and when (emergencies.services.bypass.bypass_sign and
+    """Who signs the emergency bypass, how and when (emergencies.services.bypasses.bypass_sign and
     bypass_verbal_approval_record). The last required signature authorises the change, by its signer (or
     by whoever recorded it, for a verbal approval)."""
     rng = world.rng
@@ -356,7 +356,7 @@ def assign_identifiers(batch: Batch) -> None:
 
 
 def _remediation_due(rules, level: str, at: datetime, planned: date | None) -> datetime:
-    """emergencies.services.bypass.remediation_due_date."""
+    """emergencies.services.bypasses.remediation_due_date."""
     due = rules.remediation_due(level, at)
     if planned is not None:
         return min(datetime.combine(planned, dtime.max.replace(microsecond=0), tzinfo=UTC), due)
@@ -451,7 +451,7 @@ def _sign_all(batch: Batch, subject, sigs: list[Sig], content: dict, *, rules) -
 
 
 def write_emergency_bypasses(batch: Batch) -> None:
-    """emergencies.services.bypass.bypass_emergency_open at filing, its signatures, its activation (which
+    """emergencies.services.bypasses.bypass_emergency_open at filing, its signatures, its activation (which
     authorises the change), and the gate results that remediate it."""
     world = batch.world
     for plan in batch.plans:
@@ -506,7 +506,7 @@ def write_emergency_bypasses(batch: Batch) -> None:
 
 
 def _activate(batch: Batch, subject, row: dict, *, at: datetime, actor: User, signed_by: str) -> None:
-    """The last signature's effect (emergencies.services.bypass): the request turns active."""
+    """The last signature's effect (emergencies.services.bypasses): the request turns active."""
     _transition(
         batch,
         subject,
@@ -577,7 +577,7 @@ def _validate_gates(batch: Batch, plan: Plan, subject, row: dict, clocks: dict) 
 
 
 def _remediate(batch: Batch, plan, subject, row: dict, clocks: list) -> None:
-    """emergencies.services.bypass.bypass_remediation_record and audits.receivers.on_bypass_remediation: most
+    """emergencies.services.bypasses.bypass_remediation_record and audits.receivers.on_bypass_remediation: most
     skipped checks of a bypass shown to pass again, around their due time (some late, some never), each by a
     lead who did not request it; the last one remediates the bypass."""
     world, done = batch.world, []
@@ -622,7 +622,7 @@ def _remediate(batch: Batch, plan, subject, row: dict, clocks: list) -> None:
 
 
 def write_standalone_bypasses(batch: Batch) -> None:
-    """emergencies.services.bypass.bypass_request_create, bypass_sign, bypass_reject and bypass_withdraw,
+    """emergencies.services.bypasses.bypass_request_create, bypass_sign, bypass_reject and bypass_withdraw,
     with the review clocks of the level (met at the decision) and, once active, the remediation clocks."""
     world = batch.world
     for plan in batch.standalone:

@@ -2,7 +2,7 @@
 (CM-WF-EMERGENCY): Gate 1 recorded by signature, the Gate 2 (fast-track) session of every change and the
 Gate 4 (close) session of changes in post-incident documentation, with members, signed votes, the signed
 decision and the session's clocks. Mirrors emergencies.services.gates, emergencies.services.ccb and
-audits.ccb_receivers."""
+audits.receivers.ccb."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from emergencies.models import CCBMember, CCBSession, GateDecision, Vote
 from emergencies.models.ccb import Gate
 from emergencies.services.ccb import MEANING
 from qms.models import User
-from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD
+from qms.procedures.ccb import APPROVE, MORE_INFO, STANDARD
 from qms.roles import Role
 
 if TYPE_CHECKING:
@@ -317,7 +317,7 @@ def _declare(batch: Batch, plan: Plan, at: datetime, signer: User, role: Role) -
 
 
 def _gate_event(batch: Batch, plan: Plan, decision: dict, *, session_identifier, at, actor) -> None:
-    """audits.ccb_receivers.on_gate_decision (Gate 1 at the severity the procedure gives moves no clock)."""
+    """audits.receivers.ccb.on_gate_decision (Gate 1 at the severity the procedure gives moves no clock)."""
     batch.event(
         at,
         action=f"gate.{decision['gate']}.{decision['result']}",

@@ -59,16 +59,16 @@ class EmergenciesConfig(AppConfig):
 
     def _ready_patch(self) -> None:
         """The patch package's configuration audit and follow-up documents are closure conditions."""
-        from emergencies.services import patch, postincident
+        from emergencies.services import patches, postincident
 
-        if patch.patch_closure_problems not in postincident.CLOSURE_HOOKS:
-            postincident.CLOSURE_HOOKS.append(patch.patch_closure_problems)
+        if patches.patch_closure_problems not in postincident.CLOSURE_HOOKS:
+            postincident.CLOSURE_HOOKS.append(patches.patch_closure_problems)
 
     def _ready_ccb(self) -> None:
         """The emergency CCB: its panel on a change's page, the sessions awaiting your vote on the dashboard,
         and Gate 4 as a closure condition of changes whose procedure has a CCB."""
-        from emergencies import widgets_ccb
         from emergencies.services import gates, postincident
+        from emergencies.widgets import ccb as widgets_ccb
         from qms.registry import Block, register_dashboard_widget, register_subject_panel
 
         register_subject_panel(

@@ -50,3 +50,43 @@ handoff_closed = Signal()
 change_proceed_deviation_signed = Signal()
 # incident, changes ({field: (before, after)}), actor, reason — the incident completed or corrected after filing
 incident_updated = Signal()
+
+# The emergency CCB, gates and communication plan (CM-WF-EMERGENCY; oversight: audits.receivers.ccb)
+# session, actor
+ccb_session_convened = Signal()
+# session, member, actor
+ccb_member_added = Signal()
+# session, vote, actor
+ccb_vote_cast = Signal()
+# session, actor — "more information needed": the session stays open with its questions
+ccb_session_deferred = Signal()
+# session, decision (GateDecision), actor
+ccb_session_decided = Signal()
+# session, actor
+ccb_session_cancelled = Signal()
+# change, decision (GateDecision), actor
+gate_decision_recorded = Signal()
+# change, reason, actor — the emergency was not warranted (a false alarm in the metrics)
+change_false_alarm = Signal()
+# change, complete, actor
+change_verification_set = Signal()
+# change, update (StatusUpdate), actor
+status_update_posted = Signal()
+# change, notification (RegulatoryNotification), actor
+regulatory_notification_recorded = Signal()
+
+# The patch package (CM-WF-EMERGENCY §8.2-§11.2; oversight: audits.receivers.patches). Package transitions
+# (approve, distribute, withdraw) are announced by django-fsm's ``post_transition``.
+# package, actor
+patch_package_created = Signal()
+# package, actor, fields
+patch_package_updated = Signal()
+# artifact (None when refused before it existed), package, actor,
+# action ("added", "verified", "removed", "verification_failed"), detail
+patch_artifact_changed = Signal()
+# unit, package, actor, action ("added" or a UnitEvent kind), event (UnitEvent or None)
+patch_unit_changed = Signal()
+# package, actor, rows, ok
+patch_configuration_audited = Signal()
+# change, document (FollowUpDocument), actor, all_done
+patch_follow_up_completed = Signal()

@@ -78,8 +78,8 @@ urlpatterns = [
     ),
 ]
 
-# The patch package of a CM-WF-EMERGENCY change (emergencies.views.patch).
-from emergencies.views import patch as patch_views  # noqa: E402
+# The patch package of a CM-WF-EMERGENCY change (emergencies.views.patches).
+from emergencies.views import patches as patch_views  # noqa: E402
 
 _PATCH = "<recordid:identifier>/patch/"
 _PATCH_V = _PATCH + "v<int:version>/"

@@ -18,8 +18,8 @@ from qms.models import (
     TrainingRecord,
     User,
 )
-from qms.models_outbox import OutboxMessage
-from qms.models_procedure_drafts import ProcedureDraft
+from qms.models.outbox import OutboxMessage
+from qms.models.procedure_drafts import ProcedureDraft
 
 
 class _HistoryContextHelper(HistoricalRecordContextHelper):

@@ -23,7 +23,7 @@ import weakref
 
 from django.db import DatabaseError, connection, connections, transaction
 
-from qms.models_outbox import OutboxMessage
+from qms.models.outbox import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

@@ -399,15 +399,15 @@ from qms.procedures import CHECK_CATALOGUE as _CHECKS  # noqa: E402
 from qms.roles import Role as _Role  # noqa: E402
 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    "ChangeStatusEnum": "emergencies.models.change.ChangeRecord.Status",
-    "BypassStatusEnum": "emergencies.models.bypass.BypassRequest.Status",
+    "ChangeStatusEnum": "emergencies.models.changes.ChangeRecord.Status",
+    "BypassStatusEnum": "emergencies.models.bypasses.BypassRequest.Status",
     "CCBSessionStatusEnum": "emergencies.models.ccb.CCBSession.Status",
-    "PatchPackageStatusEnum": "emergencies.models.patch.PatchPackage.Status",
-    "PatchArtifactKindEnum": "emergencies.models.patch.PatchArtifact.Kind",
-    "UnitEventKindEnum": "emergencies.models.patch.UnitEvent.Kind",
-    "UnitChannelEnum": "emergencies.models.patch.UnitDistribution.Channel",
+    "PatchPackageStatusEnum": "emergencies.models.patches.PatchPackage.Status",
+    "PatchArtifactKindEnum": "emergencies.models.patches.PatchArtifact.Kind",
+    "UnitEventKindEnum": "emergencies.models.patches.UnitEvent.Kind",
+    "UnitChannelEnum": "emergencies.models.patches.UnitDistribution.Channel",
     "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
-    "CCBGateEnum": "emergencies.api.ccb.SESSION_GATE_CHOICES",  # the gates a CCB session decides
+    "CCBGateEnum": "emergencies.api.ccb.sessions.SESSION_GATE_CHOICES",  # the gates a CCB session decides
     "WarRoomEntryKindEnum": "emergencies.models.warroom.WarRoomEntry.Kind",
     "ReportKindEnum": "audits.models.ComplianceReport.Kind",
     "RoleEnum": [r.value for r in _Role],  # any portal role (the key roles of the roster are OnCallRoleEnum)

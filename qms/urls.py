@@ -5,12 +5,12 @@ from drf_spectacular.views import SpectacularAPIView
 
 from emergencies.views import alerts as alert_views
 from qms import views
-from qms import views_procedures as procedure_views
 from qms.api.tokens import TokenObtain
 from qms.people import api as people_api
 from qms.people import views as people
 from qms.roster import urls as roster_urls
 from qms.sso.logout import PortalLogoutView
+from qms.views import procedures as procedure_views
 
 qms_patterns = (
     [

@@ -54,7 +54,7 @@ def certify(user: User, courses=None, *, completed_on=None, expires_on=None) -> 
     from django.utils import timezone
 
     from qms.models import TrainingRecord
-    from qms.training_rules import COURSES
+    from qms.procedures.training import COURSES
 
     completed_on = completed_on or timezone.localdate() - timedelta(days=1)
     expires_on = expires_on or completed_on + timedelta(days=365)
@@ -75,7 +75,7 @@ def certify(user: User, courses=None, *, completed_on=None, expires_on=None) -> 
 def authorise(change, *signers):
     """Sign a stub's emergency bypass with each signer, in the first role of theirs it asks for."""
     from emergencies.models import BypassRequest
-    from emergencies.services.bypass import bypass_sign, bypass_slot_status
+    from emergencies.services.bypasses import bypass_sign, bypass_slot_status
 
     bypass = BypassRequest.objects.filter(change=change, level="E").order_by("-requested_at", "-pk").first()
     for signer in signers:
@@ -174,7 +174,7 @@ def close_emergency(change, *, now=None):
 
 def _slot_roles(change):
     from emergencies.models import BypassRequest
-    from emergencies.services.bypass import bypass_slot_status
+    from emergencies.services.bypasses import bypass_slot_status
 
     bypass = BypassRequest.objects.filter(change=change, level="E").order_by("-requested_at", "-pk").first()
     return [slot.roles[0].value for slot in bypass_slot_status(bypass) if not slot.filled]

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from audits.models import AuditEvent, Obligation
-from audits.receivers import VOIDED_BYPASS_NOTE
+from audits.receivers.lifecycle import VOIDED_BYPASS_NOTE
 from audits.services import audit_chain_verify
 from bench.seeding import PATHS, seed_bulk
 from emergencies.models import (
@@ -28,8 +28,8 @@ from emergencies.models import (
     PostMortem,
     Vote,
 )
-from emergencies.selectors_ccb import ccb_session_tally
-from emergencies.services.bypass import _validate_request, bypass_slot_status
+from emergencies.selectors.ccb import ccb_session_tally
+from emergencies.services.bypasses import _validate_request, bypass_slot_status
 from emergencies.services.gates import ccb_closure_problems
 from emergencies.services.postincident import POST_MORTEM_APPROVER_ROLES, gates_not_cleared
 from qms.models import Notification, Signature, User

@@ -23,8 +23,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from emergencies.models import BypassRequest
-from emergencies.services import bypass as bypass_services
-from emergencies.services import patch as patch_services
+from emergencies.services import bypasses as bypass_services
+from emergencies.services import patches as patch_services
 from emergencies.services import postincident as pi
 from qms.models import Signature
 from qms.roles import Role

@@ -17,22 +17,23 @@ from rest_framework.test import APIClient
 from audits import api as api_audits
 from audits.models import AuditEvent
 from emergencies import forms as emergency_forms
-from emergencies import forms_ccb, forms_patch
 from emergencies.api import bypasses as api_bypasses
 from emergencies.api import ccb as api_ccb
-from emergencies.api import ccb_manage as api_ccb_manage
 from emergencies.api import changes as api_changes
 from emergencies.api import followups as api_followups
 from emergencies.api import incidents as api_incidents
 from emergencies.api import lifecycle as api_lifecycle
-from emergencies.api import patch_artifacts as api_patch_artifacts
-from emergencies.api import patch_units as api_patch_units
 from emergencies.api import patches as api_patches
 from emergencies.api import postmortem as api_postmortem
 from emergencies.api import warroom as api_warroom
+from emergencies.api.ccb import manage as api_ccb_manage
+from emergencies.api.patches import artifacts as api_patch_artifacts
+from emergencies.api.patches import units as api_patch_units
+from emergencies.forms import ccb as forms_ccb
+from emergencies.forms import patches as forms_patch
 from emergencies.models import BypassRequest, ChangeRecord, Incident
 from emergencies.services import postincident as pi
-from emergencies.services.bypass import bypass_sign
+from emergencies.services.bypasses import bypass_sign
 from qms.api import users as api_users
 from qms.limits import COMMENT_MAX, TEXT_MAX, text_limit_errors
 from qms.models import Signature, SignerState

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audits.escalation import SweepResult, obligation_sweep
+from audits.escalation.sweep import SweepResult, obligation_sweep
 from audits.models import Obligation, SweepMark
 
 MARK = "escalation"
@@ -52,7 +52,7 @@ def narrowing(now: datetime) -> tuple[datetime | None, list[int]]:
 def patterns_may_have_changed(since: datetime, recent: list[int]) -> bool:
     """Whether a repeat-bypass pattern can be new since ``since``: a bypass was written (granted, say), or a
     preventive follow-up changed (one met lets its pattern open again)."""
-    from audits.escalation import PREVENTIVE_KIND
+    from audits.escalation.sweep import PREVENTIVE_KIND
     from emergencies.models import BypassRequest
 
     return (

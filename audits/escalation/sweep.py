@@ -242,7 +242,7 @@ def _step_candidates(
 
     One query per step: step k takes the obligations below level k whose due time lies between the delays of
     step k and step k+1 (a slice of ``due_at``), so no obligation is picked by two steps. With ``since`` (a beat
-    tick after a drained sweep, ``audits.escalation_fanout``) a step looks only at the clocks its delay reached
+    tick after a drained sweep, ``audits.escalation.fanout``) a step looks only at the clocks its delay reached
     after ``since`` and at the clocks written since then (``recent``, their pks): the rest was seen already.
     """
     picked = []

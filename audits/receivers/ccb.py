@@ -17,7 +17,7 @@ from django_fsm.signals import post_transition
 
 from audits import services
 from audits.models import Obligation
-from emergencies import ccb_signals as ccb
+from emergencies import signals as ccb
 from emergencies.models import CCBSession, ChangeRecord, StatusUpdate
 from emergencies.signals import change_record_filed
 from qms.clock import deadline

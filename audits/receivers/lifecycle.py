@@ -11,7 +11,7 @@ from audits import services
 from audits.clocks import SEVERITY_ACTION_KINDS
 from emergencies import signals as lifecycle
 from emergencies.models import BypassRequest, ChangeRecord, PostMortem
-from emergencies.services.bypass import remediation_due_date
+from emergencies.services.bypasses import remediation_due_date
 from emergencies.signals import change_record_checklist_changed, change_record_filed
 from qms import signals as core
 from qms.clock import deadline

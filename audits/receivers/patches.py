@@ -12,9 +12,9 @@ from django.dispatch import receiver
 from django_fsm.signals import post_transition
 
 from audits import services
-from emergencies import patch_signals
+from emergencies import signals
 from emergencies.models import ChangeRecord
-from emergencies.models.patch import FOLLOW_UP_DAYS, FOLLOW_UP_ITEMS, PatchPackage, patch_package_required
+from emergencies.models.patches import FOLLOW_UP_DAYS, FOLLOW_UP_ITEMS, PatchPackage, patch_package_required
 from qms.clock import deadline
 from qms.roles import Role
 
@@ -46,7 +46,7 @@ def on_change_deployed(sender, instance: ChangeRecord, name, source, target, **k
     )
 
 
-@receiver(patch_signals.patch_follow_up_completed, dispatch_uid="audits.patch.follow_up_completed")
+@receiver(signals.patch_follow_up_completed, dispatch_uid="audits.patch.follow_up_completed")
 def on_follow_up_completed(sender, *, change, document, actor, all_done, **kwargs):
     services.audit_event_record(
         action="patch.follow_up_completed",
@@ -82,7 +82,7 @@ def on_package_transition(sender, instance: PatchPackage, name, source, target, 
     )
 
 
-@receiver(patch_signals.patch_package_created, dispatch_uid="audits.patch.created")
+@receiver(signals.patch_package_created, dispatch_uid="audits.patch.created")
 def on_package_created(sender, *, package, actor, **kwargs):
     services.audit_event_record(
         action="patch.created",
@@ -93,14 +93,14 @@ def on_package_created(sender, *, package, actor, **kwargs):
     )
 
 
-@receiver(patch_signals.patch_package_updated, dispatch_uid="audits.patch.updated")
+@receiver(signals.patch_package_updated, dispatch_uid="audits.patch.updated")
 def on_package_updated(sender, *, package, actor, fields, **kwargs):
     services.audit_event_record(
         action="patch.updated", actor=actor, subject=package, reason=f"edited: {', '.join(fields)}"
     )
 
 
-@receiver(patch_signals.patch_artifact_changed, dispatch_uid="audits.patch.artifact")
+@receiver(signals.patch_artifact_changed, dispatch_uid="audits.patch.artifact")
 def on_artifact_changed(sender, *, artifact, package, actor, action, detail, **kwargs):
     after = {}
     if artifact is not None:
@@ -123,7 +123,7 @@ def on_artifact_changed(sender, *, artifact, package, actor, action, detail, **k
     )
 
 
-@receiver(patch_signals.patch_unit_changed, dispatch_uid="audits.patch.unit")
+@receiver(signals.patch_unit_changed, dispatch_uid="audits.patch.unit")
 def on_unit_changed(sender, *, unit, package, actor, action, event, **kwargs):
     after = {
         "serial_number": unit.serial_number,
@@ -144,7 +144,7 @@ def on_unit_changed(sender, *, unit, package, actor, action, event, **kwargs):
     services.audit_event_record(action=f"patch.unit_{action}", actor=actor, subject=package, reason=reason, after=after)
 
 
-@receiver(patch_signals.patch_configuration_audited, dispatch_uid="audits.patch.configuration_audit")
+@receiver(signals.patch_configuration_audited, dispatch_uid="audits.patch.configuration_audit")
 def on_configuration_audited(sender, *, package, actor, rows, ok, **kwargs):
     failing = [r["serial_number"] for r in rows if not r["ok"]]
     services.audit_event_record(

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
 # Each part of the lifecycle registers its own models.
-from emergencies import admin_ccb, admin_patch  # noqa: F401
 from emergencies.models import (
     ActionItem,
     BypassRemediation,

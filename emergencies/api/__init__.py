@@ -4,7 +4,7 @@ as the pages: ``changes`` (emergencies and bypass requests: list, detail, file, 
 ``patch_units`` (the patch package), ``followups``. ``urls`` mounts them under /api/v1/."""
 
 from emergencies.api.bypasses import Remediations, SignatureConfirmation, VerbalApprovals, Withdrawal
-from emergencies.api.ccb import CCBSessionDetail, CCBSessionList, CCBVote
+from emergencies.api.ccb.sessions import CCBSessionDetail, CCBSessionList, CCBVote
 from emergencies.api.changes import (
     BypassDetail,
     BypassListCreate,

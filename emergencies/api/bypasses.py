@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from emergencies import permissions, selectors
 from emergencies.api.changes import BypassRequestSerializer, _call_service, _with_signatures
-from emergencies.services import bypass as services
+from emergencies.services import bypasses as services
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import COMMENT_MAX
 from qms.models import ApiToken, Signature, User

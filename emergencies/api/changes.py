@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from emergencies import permissions, selectors, services
 from emergencies.api import examples as ex
 from emergencies.models import INCIDENT_TICKET_VALIDATOR, BypassRequest, ChangeRecord
-from emergencies.services.bypass import (
+from emergencies.services.bypasses import (
     BypassInput,
     bypass_reject,
     bypass_request_create,

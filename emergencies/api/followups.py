@@ -1,6 +1,6 @@
 """API of the follow-up work after an emergency change, each write calling the same service as its page:
 a §11.2 follow-up document of a patch-package change completed with its evidence
-(``emergencies.views.patch.follow_up_complete``), and the follow-up change for a preventive measure of the
+(``emergencies.views.patches.follow_up_complete``), and the follow-up change for a preventive measure of the
 post-mortem (``emergencies.views.postincident.follow_up_create``)."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from emergencies import selectors
 from emergencies.api import examples as ex
 from emergencies.api.changes import ChangeRecordSerializer
-from emergencies.api.patch_common import call, change_with_packages
+from emergencies.api.patches.common import call, change_with_packages
 from emergencies.models import PostMortem, PreventiveMeasure
-from emergencies.models.patch import FOLLOW_UP_LABELS, FollowUpDocument
-from emergencies.services import patch as patch_services
+from emergencies.models.patches import FOLLOW_UP_LABELS, FollowUpDocument
+from emergencies.services import patches as patch_services
 from emergencies.services import postincident
 from qms.api.pagination import ListPagination
 from qms.limits import TEXT_MAX

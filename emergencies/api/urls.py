@@ -3,20 +3,20 @@ from django.urls import path, register_converter
 from audits import api as audits_api
 from emergencies.api import (
     bypasses,
-    ccb,
-    ccb_manage,
     changes,
     followups,
     handoffs,
     incidents,
     lifecycle,
-    patch_artifacts,
-    patch_units,
-    patches,
     postmortem,
     warroom,
 )
-from emergencies.api.patch_common import PackageIdConverter, SerialConverter
+from emergencies.api.ccb import manage as ccb_manage
+from emergencies.api.ccb import sessions as ccb
+from emergencies.api.patches import artifacts as patch_artifacts
+from emergencies.api.patches import packages as patches
+from emergencies.api.patches import units as patch_units
+from emergencies.api.patches.common import PackageIdConverter, SerialConverter
 from emergencies.urls import RecordIdConverter  # noqa: F401  (registers the converter)
 from emergencies.views import deployment
 from qms.api import users
@@ -121,7 +121,7 @@ urlpatterns = [
     ),
     path("users/<int:user_id>/signing/", users.SigningState.as_view(), name="api-user-signing"),
     path("users/<int:user_id>/signing/unlock/", users.SigningUnlock.as_view(), name="api-user-signing-unlock"),
-    # patch packages of CM-WF-EMERGENCY changes (emergencies.api.patches, .patch_units, .followups)
+    # patch packages of CM-WF-EMERGENCY changes (emergencies.api.patches.packages, .patch_units, .followups)
     path(CHANGE + "patch-packages/", patches.PatchPackageCreate.as_view(), name="api-patch-package-create"),
     path(CHANGE + "follow-up-documents/", followups.FollowUpDocuments.as_view(), name="api-follow-up-documents"),
     path(

@@ -15,7 +15,7 @@ from emergencies.models import (
 )
 from emergencies.selectors import commanders
 from emergencies.services import StubInput
-from emergencies.services.bypass import BypassInput
+from emergencies.services.bypasses import BypassInput
 from emergencies.services.postincident import POST_MORTEM_FIELDS
 from qms.limits import COMMENT_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import User

@@ -2,8 +2,8 @@
 
 from django import forms
 
-from emergencies.models.patch import PatchArtifact, PatchPackage, UnitDistribution
-from emergencies.services.patch import APPROVER_ROLES, UNIT_EVENT_KINDS
+from emergencies.models.patches import PatchArtifact, PatchPackage, UnitDistribution
+from emergencies.services.patches import APPROVER_ROLES, UNIT_EVENT_KINDS
 
 WHEN = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 HASH_ATTRS = {"class": "hash-input", "spellcheck": "false", "autocomplete": "off", "placeholder": "64 hex characters"}

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from emergencies.models import BypassRequest, CCBSession
-from emergencies.services import StubInput, ccb, change_record_transition, emergency_stub_file, gates, patch
+from emergencies.services import StubInput, ccb, change_record_transition, emergency_stub_file, gates, patches
 from emergencies.services import postincident as pi
-from emergencies.services.bypass import bypass_sign, bypass_slot_status
+from emergencies.services.bypasses import bypass_sign, bypass_slot_status
 from emergencies.services.incident import incident_update
 from qms.models import User
 from qms.roles import Role
@@ -133,20 +133,22 @@ def seed_procedures(users: dict[Role, User], password: str) -> None:
     deployment_ready(b)
     gates.change_verification_set(change_id=b.pk, complete=True, actor=oncall)
     pass_gate(b, "deployment")
-    package = patch.patch_package_create(change_id=b.pk, actor=oncall, texts=PATCH_TEXTS)
+    package = patches.patch_package_create(change_id=b.pk, actor=oncall, texts=PATCH_TEXTS)
     firmware = SimpleUploadedFile("fw-2.4.1.bin", b"flight-computer firmware 2.4.1\n" * 1000)
-    patch.patch_artifact_upload(package_id=package.pk, actor=oncall, file=firmware)
-    patch.patch_package_approve(package_id=package.pk, signer=users[Role.RELEASE], password=password, role=Role.RELEASE)
-    units = patch.unit_distributions_from_incident(package_id=package.pk, actor=oncall)
+    patches.patch_artifact_upload(package_id=package.pk, actor=oncall, file=firmware)
+    patches.patch_package_approve(
+        package_id=package.pk, signer=users[Role.RELEASE], password=password, role=Role.RELEASE
+    )
+    units = patches.unit_distributions_from_incident(package_id=package.pk, actor=oncall)
     firmware_hash = package.artifacts.get().sha256
     for index, unit in enumerate(units):
         if index > 1:
             break  # the spare is listed, not yet sent
-        patch.unit_sent_record(distribution_id=unit.pk, actor=oncall, channel="secure_delivery")
-        patch.unit_acknowledgement_record(distribution_id=unit.pk, actor=oncall, acknowledged_by="Crew chief Ada")
+        patches.unit_sent_record(distribution_id=unit.pk, actor=oncall, channel="secure_delivery")
+        patches.unit_acknowledgement_record(distribution_id=unit.pk, actor=oncall, acknowledged_by="Crew chief Ada")
         if index == 0:
-            patch.unit_install_record(
+            patches.unit_install_record(
                 distribution_id=unit.pk, actor=oncall, succeeded=True, reported_hash=firmware_hash
             )
-            patch.unit_verification_record(distribution_id=unit.pk, actor=oncall, passed=True, notes="BIT green")
+            patches.unit_verification_record(distribution_id=unit.pk, actor=oncall, passed=True, notes="BIT green")
     change_record_transition(change_id=b.pk, transition="deploy", actor=oncall, reason="Patch released to the fleet")

@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django_fsm
-import emergencies.models.patch
+import emergencies.models.patches
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
@@ -115,7 +115,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('patch', 'Patch file (installed on the units)'), ('previous_version', 'Previous version (for rollback)'), ('document', 'Supporting document')], default='patch', max_length=20)),
                 ('size', models.PositiveBigIntegerField(blank=True, help_text='Bytes.', null=True)),
                 ('sha256', models.CharField(max_length=64, validators=[django.core.validators.RegexValidator('^[0-9a-f]{64}$', 'A SHA-256 is 64 hexadecimal characters.')], verbose_name='SHA-256')),
-                ('file', models.FileField(blank=True, max_length=400, upload_to=emergencies.models.patch._upload_to)),
+                ('file', models.FileField(blank=True, max_length=400, upload_to=emergencies.models.patches._upload_to)),
                 ('location', models.CharField(blank=True, help_text='Where the file is kept, when not uploaded.', max_length=500)),
                 ('hash_source', models.CharField(choices=[('computed', 'Computed from the uploaded file'), ('entered', 'Entered')], max_length=10)),
                 ('added_at', models.DateTimeField()),

@@ -1,5 +1,5 @@
 from emergencies.models.alerts import Alert, AlertPayload, AlertRoute, AlertSource
-from emergencies.models.bypass import BypassRemediation, BypassRequest
+from emergencies.models.bypasses import BypassRemediation, BypassRequest
 from emergencies.models.ccb import (
     CCBMember,
     CCBSession,
@@ -8,7 +8,7 @@ from emergencies.models.ccb import (
     StatusUpdate,
     Vote,
 )
-from emergencies.models.change import (
+from emergencies.models.changes import (
     CVSS_VALIDATORS,
     INCIDENT_TICKET_VALIDATOR,
     ChangeRecord,
@@ -24,8 +24,8 @@ from emergencies.models.github import (
     GitHubPullRequest,
     GitHubRepository,
 )
-from emergencies.models.handoff import HandoffRequest
-from emergencies.models.patch import (
+from emergencies.models.handoffs import HandoffRequest
+from emergencies.models.patches import (
     FollowUpDocument,
     PatchArtifact,
     PatchPackage,

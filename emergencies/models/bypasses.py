@@ -13,7 +13,7 @@ from qms.procedures import CHECK_CATALOGUE
 
 
 def _never(instance, user) -> bool:
-    # Approval and rejection happen through signatures (emergencies.services.bypass), never as a button.
+    # Approval and rejection happen through signatures (emergencies.services.bypasses), never as a button.
     return False
 
 

@@ -16,7 +16,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from qms.limits import COMMENT_MAX, TEXT_MAX
-from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD
+from qms.procedures.ccb import APPROVE, MORE_INFO, STANDARD
 from qms.roles import ROLE_LABELS, Role
 
 ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]

@@ -29,7 +29,7 @@ from emergencies.models import (
 )
 from emergencies.services import ccb, communication, gates
 from qms.models import User
-from qms.procedures_ccb import GateSpec, Seat
+from qms.procedures.ccb import GateSpec, Seat
 from qms.roles import Role
 
 SESSION_RELATED = (

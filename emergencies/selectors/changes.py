@@ -146,7 +146,7 @@ def incident_commander_name(*, change: ChangeRecord, bypass: BypassRequest | Non
 def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200) -> list[BypassRequest]:
     """Pending requests with a slot this user could fill, in a role they hold or were delegated (same rules
     as signing: nobody signs twice, nor on behalf of the requester or of someone who signed already)."""
-    from emergencies.services.bypass import bypass_slot_status
+    from emergencies.services.bypasses import bypass_slot_status
     from qms.services.delegation import delegated_roles, signature_persons
 
     delegated = delegated_roles(user) if user.is_authenticated else {}

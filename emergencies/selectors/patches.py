@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import Prefetch
 
 from emergencies.models import ChangeRecord
-from emergencies.models.patch import (
+from emergencies.models.patches import (
     FOLLOW_UP_ITEMS,
     FollowUpDocument,
     PatchArtifact,
@@ -92,7 +92,7 @@ class PatchPage:
 
 def patch_page_get(*, change: ChangeRecord, version: int | None = None) -> PatchPage:
     """The package page of a change: the current package (or the version asked for) and everything on it."""
-    from emergencies.services.patch import (
+    from emergencies.services.patches import (
         affected_units,
         closure_problems_for,
         follow_up_due,

@@ -24,7 +24,7 @@ from githubkit.exception import RequestFailed
 from emergencies import signals
 from emergencies.models import BypassRequest
 from emergencies.models.github import GitHubBypassScope, GitHubCall, GitHubRepository
-from emergencies.services.bypass import remediation_due_date
+from emergencies.services.bypasses import remediation_due_date
 from qms.models import User
 from qms.outbox import outbox_enqueue
 from qms.procedures import CHECK_CATALOGUE

@@ -1,7 +1,7 @@
 """Emergency CCB sessions (CM-WF-EMERGENCY §7, §14, §15): convening with a calendar invitation, signed
 votes that supersede one another, the live tally, and the decision that must agree with the procedure's
 decision rule. Every rule (who sits, who decides, the decision rule, the waivers) comes from the change's
-procedure version (``qms.procedures_ccb``); the gates' preconditions and Gate 1 are in
+procedure version (``qms.procedures.ccb``); the gates' preconditions and Gate 1 are in
 :mod:`emergencies.services.gates`.
 
 Signing follows the bypass pattern: check → ask for the password outside the transaction (a wrong
@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from emergencies import ccb_signals as signals
+from emergencies import signals
 from emergencies.identifiers import save_with_unique_identifier
 from emergencies.models import CCBMember, CCBSession, ChangeRecord, GateDecision, Vote
 from emergencies.models.ccb import Gate
@@ -38,7 +38,7 @@ from emergencies.services.gates import (
     severity_of,
 )
 from qms.models import Signature, User
-from qms.procedures_ccb import APPROVE, MORE_INFO, STANDARD, GateSpec, Seat
+from qms.procedures.ccb import APPROVE, MORE_INFO, STANDARD, GateSpec, Seat
 from qms.roles import Role
 from qms.services import SigningAuth, notification_queue, signature_record, signer_authenticate
 from qms.services.delegation import may_sign_in, signature_persons, signing_persons

@@ -1,6 +1,6 @@
 """The communication plan of an emergency (CM-WF-EMERGENCY §7.3, §12): status updates at the cadence of
 its severity, and the notification of certification authorities. Their clocks are kept by oversight
-(audits.ccb_receivers)."""
+(audits.receivers.ccb)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from emergencies import ccb_signals as signals
 from emergencies import permissions
+from emergencies import signals as signals
 from emergencies.models import ChangeRecord, RegulatoryNotification, StatusUpdate
 from emergencies.services.gates import lock_change, severity_of
 from qms.models import NotificationChannel, User

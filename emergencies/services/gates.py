@@ -15,12 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from emergencies import ccb_signals as signals
 from emergencies import permissions
+from emergencies import signals as signals
 from emergencies.models import CCBSession, ChangeRecord, GateDecision
 from emergencies.models.ccb import Gate
 from qms.models import Signature, User
-from qms.procedures_ccb import GateSpec, Seat
+from qms.procedures.ccb import GateSpec, Seat
 from qms.roles import Role
 from qms.services import SigningAuth, signature_record, signer_authenticate
 from qms.services.delegation import may_sign_in
@@ -147,7 +147,7 @@ def leave_emergency_path(change: ChangeRecord, *, actor: User, at: datetime, rea
     change.false_alarm = True
     change.false_alarm_reason = reason
     if convert:
-        from emergencies.services.bypass import bypass_emergency_withdraw_pending
+        from emergencies.services.bypasses import bypass_emergency_withdraw_pending
 
         bypass_emergency_withdraw_pending(change=change, actor=actor, at=at, reason=reason)
         change.convert_to_standard(by=actor, at=at, reason=reason)

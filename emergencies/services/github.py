@@ -34,7 +34,7 @@ from emergencies.models.github import (
     GitHubRepository,
 )
 from emergencies.services import activation
-from emergencies.services.bypass import BypassInput, bypass_request_create
+from emergencies.services.bypasses import BypassInput, bypass_request_create
 from qms.models import User
 from qms.outbox import outbox_enqueue
 from qms.procedures import CHECK_CATALOGUE

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm.signals import post_transition
 
-from emergencies import ccb_signals, patch_signals, permissions, signals
+from emergencies import permissions, signals
 from emergencies.models import BypassRequest, CCBMember, CCBSession, ChangeRecord, HandoffRequest, PatchPackage
 from qms.models import User
 from qms.roles import READ_ONLY_ROLES, Role
@@ -327,9 +327,9 @@ def connect_receivers() -> None:
     signals.change_record_milestone.connect(_on_milestone, dispatch_uid=uid + "milestone")
     signals.verbal_approval_recorded.connect(_on_verbal_recorded, dispatch_uid=uid + "verbal_recorded")
     signals.verbal_approval_confirmed.connect(_on_verbal_confirmed, dispatch_uid=uid + "verbal_confirmed")
-    ccb_signals.ccb_vote_cast.connect(_on_vote, dispatch_uid=uid + "vote")
-    ccb_signals.ccb_session_decided.connect(_on_session_ended, dispatch_uid=uid + "decided")
-    ccb_signals.ccb_session_cancelled.connect(_on_session_ended, dispatch_uid=uid + "cancelled")
-    patch_signals.patch_unit_changed.connect(_on_unit, dispatch_uid=uid + "unit")
+    signals.ccb_vote_cast.connect(_on_vote, dispatch_uid=uid + "vote")
+    signals.ccb_session_decided.connect(_on_session_ended, dispatch_uid=uid + "decided")
+    signals.ccb_session_cancelled.connect(_on_session_ended, dispatch_uid=uid + "cancelled")
+    signals.patch_unit_changed.connect(_on_unit, dispatch_uid=uid + "unit")
     post_transition.connect(_on_change_transition, sender=ChangeRecord, dispatch_uid=uid + "change")
     post_transition.connect(_on_package_transition, sender=PatchPackage, dispatch_uid=uid + "package")

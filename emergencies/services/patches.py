@@ -2,7 +2,7 @@
 
 Each write is one transaction with an explicit actor; it locks the package first (then the unit), checks
 every guard, saves with a history user and reason, and announces itself by a signal that oversight
-(``audits.patch_receivers``) turns into audit events and obligations.
+(``audits.receivers.patches``) turns into audit events and obligations.
 
 Hashes (§15, "Hash verification" is never waived):
 
@@ -29,7 +29,7 @@ from django_fsm import can_proceed
 
 from emergencies import permissions, signals
 from emergencies.models import ChangeRecord
-from emergencies.models.patch import (
+from emergencies.models.patches import (
     FOLLOW_UP_DAYS,
     FOLLOW_UP_ITEMS,
     FOLLOW_UP_LABELS,
@@ -43,7 +43,7 @@ from emergencies.models.patch import (
     normalise_sha256,
     patch_package_required,
 )
-from emergencies.patch_signals import (
+from emergencies.signals import (
     patch_artifact_changed,
     patch_configuration_audited,
     patch_follow_up_completed,
@@ -933,7 +933,7 @@ def patch_closure_problems(change: ChangeRecord) -> list[str]:
     and verified, and the §11.2 follow-up documentation is complete."""
     if not patch_package_required(change):
         return []
-    from emergencies.selectors_patch import patch_closure_data
+    from emergencies.selectors.patches import patch_closure_data
 
     package, units, follow_ups = patch_closure_data(change=change)
     return closure_problems_for(change, package, units, follow_ups)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from emergencies.models import BypassRequest, ChangeRecord, GateDecision, PatchPackage
-from emergencies.models.patch import patch_package_required
-from emergencies.services.bypass import bypass_slot_status
+from emergencies.models.patches import patch_package_required
+from emergencies.services.bypasses import bypass_slot_status
 from emergencies.services.postincident import closure_problems
 from qms.procedures import PRECONDITION_LABELS
 

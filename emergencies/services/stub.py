@@ -14,7 +14,7 @@ from django_fsm import can_proceed
 from emergencies import permissions, signals
 from emergencies.identifiers import save_with_unique_identifier
 from emergencies.models import ChangeRecord, Incident
-from emergencies.services.bypass import bypass_emergency_open, bypass_emergency_withdraw_pending
+from emergencies.services.bypasses import bypass_emergency_open, bypass_emergency_withdraw_pending
 from emergencies.services.preconditions import transition_check
 from qms.models import User
 from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE

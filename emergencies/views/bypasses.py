@@ -18,8 +18,8 @@ from emergencies.forms import (
     WithdrawForm,
 )
 from emergencies.models import BypassRequest
-from emergencies.services import bypass as services
-from qms.forms_util import apply_validation_error, form_data
+from emergencies.services import bypasses as services
+from qms.forms.base import apply_validation_error, form_data
 from qms.models import Signature, User
 from qms.procedures import DEFAULT_PROCEDURE_CODE
 from qms.registry import subject_panels

@@ -1,5 +1,5 @@
 """Emergency CCB pages: sessions, live tally, signed votes and decisions, and a change's gates and
-communication. Thin: the rules are in emergencies.ccb.ccb, the reads in emergencies.selectors_ccb."""
+communication. Thin: the rules are in emergencies.ccb.ccb, the reads in emergencies.selectors.ccb."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from emergencies import permissions, selectors, selectors_ccb
-from emergencies.forms_ccb import (
+from emergencies import permissions, selectors
+from emergencies.forms.ccb import (
     CancelForm,
     ConveneForm,
     DecisionForm,
@@ -25,8 +25,9 @@ from emergencies.forms_ccb import (
 )
 from emergencies.models import CCBSession, ChangeRecord
 from emergencies.models.ccb import Gate
+from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb, communication, gates
-from qms.forms_util import apply_validation_error, form_data
+from qms.forms.base import apply_validation_error, form_data
 from qms.registry import subject_panels
 from qms.security import signing_auth
 from qms.services.delegation import signable_roles

@@ -12,7 +12,7 @@ from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import authorisation, postincident, preconditions
 from emergencies.services.alerts import stub_initial_for_incident
 from emergencies.validation import findings
-from qms.forms_util import apply_validation_error, form_data
+from qms.forms.base import apply_validation_error, form_data
 from qms.models import ProcedureVersion
 from qms.registry import subject_panels
 

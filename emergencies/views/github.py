@@ -19,10 +19,10 @@ from emergencies.models.github import (
     GitHubFinding,
     GitHubPullRequest,
 )
-from emergencies.services import bypass as bypass_services
+from emergencies.services import bypasses as bypass_services
 from emergencies.services import github as services
 from emergencies.views.bypasses import _level_preview
-from qms.forms_util import apply_validation_error, form_data
+from qms.forms.base import apply_validation_error, form_data
 from qms.roles import Role
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import selectors
-from emergencies.forms_patch import (
+from emergencies.forms.patches import (
     ApproveForm,
     ArtifactEnterForm,
     ArtifactUploadForm,
@@ -20,10 +20,10 @@ from emergencies.forms_patch import (
     UnitAddForm,
     UnitEventForm,
 )
-from emergencies.models.patch import PatchArtifact, PatchPackage, patch_package_required
-from emergencies.selectors_patch import patch_page_get
-from emergencies.services import patch as services
-from qms.forms_util import apply_validation_error
+from emergencies.models.patches import PatchArtifact, PatchPackage, patch_package_required
+from emergencies.selectors.patches import patch_page_get
+from emergencies.services import patches as services
+from qms.forms.base import apply_validation_error
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import content_hash

@@ -18,7 +18,7 @@ from emergencies.forms import (
 )
 from emergencies.models import ActionItem, ChangeRecord, PostMortem, PreventiveMeasure
 from emergencies.services import postincident as services
-from qms.forms_util import apply_validation_error
+from qms.forms.base import apply_validation_error
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import content_hash, signatures_for

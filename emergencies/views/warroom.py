@@ -11,10 +11,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from emergencies import permissions, selectors
 from emergencies.forms import WarRoomEntryForm
-from emergencies.forms_ccb import StatusUpdateForm
+from emergencies.forms.ccb import StatusUpdateForm
 from emergencies.models import PostMortem, WarRoomEntry
 from emergencies.services import communication, warroom
-from qms.forms_util import apply_validation_error
+from qms.forms.base import apply_validation_error
 
 
 def _context(request, change, **extra):

@@ -1,6 +1,6 @@
 """The emergency CCB's pieces on shared pages: a panel on a change's page, a dashboard widget."""
 
-from emergencies import selectors_ccb
+from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb
 
 

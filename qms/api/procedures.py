@@ -14,7 +14,7 @@ from emergencies.api import examples as ex
 from emergencies.api.changes import SignatureSerializer, SignInputSerializer, _call_service
 from qms.limits import COMMENT_MAX, TITLE_MAX
 from qms.models import ApiToken, ProcedureDraft
-from qms.procedure_yaml import YAML_MAX_BYTES, yaml_to_definition
+from qms.procedures.yaml import YAML_MAX_BYTES, yaml_to_definition
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import procedure_drafts as pd

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from django import forms
 
-from qms.procedure_validation import BASES, UNITS
 from qms.procedures import LEVEL_ORDER, POST_MORTEM_APPROVERS_DEFAULT, ProcedureRules
+from qms.procedures.validation import BASES, UNITS
 from qms.roles import READ_ONLY_ROLES, Role
 
 _APPROVER_CHOICES = [(r.value, r.label) for r in Role if r not in READ_ONLY_ROLES]

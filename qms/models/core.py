@@ -383,17 +383,3 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
-
-
-from qms.models_outbox import OutboxMessage  # noqa: E402, F401
-from qms.models_procedure_drafts import ProcedureDraft  # noqa: E402, F401
-
-# The on-call roster's models live in their own module (qms.roster.models); imported here for the app registry.
-from qms.roster.models import (  # noqa: E402, F401
-    OnCallImport,
-    OnCallPage,
-    OnCallRotation,
-    OnCallRotationMember,
-    OnCallShift,
-)
-from qms.training import Delegation, TrainingRecord  # noqa: E402, F401  (models of the people sub-domain)

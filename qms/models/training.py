@@ -1,7 +1,7 @@
 """Training records that qualify signers, and time-boxed delegations of a signing role (models).
 
 Imported by ``qms.models``; the rules (which courses a role needs) are procedure data, see
-``qms.training_rules``.
+``qms.procedures.training``.
 """
 
 from __future__ import annotations

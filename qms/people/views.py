@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from qms.forms_util import apply_validation_error, form_data
+from qms.forms.base import apply_validation_error, form_data
 from qms.models import TrainingRecord
 from qms.people.forms import DelegationForm, RevokeForm, TrainingImportForm, TrainingRecordForm
 from qms.people.selectors import can_view_training_matrix, training_matrix, training_records_recent

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from qms.clock import deadline
-from qms.procedures_ccb import CM_WF_CCB, CM_WF_COMMUNICATION, CCBRules, validate_ccb
+from qms.procedures.ccb import CM_WF_CCB, CM_WF_COMMUNICATION, CCBRules, validate_ccb
+from qms.procedures.training import TRAINING_CM_WF, TRAINING_EMERGENCY, TRAINING_QMS, TrainingRules, validate_training
 from qms.roles import READ_ONLY_ROLES, Role
 from qms.roster.response import validate_oncall_response
-from qms.training_rules import TRAINING_CM_WF, TRAINING_EMERGENCY, TRAINING_QMS, TrainingRules, validate_training
 
 # Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
 # (Emergency Bypass Workflow §6.1) can refuse them with its reason instead of a bare "invalid choice".
@@ -482,7 +482,7 @@ _CM_WF_EMERGENCY = {
         "default": {"amount": 2, "unit": "hours"},
     },
     # A patch package (§8.2) distributed per affected unit (§10), its hashes audited before closure, and the
-    # eight §11.2 follow-up documents within 30 days of deployment (emergencies.services.patch).
+    # eight §11.2 follow-up documents within 30 days of deployment (emergencies.services.patches).
     "patch_package": True,
     "communication": CM_WF_COMMUNICATION,
     **_SHARED_RULES,
@@ -584,7 +584,7 @@ class ClockSpec:
 
 def validate_definition(definition: dict) -> list[str]:
     """Return what is wrong with a procedure definition (empty when it is usable); each names its field."""
-    from qms.procedure_validation import structure_problems
+    from qms.procedures.validation import structure_problems
 
     problems = structure_problems(definition)
     if problems:

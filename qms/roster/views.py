@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from qms.forms_util import apply_validation_error
+from qms.forms.base import apply_validation_error
 from qms.models import User
 from qms.roles import KEY_ROLES, Role
 from qms.roster import services

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from qms.limits import COMMENT_MAX, TITLE_MAX
 from qms.models import Procedure, ProcedureDraft, Signature, User
-from qms.procedure_diff import definition_diff
-from qms.procedure_yaml import procedure_from_yaml
 from qms.procedures import PRESETS, validate_definition
+from qms.procedures.diff import definition_diff
+from qms.procedures.yaml import procedure_from_yaml
 from qms.roles import Role
 from qms.services.delegation import may_sign_in, on_behalf_refusal, signature_persons, signing_persons
 from qms.services.procedures import procedure_version_create, procedure_version_current

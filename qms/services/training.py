@@ -16,8 +16,8 @@ from django.utils import timezone
 from qms import signals
 from qms.limits import COMMENT_MAX, LINE_MAX, too_long_message
 from qms.models import TrainingRecord, User
+from qms.procedures.training import TRAINING_QMS, course_catalogue
 from qms.roles import Role
-from qms.training_rules import TRAINING_QMS, course_catalogue
 
 CSV_COLUMNS = ("username", "course", "completed_on", "expires_on", "evidence_reference", "note")
 CSV_MAX_ROWS = 2000

@@ -1,4 +1,4 @@
-"""What single sign-on tells oversight (``audits.sso_receivers``). Sent inside the writing transaction."""
+"""What single sign-on tells oversight (``audits.receivers.sso``). Sent inside the writing transaction."""
 
 from django.dispatch import Signal
 

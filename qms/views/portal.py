@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from qms.forms import ApiTokenForm, PreferencesForm
-from qms.forms_util import apply_validation_error, form_data
+from qms.forms.base import apply_validation_error, form_data
 from qms.models import SignerState, User
 from qms.registry import dashboard_widgets
 from qms.roles import Role

@@ -15,11 +15,11 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from qms.forms.procedures import ProcedureRulesForm
 from qms.limits import COMMENT_MAX
 from qms.models import Procedure, ProcedureDraft, ProcedureVersion
-from qms.procedure_diff import definition_diff
-from qms.procedure_forms import ProcedureRulesForm
-from qms.procedure_yaml import YAML_MAX_BYTES, definition_to_yaml, procedure_to_yaml, yaml_to_definition
+from qms.procedures.diff import definition_diff
+from qms.procedures.yaml import YAML_MAX_BYTES, definition_to_yaml, procedure_to_yaml, yaml_to_definition
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import procedure_drafts as pd

@@ -9,7 +9,7 @@ from django.db import transaction
 from audits.services import obligations_open
 from emergencies import signals
 from emergencies.models import BypassRequest
-from emergencies.services.bypass import BypassInput, bypass_request_create
+from emergencies.services.bypasses import BypassInput, bypass_request_create
 
 
 def l1_details(at: datetime) -> dict:
@@ -33,7 +33,7 @@ def granted_bypass(
 ) -> BypassRequest:
     """A level 1 bypass requested and granted at known times.
 
-    Activation mirrors ``emergencies.services.bypass._activate_if_complete`` (whose clock is the wall clock):
+    Activation mirrors ``emergencies.services.bypasses._activate_if_complete`` (whose clock is the wall clock):
     the transition with its time, then the lifecycle signal, which opens the remediation clocks.
     """
     bypass = bypass_request_create(

@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from audits.escalation_fanout import FULL_EVERY, SLACK, narrowing, obligation_sweep_batches, obligation_tick
+from audits.escalation.fanout import FULL_EVERY, SLACK, narrowing, obligation_sweep_batches, obligation_tick
 from audits.models import AuditEvent, Obligation, SweepMark
 from audits.services import audit_chain_verify, obligations_reanchor
 from qms.roles import Role

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from audits.clocks import OBLIGATION_KINDS
 from audits.models import Obligation
 from emergencies.models import ActionItem, BypassRequest, FollowUpDocument
-from emergencies.models.patch import FOLLOW_UP_ITEMS
-from emergencies.services import change_record_transition, communication, patch
+from emergencies.models.patches import FOLLOW_UP_ITEMS
+from emergencies.services import change_record_transition, communication, patches
 from emergencies.services import postincident as pi
 from emergencies.services.incident import incident_update
 from qms.models import Notification, Signature
@@ -336,7 +336,9 @@ def _follow_up_documentation(meet):
     change = deployed_cm_wf_change(user(Role.ONCALL), make_board(user_factory))
     *first, (last, _label) = FOLLOW_UP_ITEMS
     for key, _label in first:
-        patch.follow_up_document_complete(change_id=change.pk, key=key, actor=change.author, evidence="e", reference="")
+        patches.follow_up_document_complete(
+            change_id=change.pk, key=key, actor=change.author, evidence="e", reference=""
+        )
     assert FollowUpDocument.objects.filter(change=change).count() == len(first)
     meet(lambda: follow_up_post(change, change.author, last), by=change.author)
 
@@ -400,7 +402,7 @@ def _regulatory_follow_up(meet):
 
 @meets("recertification")
 def _recertification(meet):
-    from audits.training_receivers import training_expiry_sweep
+    from audits.receivers.training import training_expiry_sweep
     from tests.factories import certify
 
     holder, coordinator = user(Role.COMMANDER, trained=False), user(Role.QMS)

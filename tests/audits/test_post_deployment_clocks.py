@@ -12,7 +12,7 @@ from django.utils import timezone
 from audits.clocks import kind_of
 from audits.models import Obligation
 from emergencies.models import ChangeRecord
-from emergencies.services import change_record_transition, patch
+from emergencies.services import change_record_transition, patches
 from emergencies.services.communication import StatusUpdateInput, status_update_post
 from emergencies.validation import findings
 from qms.roles import Role
@@ -41,12 +41,14 @@ def deployed_cm_wf_change(oncall, board):
     pass_gates(change, "declare", "fast_track", actor=board.cm)
     change_record_transition(change_id=change.pk, transition="start_hotfix", actor=oncall, reason="fix")
     ready_to_deploy(change, board.eng)
-    package = patch.patch_package_create(change_id=change.pk, actor=oncall, texts=TEXTS)
-    patch.patch_artifact_upload(package_id=package.pk, actor=oncall, file=SimpleUploadedFile("fw.bin", b"fw"))
-    patch.patch_package_approve(package_id=package.pk, signer=board.cm, password=PASSWORD, role=Role.CM)
+    package = patches.patch_package_create(change_id=change.pk, actor=oncall, texts=TEXTS)
+    patches.patch_artifact_upload(package_id=package.pk, actor=oncall, file=SimpleUploadedFile("fw.bin", b"fw"))
+    patches.patch_package_approve(package_id=package.pk, signer=board.cm, password=PASSWORD, role=Role.CM)
     pass_gates(change, "deployment", actor=board.cm)
-    unit = patch.unit_distribution_add(package_id=package.pk, actor=oncall, serial_number="SN-1")
-    patch.unit_sent_record(distribution_id=unit.pk, actor=oncall, channel="secure_delivery", occurred_at=timezone.now())
+    unit = patches.unit_distribution_add(package_id=package.pk, actor=oncall, serial_number="SN-1")
+    patches.unit_sent_record(
+        distribution_id=unit.pk, actor=oncall, channel="secure_delivery", occurred_at=timezone.now()
+    )
     return change_record_transition(change_id=change.pk, transition="deploy", actor=oncall, reason="deployed")
 
 

@@ -20,7 +20,7 @@ from audits.reports.services import compliance_report_build, payload_digest, rep
 from audits.services import obligations_open, obligations_satisfy
 from audits.tasks import compliance_report_task
 from emergencies.models import BypassRequest, ChangeRecord, Incident
-from emergencies.services.bypass import BypassInput, bypass_request_create
+from emergencies.services.bypasses import BypassInput, bypass_request_create
 from qms.models import Notification
 from qms.roles import Role
 from qms.services import procedure_version_current

@@ -10,9 +10,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from emergencies.models import CCBSession, GateDecision
-from emergencies.models.patch import FOLLOW_UP_ITEMS
+from emergencies.models.patches import FOLLOW_UP_ITEMS
 from emergencies.services import change_record_transition, gates
-from emergencies.services import patch as patches
+from emergencies.services import patches as patches
 from emergencies.services.postincident import change_documentation_update
 from qms.roles import Role
 from tests.browser.conftest import screenshot

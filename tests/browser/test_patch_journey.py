@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from emergencies.models import PatchPackage, UnitDistribution
-from emergencies.services.patch import patch_package_create, unit_distributions_from_incident, unit_sent_record
+from emergencies.services.patches import patch_package_create, unit_distributions_from_incident, unit_sent_record
 from qms.roles import Role
 from tests.browser.conftest import screenshot
 from tests.emergencies.test_patch import FIRMWARE, FIRMWARE_SHA, OTHER_SHA, TEXTS, cm_wf_change

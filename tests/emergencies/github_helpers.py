@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from emergencies.models.github import GitHubDelivery, GitHubPullRequest
 from emergencies.services import activation
-from emergencies.services.bypass import BypassInput, bypass_sign
+from emergencies.services.bypasses import BypassInput, bypass_sign
 from emergencies.services.github import github_bypass_request_create, github_delivery_process
 from tests.emergencies.github_api import deliver, validate_webhook, webhook_example
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from emergencies.models import FollowUpDocument, UnitDistribution
-from emergencies.services.patch import follow_up_document_complete, unit_distribution_add
+from emergencies.services.patches import follow_up_document_complete, unit_distribution_add
 from qms.roles import Role
 from tests.emergencies.test_patch import (  # noqa: F401  (fixtures)
     approved,

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from emergencies.models import FollowUpDocument, PatchArtifact, PatchPackage, UnitDistribution
-from emergencies.services.patch import (
+from emergencies.services.patches import (
     patch_package_create,
     patch_package_withdraw,
     unit_distribution_add,

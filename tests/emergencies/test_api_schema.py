@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from emergencies.models import BypassRequest
-from emergencies.services.bypass import bypass_reject, bypass_sign, bypass_verbal_approval_record
+from emergencies.services.bypasses import bypass_reject, bypass_sign, bypass_verbal_approval_record
 from qms.roles import Role
 from tests.api_schema import assert_conforms, served_schema
 from tests.emergencies.test_bypass import request_bypass

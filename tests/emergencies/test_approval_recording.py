@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from emergencies import permissions
 from emergencies.models import BypassRequest, ChangeRecord
-from emergencies.services.bypass import bypass_verbal_approval_record
+from emergencies.services.bypasses import bypass_verbal_approval_record
 from qms.models import Signature
 from qms.procedures import VERBAL_RECORDER_ROLES, ProcedureRules
 from qms.roles import READ_ONLY_ROLES, Role

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audits.models import AuditEvent, Obligation
 from emergencies.models import BypassRequest, ChangeRecord
-from emergencies.services.bypass import (
+from emergencies.services.bypasses import (
     BypassInput,
     bypass_reject,
     bypass_request_create,

@@ -7,7 +7,7 @@ from django.db import connection
 
 from audits.models import Obligation
 from emergencies.models import BypassRequest
-from emergencies.services.bypass import bypass_sign
+from emergencies.services.bypasses import bypass_sign
 from qms.models import Signature
 from qms.roles import Role
 from tests.conftest import requires_postgres

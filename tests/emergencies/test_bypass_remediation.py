@@ -12,7 +12,7 @@ from django.utils import timezone
 from audits.models import AuditEvent, Obligation
 from audits.services import audit_chain_verify
 from emergencies.models import BypassRemediation, BypassRequest
-from emergencies.services.bypass import bypass_remediation_record
+from emergencies.services.bypasses import bypass_remediation_record
 from qms.roles import Role
 from tests.audits.helpers import granted_bypass
 from tests.factories import file_stub

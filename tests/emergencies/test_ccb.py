@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from audits.models import AuditEvent, Obligation
 from emergencies.models import CCBMember, CCBSession, ChangeRecord, FollowUpDocument, GateDecision, StatusUpdate, Vote
-from emergencies.models.patch import FOLLOW_UP_ITEMS
+from emergencies.models.patches import FOLLOW_UP_ITEMS
 from emergencies.services import ccb as services
 from emergencies.services import communication, gates
 from emergencies.services.postincident import closure_problems
 from qms.models import Notification, NotificationChannel, Signature
 from qms.procedures import PRESETS, ProcedureRules, validate_definition
-from qms.procedures_ccb import CM_WF_CCB
+from qms.procedures.ccb import CM_WF_CCB
 from qms.roles import Role
 from tests.factories import PASSWORD, file_stub, gates_before, pass_gates
 

@@ -441,7 +441,9 @@ def test_the_signed_decision_form_starts_empty_and_the_signer_chooses(client, bo
 
 
 def test_no_signed_form_pre_selects_a_choice():
-    from emergencies import forms, forms_ccb, forms_patch
+    from emergencies import forms
+    from emergencies.forms import ccb as forms_ccb
+    from emergencies.forms import patches as forms_patch
 
     signed = [
         cls

@@ -327,7 +327,7 @@ def test_each_pdf_reads_back_as_its_record(client, closed, auditor, kind):
 
 
 def test_an_edit_after_signing_shows_in_the_manifestation(oncall, commander):
-    from emergencies.services.bypass import bypass_sign
+    from emergencies.services.bypasses import bypass_sign
 
     change = file_stub(oncall, commander=commander)
     bypass = BypassRequest.objects.get(change=change, level="E")

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from emergencies.models.github import GitHubBypassScope
 from emergencies.services.activation import github_scopes_expire
-from emergencies.services.bypass import bypass_reject, bypass_withdraw
+from emergencies.services.bypasses import bypass_reject, bypass_withdraw
 from emergencies.services.deployment import deployment_gate_token_create, deployment_gate_token_revoke
 from qms.roles import Role
 from tests.emergencies.github_api import webhook_example

@@ -14,7 +14,7 @@ from emergencies.models import BypassRequest, HandoffRequest
 from emergencies.selectors import handoffs_waiting_for
 from emergencies.services import change_record_transition
 from emergencies.services import postincident as pi
-from emergencies.services.bypass import bypass_verbal_approval_record, signature_confirm
+from emergencies.services.bypasses import bypass_verbal_approval_record, signature_confirm
 from emergencies.services.handoffs import handoff_request_create, handoff_request_withdraw
 from qms.models import Notification
 from qms.roles import Role

@@ -11,7 +11,7 @@ from django.urls import reverse
 from audits.models import AuditEvent, Obligation
 from emergencies.models import Incident
 from emergencies.services.incident import incident_update
-from emergencies.services.patch import affected_units
+from emergencies.services.patches import affected_units
 from qms.models import Notification
 from qms.procedures import PRESETS, ProcedureRules
 from qms.roles import Role

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from audits.models import AuditEvent, Obligation
 from emergencies.models import ChangeRecord, FollowUpDocument, PatchArtifact, PatchPackage, UnitDistribution, UnitEvent
-from emergencies.models.patch import FOLLOW_UP_ITEMS
+from emergencies.models.patches import FOLLOW_UP_ITEMS
 from emergencies.services import change_record_transition
-from emergencies.services.patch import (
+from emergencies.services.patches import (
     follow_up_document_complete,
     patch_artifact_enter,
     patch_artifact_remove,

@@ -13,7 +13,7 @@ from audits.models import AuditEvent
 from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import change_record_transition
 from emergencies.services.authorisation import change_authorisation_rerequest, change_proceed_before_authorisation
-from emergencies.services.bypass import bypass_reject
+from emergencies.services.bypasses import bypass_reject
 from emergencies.services.postincident import rollback_reading_record
 from emergencies.services.preconditions import transition_missing
 from emergencies.validation import findings
@@ -199,7 +199,7 @@ def test_the_page_offers_only_allowed_steps_and_says_what_blocks_the_others(clie
 
 
 def test_cm_wf_gates_hold_up_the_work_in_order(oncall, make_user):
-    from emergencies.services import patch
+    from emergencies.services import patches
 
     board = make_board(make_user)
     change = file_stub(oncall, procedure_code="cm-wf-emergency", affected_systems="SN-1")
@@ -217,7 +217,7 @@ def test_cm_wf_gates_hold_up_the_work_in_order(oncall, make_user):
     ready_to_deploy(change, make_user(Role.ONCALL))
     refused(change, "deploy", oncall, "No approved patch package", "Gate 3: Approve deployment not yet passed")
 
-    package = patch.patch_package_create(
+    package = patches.patch_package_create(
         change_id=change.pk,
         actor=oncall,
         texts={
@@ -230,15 +230,17 @@ def test_cm_wf_gates_hold_up_the_work_in_order(oncall, make_user):
     )
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    patch.patch_artifact_upload(package_id=package.pk, actor=oncall, file=SimpleUploadedFile("fw.bin", b"fw"))
-    patch.patch_package_approve(package_id=package.pk, signer=board.cm, password=PASSWORD, role=Role.CM)
-    unit = patch.unit_distribution_add(package_id=package.pk, actor=oncall, serial_number="SN-1")
+    patches.patch_artifact_upload(package_id=package.pk, actor=oncall, file=SimpleUploadedFile("fw.bin", b"fw"))
+    patches.patch_package_approve(package_id=package.pk, signer=board.cm, password=PASSWORD, role=Role.CM)
+    unit = patches.unit_distribution_add(package_id=package.pk, actor=oncall, serial_number="SN-1")
     with pytest.raises(ValidationError, match="Gate 3"):  # no unit before Gate 3
-        patch.unit_sent_record(distribution_id=unit.pk, actor=oncall, channel="secure_delivery")
+        patches.unit_sent_record(distribution_id=unit.pk, actor=oncall, channel="secure_delivery")
     refused(change, "deploy", oncall, "Gate 3: Approve deployment not yet passed")
     assert transition_missing(change, "deploy") == ["Gate 3: Approve deployment not yet passed."]
     pass_gates(change, "deployment", actor=board.cm)
-    patch.unit_sent_record(distribution_id=unit.pk, actor=oncall, channel="secure_delivery", occurred_at=timezone.now())
+    patches.unit_sent_record(
+        distribution_id=unit.pk, actor=oncall, channel="secure_delivery", occurred_at=timezone.now()
+    )
     change = move(change, "deploy", oncall)
     assert change.status == S.DEPLOYED
     change = move(change, "start_monitoring", oncall)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from qms.models import ApiToken, ProcedureDraft, ProcedureVersion
-from qms.procedure_yaml import definition_to_yaml
+from qms.procedures.yaml import definition_to_yaml
 from qms.roles import Role
 from qms.services.procedures import procedure_version_current
 from tests.factories import PASSWORD, api_token

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from qms.procedure_diff import definition_diff
 from qms.procedures import PRESETS, validate_definition
+from qms.procedures.diff import definition_diff
 
 EBW = copy.deepcopy(PRESETS[0]["definition"])
 CMWF = copy.deepcopy(PRESETS[3]["definition"])

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from emergencies.services import postincident as pi
 from qms.models import Procedure
-from qms.procedure_diff import definition_diff
 from qms.procedures import CHECK_CATALOGUE, PRESETS, ProcedureRules, validate_definition
+from qms.procedures.diff import definition_diff
 from qms.roles import Role
 from qms.services.procedures import procedure_version_create, procedure_version_current
 from tests.emergencies.test_bypass import L2_DETAILS, request_bypass

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from qms.models import ProcedureDraft
-from qms.procedure_yaml import definition_to_yaml
+from qms.procedures.yaml import definition_to_yaml
 from qms.roles import Role
 from qms.services.procedures import procedure_version_current
 from tests.factories import PASSWORD, file_stub

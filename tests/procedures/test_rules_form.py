@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from qms.forms.procedures import ProcedureRulesForm
 from qms.models import ProcedureDraft
-from qms.procedure_forms import ProcedureRulesForm
 from qms.roles import Role
 from qms.services import procedure_drafts as pd
 from tests.procedures.helpers import EBW, clock

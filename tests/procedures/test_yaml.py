@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from qms.models import ProcedureDraft, ProcedureVersion
-from qms.procedure_yaml import SCHEMA, procedure_from_yaml, procedure_to_yaml
 from qms.procedures import PRESETS
+from qms.procedures.yaml import SCHEMA, procedure_from_yaml, procedure_to_yaml
 from qms.roles import Role
 from qms.services.procedures import procedure_version_current
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from emergencies.models import BypassRequest, Vote
-from emergencies.services.bypass import bypass_sign
+from emergencies.services.bypasses import bypass_sign
 from qms.models import Signature
 from qms.roles import Role
 from tests.emergencies.test_ccb import cmwf_change, convene, make_board

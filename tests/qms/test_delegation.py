@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audits.models import AuditEvent
 from emergencies.models import BypassRequest
-from emergencies.services.bypass import bypass_reject, bypass_sign, bypass_slot_status
+from emergencies.services.bypasses import bypass_reject, bypass_sign, bypass_slot_status
 from qms.models import ApiToken, Delegation, Signature
 from qms.pdf import Manifestation
 from qms.roles import Role

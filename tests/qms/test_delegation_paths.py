@@ -14,8 +14,8 @@ from audits.models import AuditEvent
 from emergencies.models import BypassRequest, CCBSession
 from emergencies.selectors import bypasses_awaiting_signature
 from emergencies.services import ccb as ccb_services
-from emergencies.services.bypass import bypass_verbal_approval_record, signature_confirm
-from emergencies.services.patch import patch_package_approve
+from emergencies.services.bypasses import bypass_verbal_approval_record, signature_confirm
+from emergencies.services.patches import patch_package_approve
 from emergencies.services.postincident import post_mortem_approve, post_mortem_submit
 from qms.models import Delegation, Signature, User
 from qms.pdf import Manifestation

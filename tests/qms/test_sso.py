@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from audits.models import AuditEvent
-from emergencies.services import bypass as bypass_services
+from emergencies.services import bypasses as bypass_services
 from qms.models import Signature, SignerState, User
 from qms.roles import Role
 from qms.services import SigningAuth, signer_authenticate

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audits.models import AuditEvent, Obligation
 from emergencies.models import BypassRequest, CCBSession, Vote
-from emergencies.services.bypass import bypass_reject, bypass_sign, bypass_slot_status
+from emergencies.services.bypasses import bypass_reject, bypass_sign, bypass_slot_status
 from qms.models import Notification, Signature
 from qms.procedures import PRESETS, validate_definition
 from qms.roles import Role

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audits.clocks import kind_of
 from audits.models import AuditEvent, Obligation
-from audits.training_receivers import training_expiry_sweep
+from audits.receivers.training import training_expiry_sweep
 from qms.models import ApiToken, TrainingRecord
 from qms.people.selectors import training_matrix
 from qms.roles import Role

@@ -1,4 +1,4 @@
-"""API of a patch package's files, each write calling the same service as its page (emergencies.views.patch):
+"""API of a patch package's files, each write calling the same service as its page (emergencies.views.patches):
 add one by upload (the portal computes its SHA-256 as it streams) or by an entered hash (a file kept
 elsewhere), verify an entered hash (the file uploaded, or a second person's blind re-entry), remove one from
 the draft. Reads: the files (cursor-paginated) and one file; an entered hash is shown only to its author until
@@ -12,7 +12,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from emergencies.api import examples as ex
-from emergencies.api.patch_common import (
+from emergencies.api.patches.common import (
     ARTIFACT_PARAM,
     PACKAGE_PARAM,
     PackageWrite,
@@ -22,11 +22,11 @@ from emergencies.api.patch_common import (
     package_get,
     require_edit,
 )
-from emergencies.api.patch_common import (
+from emergencies.api.patches.common import (
     doc as _doc,
 )
-from emergencies.models.patch import PatchArtifact, PatchPackage
-from emergencies.services import patch as services
+from emergencies.models.patches import PatchArtifact, PatchPackage
+from emergencies.services import patches as services
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.api.pagination import ListPagination
 from qms.limits import LINE_MAX

@@ -1,4 +1,4 @@
-"""What the patch package API's modules share (emergencies.api.patches, .patch_artifacts, .patch_units): the
+"""What the patch package API's modules share (emergencies.api.patches.packages, .patch_artifacts, .patch_units): the
 lookups (a package is seen by whoever sees its change, 404 otherwise), the answers (a package with its files
 and signatures; a file, whose entered hash stays hidden from all but its author until verified, as on the
 page), the service call that turns a service's refusal into a problem, and the base of every package write."""
@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from emergencies import permissions, selectors
 from emergencies.api import examples as ex
 from emergencies.api.changes import SignatureSerializer, _raise_as_api_error
-from emergencies.models.patch import PatchArtifact, PatchPackage, patch_package_required
-from emergencies.services import patch as services
+from emergencies.models.patches import PatchArtifact, PatchPackage, patch_package_required
+from emergencies.services import patches as services
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.models import ApiToken
 from qms.services import signatures_for

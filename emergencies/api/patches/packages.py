@@ -1,8 +1,8 @@
 """API of the emergency patch package (CM-WF-EMERGENCY §8.2, §10, §15), each write calling the same service
-as its page (emergencies.views.patch): start a version, edit its texts (If-Match), approve it by electronic
+as its page (emergencies.views.patches): start a version, edit its texts (If-Match), approve it by electronic
 signature, withdraw it, audit the configuration. Reads: the packages (filtered, ordered, cursor-paginated,
 one query a page) and one package with its files and signatures. Its files are in
-``emergencies.api.patch_artifacts``, its units in ``emergencies.api.patch_units``."""
+``emergencies.api.patches.artifacts``, its units in ``emergencies.api.patches.units``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from emergencies import permissions
 from emergencies.api import examples as ex
 from emergencies.api.changes import SignInputSerializer
-from emergencies.api.patch_common import (
+from emergencies.api.patches.common import (
     PACKAGE_PARAM,
     PACKAGE_RELATED,
     PackageWrite,
@@ -27,11 +27,11 @@ from emergencies.api.patch_common import (
     package_data,
     package_get,
 )
-from emergencies.api.patch_common import (
+from emergencies.api.patches.common import (
     doc as _doc,
 )
-from emergencies.models.patch import PatchPackage
-from emergencies.services import patch as services
+from emergencies.models.patches import PatchPackage
+from emergencies.services import patches as services
 from qms.api.pagination import ListPagination
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken

@@ -1,5 +1,5 @@
 """API of a patch package's distribution to the affected units (CM-WF-EMERGENCY §10), each write calling the
-same service as the page's per-unit form (``unit_event_record``, emergencies.views.patch): add a unit by its
+same service as the page's per-unit form (``unit_event_record``, emergencies.views.patches): add a unit by its
 serial number, add every unit the incident lists, and record what happened at one unit, one operation per
 step: ``send``, ``acknowledge``, ``install`` (or its failure), ``verify`` (passed or failed), ``roll-back``.
 A unit is named by its serial number: ``/patch-packages/{package}/units/{serial}/install/``.
@@ -17,9 +17,9 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from emergencies.api import examples as ex
-from emergencies.api.patch_common import PACKAGE_PARAM, SERIAL_REGEX, PackageWrite, call, package_get, require_edit
-from emergencies.models.patch import PatchPackage, UnitDistribution, UnitEvent
-from emergencies.services import patch as services
+from emergencies.api.patches.common import PACKAGE_PARAM, SERIAL_REGEX, PackageWrite, call, package_get, require_edit
+from emergencies.models.patches import PatchPackage, UnitDistribution, UnitEvent
+from emergencies.services import patches as services
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.api.pagination import ListPagination
 from qms.limits import COMMENT_MAX

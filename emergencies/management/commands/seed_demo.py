@@ -15,7 +15,7 @@ from emergencies.management.procedures import seed_procedures
 from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import StubInput, change_record_transition, emergency_stub_file
 from emergencies.services import postincident as pi
-from emergencies.services.bypass import (
+from emergencies.services.bypasses import (
     BypassInput,
     bypass_reject,
     bypass_request_create,
@@ -97,8 +97,8 @@ class Command(BaseCommand):
         """Every demo user holds every course, valid today; the release manager's tabletop exercise lapses
         within 30 days so the training matrix has someone to warn about."""
         from qms.models import TrainingRecord
+        from qms.procedures.training import COURSES
         from qms.services.training import add_months
-        from qms.training_rules import COURSES
 
         if TrainingRecord.objects.exists():
             return

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from qms.models import ProcedureVersion
-from qms.procedure_yaml import procedure_to_yaml
+from qms.procedures.yaml import procedure_to_yaml
 from qms.services.procedures import procedure_version_current
 
 
