@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from audits.reports.services import report_rows
-from tests.audits.test_reports import monthly, october, people  # noqa: F401 (fixtures)
+from tests.audits.reports.test_reports import monthly, october, people  # noqa: F401 (fixtures)
 from tests.pdfcheck import assert_pdfa, assert_sound_layout, read_pdf, save_page_one
 
 pytestmark = pytest.mark.django_db

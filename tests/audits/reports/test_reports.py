@@ -447,7 +447,7 @@ def test_csv_and_pdf_exports(client, people, monthly):
     assert ["Executive dashboard metrics", "Bypass level distribution: Level 1", "4", "4"] in rows
     pdf = client.get(reverse("audits:report-pdf", kwargs={"pk": monthly.pk}))
     assert pdf["Content-Type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 2000  # read back in test_report_pdf.py
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 2000  # read back in test_pdf.py
 
 
 def test_generate_from_the_ui(client, people, october):

@@ -6,8 +6,8 @@ import pytest
 from emergencies.models import CCBSession
 from qms.models import Signature
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_api_lifecycle import as_
-from tests.emergencies.test_ccb import cmwf_change, convene, everyone_votes, make_board
+from tests.emergencies.api.test_lifecycle import as_
+from tests.emergencies.services.test_ccb import cmwf_change, convene, everyone_votes, make_board
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from emergencies.services import gates
 from qms.models import ApiToken, Signature
 from qms.roles import Role
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_api_lifecycle import as_
-from tests.emergencies.test_ccb import ROLE_USER, cmwf_change, gates_before, make_board, pass_gates
+from tests.emergencies.api.test_lifecycle import as_
+from tests.emergencies.services.test_ccb import ROLE_USER, cmwf_change, gates_before, make_board, pass_gates
 from tests.factories import PASSWORD, file_stub
 from tests.problems import problem_fields
 

@@ -13,7 +13,7 @@ from emergencies.services import postincident as pi
 from emergencies.services.communication import StatusUpdateInput, status_update_post
 from qms.models import ApiToken, Signature, SignerState
 from qms.roles import Role
-from tests.emergencies.test_api_lifecycle import as_
+from tests.emergencies.api.test_lifecycle import as_
 from tests.factories import PASSWORD, authorise, file_stub
 from tests.problems import problem_fields
 
@@ -178,7 +178,7 @@ def test_reports_generated_by_a_qms_coordinator_read_by_oversight(qms_coordinato
 
 def test_an_obligation_is_met_with_evidence(oncall, make_user, auditor):
     from tests.audits.test_post_deployment_clocks import clock, deployed_cm_wf_change
-    from tests.emergencies.test_ccb import make_board
+    from tests.emergencies.services.test_ccb import make_board
 
     board = make_board(make_user)
     change = deployed_cm_wf_change(oncall, board)

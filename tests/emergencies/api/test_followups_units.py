@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from emergencies.models import FollowUpDocument, UnitDistribution
 from emergencies.services.patches import follow_up_document_complete, unit_distribution_add
 from qms.roles import Role
-from tests.emergencies.test_patch import (  # noqa: F401  (fixtures)
+from tests.emergencies.services.test_patches import (  # noqa: F401  (fixtures)
     approved,
     cm,
     cm_wf_change,

@@ -5,7 +5,7 @@ import pytest
 
 from emergencies.models import HandoffRequest
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_api_lifecycle import as_, people  # noqa: F401  (fixture)
+from tests.emergencies.api.test_lifecycle import as_, people  # noqa: F401  (fixture)
 from tests.factories import file_stub
 from tests.problems import problem_fields
 

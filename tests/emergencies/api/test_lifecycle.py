@@ -10,7 +10,7 @@ from emergencies.services import change_record_transition
 from qms.models import Signature
 from qms.roles import Role
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, api_token, authorise, file_stub, ready_to_deploy
 from tests.problems import problem_fields
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from audits.reports.services import report_generate
 from emergencies.services import warroom
 from qms.roles import Role
-from tests.emergencies.test_api_lifecycle import as_
+from tests.emergencies.api.test_lifecycle import as_
 from tests.factories import file_stub
 
 pytestmark = pytest.mark.django_db

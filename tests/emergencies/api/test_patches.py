@@ -19,7 +19,7 @@ from emergencies.services.patches import (
 from qms.models import Signature
 from qms.roles import Role
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_patch import (  # noqa: F401  (fixtures)
+from tests.emergencies.services.test_patches import (  # noqa: F401  (fixtures)
     FIRMWARE,
     FIRMWARE_SHA,
     OTHER_SHA,

@@ -10,8 +10,8 @@ from django.utils import timezone
 from emergencies.models import ActionItem, PostMortem
 from qms.models import Signature
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_api_lifecycle import as_, people  # noqa: F401  (fixture)
-from tests.emergencies.test_postincident import PM_FIELDS
+from tests.emergencies.api.test_lifecycle import as_, people  # noqa: F401  (fixture)
+from tests.emergencies.services.test_postincident import PM_FIELDS
 from tests.factories import PASSWORD, authorise, deploy_and_resolve, file_stub
 from tests.problems import problem_fields
 

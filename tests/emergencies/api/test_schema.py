@@ -9,7 +9,7 @@ from emergencies.models import BypassRequest
 from emergencies.services.bypasses import bypass_reject, bypass_sign, bypass_verbal_approval_record
 from qms.roles import Role
 from tests.api_schema import assert_conforms, served_schema
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, authorise, file_stub
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from emergencies.services.bypasses import bypass_verbal_approval_record
 from qms.models import Signature
 from qms.procedures import VERBAL_RECORDER_ROLES, ProcedureRules
 from qms.roles import READ_ONLY_ROLES, Role
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, api_token, file_stub
 from tests.problems import problem_fields
 

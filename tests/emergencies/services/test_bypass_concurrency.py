@@ -11,7 +11,7 @@ from emergencies.services.bypasses import bypass_sign
 from qms.models import Signature
 from qms.roles import Role
 from tests.conftest import requires_postgres
-from tests.emergencies.test_bypass import L2_DETAILS, request_bypass
+from tests.emergencies.services.test_bypasses import L2_DETAILS, request_bypass
 from tests.factories import PASSWORD
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]

@@ -687,7 +687,7 @@ def test_status_updates_are_owed_at_the_cadence_of_the_severity(board):
     first = clocks(change, "status_update").get()
     assert first.due_at == now + timedelta(hours=1) and first.label == "Status update #1"
     update = post_update(change, board.eng)
-    sent_at = send(update)  # an update meets the cadence once it is sent (tests/emergencies/test_warroom.py)
+    sent_at = send(update)  # an update meets the cadence once it is sent (tests/emergencies/services/test_warroom.py)
     first.refresh_from_db()
     assert first.satisfied_at == sent_at
     second = clocks(change, "status_update").last()

@@ -10,7 +10,7 @@ from emergencies.services import ccb as services
 from qms.models import Signature
 from qms.roles import Role
 from tests.conftest import requires_postgres
-from tests.emergencies.test_ccb import cmwf_change, convene, make_board
+from tests.emergencies.services.test_ccb import cmwf_change, convene, make_board
 from tests.factories import PASSWORD, pass_gates
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]

@@ -244,7 +244,7 @@ def test_dashboard_query_count_does_not_grow_with_requests(
 
 
 def test_a_ccb_vote_is_asked_only_of_a_seated_member_and_closes_when_they_vote(make_user):
-    from tests.emergencies.test_ccb import cmwf_change, convene, make_board, vote
+    from tests.emergencies.services.test_ccb import cmwf_change, convene, make_board, vote
 
     board = make_board(make_user)
     change = cmwf_change(board.cm, severity="HIGH")
@@ -267,7 +267,7 @@ def test_a_ccb_vote_is_asked_only_of_a_seated_member_and_closes_when_they_vote(m
 
 
 def test_patch_approval_and_unit_acknowledgement_close_when_done(oncall, make_user, settings, tmp_path):
-    from tests.emergencies import test_patch as tp
+    from tests.emergencies.services import test_patches as tp
 
     settings.MEDIA_ROOT = tmp_path / "media"
     cm, program = make_user(Role.CM), make_user(Role.PROGRAM)

@@ -19,7 +19,7 @@ from emergencies.services.preconditions import transition_missing
 from emergencies.validation import findings
 from qms.models import Notification, Signature
 from qms.roles import Role
-from tests.emergencies.test_ccb import convene, make_board
+from tests.emergencies.services.test_ccb import convene, make_board
 from tests.factories import PASSWORD, authorise, file_stub, pass_gates, ready_to_deploy
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Each procedure without a CCB walks its whole emergency lifecycle, every step first refused with its
 preconditions unmet (nothing written, each missing item named) and then allowed once they are met, up to
-closure. CM-WF-EMERGENCY's gates are walked in tests/emergencies/test_preconditions.py and in the browser
+closure. CM-WF-EMERGENCY's gates are walked in tests/emergencies/services/test_preconditions.py and in the browser
 (tests/browser/test_cmwf_gates_journey.py)."""
 
 from decimal import Decimal
@@ -11,8 +11,8 @@ from emergencies.models import ChangeRecord
 from emergencies.services import postincident as pi
 from emergencies.services.preconditions import transition_missing
 from qms.roles import Role
-from tests.emergencies.test_postincident import PM_FIELDS
-from tests.emergencies.test_preconditions import move, refused
+from tests.emergencies.services.test_postincident import PM_FIELDS
+from tests.emergencies.services.test_preconditions import move, refused
 from tests.factories import PASSWORD, authorise, file_stub, ready_to_deploy
 
 pytestmark = pytest.mark.django_db

@@ -150,7 +150,7 @@ def test_internal_update_goes_to_the_internal_list_and_meets_the_cadence_only_wh
 
 
 def test_an_update_nobody_received_meets_nothing(cmwf, commander, settings):
-    settings.EMAIL_BACKEND = "tests.emergencies.test_warroom.FailingBackend"
+    settings.EMAIL_BACKEND = "tests.emergencies.services.test_warroom.FailingBackend"
     posted = update(cmwf, commander)
     for n in Notification.objects.filter(dedupe_key__startswith=f"status-update:{posted.pk}:"):
         assert not notification_deliver(notification_id=n.pk)

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from emergencies.models import BypassRequest
 from qms.models import Signature
 from qms.roles import Role
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, file_stub
 from tests.problems import problem_fields
 

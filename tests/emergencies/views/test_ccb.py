@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from emergencies.models import CCBSession, GateDecision, RegulatoryNotification, StatusUpdate, Vote
 from emergencies.services import ccb as services
 from qms.roles import Role
-from tests.emergencies.test_ccb import NON_WAIVABLE, cmwf_change, convene, everyone_votes, make_board, vote
+from tests.emergencies.services.test_ccb import NON_WAIVABLE, cmwf_change, convene, everyone_votes, make_board, vote
 from tests.factories import PASSWORD, file_stub, pass_gates
 from tests.problems import problem_fields
 

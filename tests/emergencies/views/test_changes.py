@@ -144,7 +144,7 @@ def test_filing_takes_a_bounded_number_of_queries(client, oncall, commander, mak
     assert response.status_code == 302
 
 
-# That filing never touches the broker, with the on-commit callbacks run: tests/test_outbox.py.
+# That filing never touches the broker, with the on-commit callbacks run: tests/qms/test_outbox.py.
 
 
 def test_markdown_has_the_exact_shape_of_the_stub_template(client, oncall, commander):

@@ -62,7 +62,7 @@ def test_the_time_zone_picker_is_a_searchable_list_with_the_script_that_offers_t
 
 
 def test_a_deciding_chair_sees_their_vote_and_the_decision_as_two_distinct_ordered_acts(client, make_user):
-    from tests.emergencies.test_ccb import cmwf_change, convene, make_board, vote
+    from tests.emergencies.services.test_ccb import cmwf_change, convene, make_board, vote
 
     board = make_board(make_user)
     session = convene(cmwf_change(board.cm, severity="HIGH"), board)

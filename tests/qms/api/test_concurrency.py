@@ -9,7 +9,7 @@ from emergencies.models import BypassRequest, Vote
 from emergencies.services.bypasses import bypass_sign
 from qms.models import Signature
 from qms.roles import Role
-from tests.emergencies.test_ccb import cmwf_change, convene, make_board
+from tests.emergencies.services.test_ccb import cmwf_change, convene, make_board
 from tests.factories import PASSWORD, file_stub
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from emergencies.models import BypassRequest, ChangeRecord, Vote
 from qms.models import IdempotencyRecord, Signature
 from qms.roles import Role
-from tests.emergencies.test_ccb import cmwf_change, convene, make_board
+from tests.emergencies.services.test_ccb import cmwf_change, convene, make_board
 from tests.factories import PASSWORD, api_token, file_stub
 
 pytestmark = pytest.mark.django_db

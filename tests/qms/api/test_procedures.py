@@ -14,7 +14,7 @@ from qms.roles import Role
 from qms.services.procedures import procedure_version_current
 from tests.factories import PASSWORD, api_token
 from tests.problems import problem_fields
-from tests.procedures.helpers import EBW, shortened
+from tests.qms.procedures.helpers import EBW, shortened
 
 pytestmark = pytest.mark.django_db
 

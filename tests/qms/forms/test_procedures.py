@@ -7,7 +7,7 @@ from qms.forms.procedures import ProcedureRulesForm
 from qms.models import ProcedureDraft
 from qms.roles import Role
 from qms.services import procedure_drafts as pd
-from tests.procedures.helpers import EBW, clock
+from tests.qms.procedures.helpers import EBW, clock
 
 pytestmark = pytest.mark.django_db
 

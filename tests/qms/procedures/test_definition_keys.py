@@ -9,7 +9,7 @@ import pytest
 
 from qms.procedures import PRESETS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENGINE = [
     *ROOT.joinpath("qms").rglob("*.py"),
     *ROOT.joinpath("emergencies").rglob("*.py"),

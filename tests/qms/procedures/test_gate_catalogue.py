@@ -13,9 +13,9 @@ from qms.procedures import CHECK_CATALOGUE, PRESETS, ProcedureRules, validate_de
 from qms.procedures.diff import definition_diff
 from qms.roles import Role
 from qms.services.procedures import procedure_version_create, procedure_version_current
-from tests.emergencies.test_bypass import L2_DETAILS, request_bypass
+from tests.emergencies.services.test_bypasses import L2_DETAILS, request_bypass
 from tests.factories import file_stub
-from tests.procedures.helpers import EBW
+from tests.qms.procedures.helpers import EBW
 
 pytestmark = pytest.mark.django_db
 

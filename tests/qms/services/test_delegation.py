@@ -16,7 +16,7 @@ from qms.pdf import Manifestation
 from qms.roles import Role
 from qms.services.delegation import delegated_roles, delegation_create, delegation_revoke
 from qms.services.tokens import api_token_create
-from tests.emergencies.test_bypass import l2
+from tests.emergencies.services.test_bypasses import l2
 from tests.factories import PASSWORD, file_stub
 
 pytestmark = pytest.mark.django_db

@@ -22,11 +22,11 @@ from qms.pdf import Manifestation
 from qms.roles import Role
 from qms.services import procedure_drafts as pd
 from qms.services.delegation import delegation_create, delegation_revoke
-from tests.emergencies.test_ccb import cmwf_change, convene, decide, declare, make_board, vote
-from tests.emergencies.test_patch import cm_wf_change, draft, upload
-from tests.emergencies.test_postincident import _full_post_mortem
+from tests.emergencies.services.test_ccb import cmwf_change, convene, decide, declare, make_board, vote
+from tests.emergencies.services.test_patches import cm_wf_change, draft, upload
+from tests.emergencies.services.test_postincident import _full_post_mortem
 from tests.factories import PASSWORD, authorise, deploy_and_resolve, file_stub
-from tests.procedures.helpers import draft_in_review
+from tests.qms.procedures.helpers import draft_in_review
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from qms.services import procedure_drafts as pd
 from qms.services.procedures import procedure_version_current
 from qms.tasks import procedure_versions_activate_task
 from tests.factories import PASSWORD, file_stub
-from tests.procedures.helpers import EBW, approve_all, clock, draft_in_review
+from tests.qms.procedures.helpers import EBW, approve_all, clock, draft_in_review
 
 pytestmark = pytest.mark.django_db
 Status = ProcedureDraft.Status

@@ -16,8 +16,8 @@ from qms.services.procedure_schedule import procedure_schedule_cancel
 from qms.services.procedures import procedure_version_current
 from qms.tasks import procedure_versions_activate_task
 from tests.factories import file_stub
-from tests.procedures.helpers import EBW, approve_all, draft_in_review
-from tests.procedures.test_api import client_for
+from tests.qms.api.test_procedures import client_for
+from tests.qms.procedures.helpers import EBW, approve_all, draft_in_review
 
 pytestmark = pytest.mark.django_db
 Status = ProcedureDraft.Status

@@ -15,8 +15,8 @@ from qms.procedures import PRESETS, validate_definition
 from qms.roles import Role
 from qms.services.qualification import NotCertified, signing_training_refusal
 from qms.services.training import TrainingInput, training_record_create
-from tests.emergencies.test_bypass import request_bypass
-from tests.emergencies.test_ccb import cmwf_change, convene, decide, make_board, vote
+from tests.emergencies.services.test_bypasses import request_bypass
+from tests.emergencies.services.test_ccb import cmwf_change, convene, decide, make_board, vote
 from tests.factories import PASSWORD, certify, file_stub
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The provider's endpoints from its discovery document, against the real test provider (``tests/oidc``)."""
+"""The provider's endpoints from its discovery document, against the real test provider (``tests/qms/sso/oidc``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from qms.roles import Role
 from qms.sso import discovery
 from qms.sso.discovery import DiscoveryFailed, endpoint
 from qms.sso.models import ReauthProof
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, UserFactory
-from tests.qms.test_sso import idp, reauth, sso, sso_sign_in  # noqa: F401  (fixtures)
+from tests.qms.sso.test_sso import idp, reauth, sso, sso_sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """Signing out of the portal also ends the session at the identity provider (RP-initiated logout), against
-the real test provider (``tests/oidc``)."""
+the real test provider (``tests/qms/sso/oidc``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from qms.roles import Role
 from qms.sso import discovery
-from tests.oidc.idp import end_session_at_provider, provider_session_active, sign_in_at_provider
-from tests.qms.test_sso import _local, idp, sso  # noqa: F401  (fixtures)
+from tests.qms.sso.oidc.idp import end_session_at_provider, provider_session_active, sign_in_at_provider
+from tests.qms.sso.test_sso import _local, idp, sso  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from qms.services.signatures import SSO_PROOF_PREFIX, SecondFactorRequired
 from qms.sso.config import reauth_second_factor
 from qms.sso.models import ReauthProof
 from qms.sso.reauth import PROOF_KEY
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import certify
-from tests.qms.test_sso import idp, reauth, sso, sso_sign_in  # noqa: F401  (fixtures)
+from tests.qms.sso.test_sso import idp, reauth, sso, sso_sign_in  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Single sign-on against a real OpenID Connect provider (npm oidc-provider, ``tests/oidc``): users and
+"""Single sign-on against a real OpenID Connect provider (npm oidc-provider, ``tests/qms/sso/oidc``): users and
 roles at sign-in, and re-authentication at the provider as the proof of an electronic signature."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from qms.services import SigningAuth, signer_authenticate
 from qms.services.signatures import SSO_PROOF_PREFIX, SigningLocked
 from qms.sso.models import ReauthProof, SSOIdentity
 from qms.sso.reauth import PROOF_KEY
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, UserFactory, api_token, certify
-from tests.oidc.idp import Provider, sign_in_at_provider
+from tests.qms.sso.oidc.idp import Provider, sign_in_at_provider
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from qms.procedures.yaml import definition_to_yaml
 from qms.roles import Role
 from qms.services.procedures import procedure_version_current
 from tests.factories import PASSWORD, file_stub
-from tests.procedures.helpers import EBW, shortened
+from tests.qms.procedures.helpers import EBW, shortened
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ import requests
 
 from qms.roles import Role
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 NPM_DIR = Path(os.environ.get("QMS_OIDC_NPM_DIR", ROOT / "var" / "npm-sso" / "node_modules"))
 ENTRY = NPM_DIR / "oidc-provider" / "lib" / "index.js"
 SCRIPT = Path(__file__).with_name("provider.mjs")
