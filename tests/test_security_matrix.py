@@ -101,7 +101,7 @@ EXPECTED: dict[str, Case] = {
     "healthz": Case(every(200, anon=200)),
     "second-factor-setup": Case(every(200), post=every(400), data={"token": "12"}),
     "second-factor-verify": Case(every(302), post=every(302)),  # no device: straight on
-    # single sign-on: off by default (404); when on, see tests/qms/test_sso.py
+    # single sign-on: off by default (404); when on, see tests/qms/sso/test_sso.py
     "sso-login": Case(every(404, anon=404)),
     "sso-login-callback": Case(every(404, anon=404)),
     "sso-reauth": Case(every(404)),

@@ -29,9 +29,9 @@ from emergencies.services import postincident as pi
 from qms.models import Signature
 from qms.roles import Role
 from qms.services import PASSWORD_ONLY, SecondFactorRequired, SigningAuth, signature_record
-from tests.emergencies.test_bypass import request_bypass
-from tests.emergencies.test_ccb import cmwf_change, convene, everyone_votes, make_board
-from tests.emergencies.test_postincident import PM_FIELDS
+from tests.emergencies.services.test_bypasses import request_bypass
+from tests.emergencies.services.test_ccb import cmwf_change, convene, everyone_votes, make_board
+from tests.emergencies.services.test_postincident import PM_FIELDS
 from tests.factories import PASSWORD, api_token, authorise, deploy_and_resolve, file_stub
 
 pytestmark = pytest.mark.django_db
@@ -235,7 +235,7 @@ def _proceed_deviation(make_user):
 
 def _procedure_approve(make_user):
     from qms.services import procedure_drafts
-    from tests.procedures.helpers import draft_in_review
+    from tests.qms.procedures.helpers import draft_in_review
 
     draft = draft_in_review(make_user(Role.QMS))
     quality = make_user(Role.QUALITY)

@@ -40,7 +40,7 @@ from qms.models import Signature, SignerState
 from qms.roles import Role
 from qms.roster import api as api_roster
 from qms.roster import forms as roster_forms
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import PASSWORD, api_token, authorise, file_stub, stub_input
 from tests.problems import problem_fields
 

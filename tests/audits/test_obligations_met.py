@@ -26,9 +26,9 @@ from qms.models import Notification, Signature
 from qms.roles import Role
 from tests.audits.helpers import granted_bypass
 from tests.audits.test_post_deployment_clocks import deployed_cm_wf_change
-from tests.emergencies.test_bypass import l2
-from tests.emergencies.test_ccb import cmwf_change, convene, everyone_votes, make_board
-from tests.emergencies.test_postincident import PM_FIELDS
+from tests.emergencies.services.test_bypasses import l2
+from tests.emergencies.services.test_ccb import cmwf_change, convene, everyone_votes, make_board
+from tests.emergencies.services.test_postincident import PM_FIELDS
 from tests.factories import PASSWORD, UserFactory, api_token, authorise, deploy_and_resolve, file_stub, ready_to_deploy
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from emergencies.services import change_record_transition, patches
 from emergencies.services.communication import StatusUpdateInput, status_update_post
 from emergencies.validation import findings
 from qms.roles import Role
-from tests.emergencies.test_ccb import make_board
+from tests.emergencies.services.test_ccb import make_board
 from tests.factories import PASSWORD, authorise, file_stub, pass_gates, ready_to_deploy
 
 pytestmark = pytest.mark.django_db

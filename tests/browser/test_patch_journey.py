@@ -9,7 +9,7 @@ from emergencies.models import PatchPackage, UnitDistribution
 from emergencies.services.patches import patch_package_create, unit_distributions_from_incident, unit_sent_record
 from qms.roles import Role
 from tests.browser.conftest import screenshot
-from tests.emergencies.test_patch import FIRMWARE, FIRMWARE_SHA, OTHER_SHA, TEXTS, cm_wf_change
+from tests.emergencies.services.test_patches import FIRMWARE, FIRMWARE_SHA, OTHER_SHA, TEXTS, cm_wf_change
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

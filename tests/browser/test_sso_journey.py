@@ -1,4 +1,4 @@
-"""A lead signs in through the identity provider (npm oidc-provider, ``tests/oidc``), opens the bypass
+"""A lead signs in through the identity provider (npm oidc-provider, ``tests/qms/sso/oidc``), opens the bypass
 waiting for their signature, re-authenticates at the provider to sign, and the signature shows the method."""
 
 import re
@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 from qms.models import Signature, User
 from qms.roles import Role
 from tests.browser.conftest import screenshot
-from tests.emergencies.test_bypass import request_bypass
+from tests.emergencies.services.test_bypasses import request_bypass
 from tests.factories import certify
-from tests.oidc.idp import Provider
+from tests.qms.sso.oidc.idp import Provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from qms.models import Signature, TrainingRecord
 from qms.roles import Role
 from tests.browser.conftest import screenshot
-from tests.emergencies.test_bypass import l2
+from tests.emergencies.services.test_bypasses import l2
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
