@@ -3,6 +3,9 @@
 The package page costs the same number of queries with one unit or a thousand: packages, artifacts,
 units (with their installed artifact), the units' events (with their actor), follow-up documents and
 the package's signatures are one query each.
+
+What blocks a package's approval and a change's closure is computed here from data already loaded, so the
+page and the services' checks (``emergencies.services.patches``) share one reading of it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,20 @@ from django.db.models import Prefetch
 
 from emergencies.models import ChangeRecord
 from emergencies.models.patches import (
+    FOLLOW_UP_DAYS,
     FOLLOW_UP_ITEMS,
     FollowUpDocument,
     PatchArtifact,
     PatchPackage,
     UnitDistribution,
     UnitEvent,
+    patch_package_required,
 )
+from qms.clock import deadline
 from qms.models import Signature
 from qms.services import signatures_for
+
+InstallStatus = UnitDistribution.InstallStatus
 
 
 def current_package(packages) -> PatchPackage | None:
@@ -59,6 +67,107 @@ def patch_closure_data(
     return package, units, list(FollowUpDocument.objects.filter(change=change))
 
 
+# --- what blocks approval and closure ------------------------------------------------------------------
+
+
+def patch_approval_problems(package: PatchPackage, artifacts: list[PatchArtifact]) -> list[str]:
+    """What must be done before the package can be approved."""
+    problems = []
+    if not any(a.kind == PatchArtifact.Kind.PATCH for a in artifacts):
+        problems.append("Add the patch file(s) with their SHA-256.")
+    problems += [f"Verify the hash of {a.filename}." for a in artifacts if not a.is_verified]
+    for name in PatchPackage.REQUIRED_FOR_APPROVAL:
+        if not getattr(package, name).strip():
+            problems.append(f"Write the {PatchPackage._meta.get_field(name).verbose_name}.")
+    return problems
+
+
+def affected_units(incident) -> list[tuple[str, str]]:
+    """Serial numbers listed on the incident, one per line: ``SN-123 — flight computer, tail 4``."""
+    units: dict[str, str] = {}
+    for line in (incident.affected_systems if incident is not None else "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        serial, _, rest = line.partition(" ")
+        serial = serial.strip(",;:")[:100]
+        if serial and serial not in units:
+            units[serial] = rest.strip().lstrip("-–—:,; ").strip()[:200]
+    return list(units.items())
+
+
+def closure_problems_for(
+    change: ChangeRecord,
+    package: PatchPackage | None,
+    units: list[UnitDistribution],
+    follow_ups: list[FollowUpDocument],
+) -> list[str]:
+    """The reasons closure is blocked, from data already loaded (the page and the check share it)."""
+    if not patch_package_required(change):
+        return []
+    problems = []
+    if package is None:
+        problems.append(f"No patch package: {change.procedure_version.procedure.code.upper()} requires one (§8.2).")
+    else:
+        if not package.is_released:
+            problems.append(
+                f"Patch package {package.identifier} is not approved ({package.get_status_display().lower()})."
+            )
+        elif not units:
+            problems.append(f"Patch package {package.identifier} has not been distributed to any unit.")
+        have = {u.serial_number for u in units}
+        problems += [
+            f"Affected unit {serial} (listed on {change.incident.ticket}) has no distribution."
+            for serial, _ in affected_units(change.incident)
+            if serial not in have
+        ]
+        for unit in units:
+            problems += _unit_problems(package, unit)
+    done = {d.key for d in follow_ups}
+    missing = [label for key, label in FOLLOW_UP_ITEMS if key not in done]
+    if missing:
+        problems.append(
+            f"30-day follow-up documentation: {len(missing)} of {len(FOLLOW_UP_ITEMS)} items outstanding "
+            f"({', '.join(missing)})."
+        )
+    return problems
+
+
+def _unit_problems(package: PatchPackage, unit: UnitDistribution) -> list[str]:
+    sn = unit.serial_number
+    if not package.is_released:
+        return []
+    if unit.sent_at is None:
+        return [f"Unit {sn}: package not sent."]
+    problems = []
+    if unit.acknowledged_at is None:
+        problems.append(f"Unit {sn}: receipt not acknowledged.")
+    if unit.install_status != InstallStatus.INSTALLED:
+        problems.append(f"Unit {sn}: {unit.get_install_status_display().lower()}, not installed.")
+    if unit.reported_hash:
+        expected = unit.expected_hash(package)
+        if unit.reported_hash != expected:
+            problems.append(
+                f"Configuration audit: unit {sn} reports {unit.reported_hash}, approved {expected or 'unknown'}"
+            )
+    elif unit.install_status == InstallStatus.INSTALLED:
+        problems.append(f"Unit {sn}: no deployed hash reported.")
+    if unit.install_status == InstallStatus.INSTALLED and not unit.post_install_verified:
+        problems.append(
+            f"Unit {sn}: post-install verification " + ("failed." if unit.verified_at is not None else "not recorded.")
+        )
+    return problems
+
+
+def follow_up_due(change: ChangeRecord) -> datetime | None:
+    if change.deployed_at is None:
+        return None
+    return deadline(change.deployed_at, amount=FOLLOW_UP_DAYS, unit="days", basis="calendar")
+
+
+# --- the package page ---------------------------------------------------------------------------------
+
+
 @dataclass
 class FollowUpRow:
     key: str
@@ -92,13 +201,6 @@ class PatchPage:
 
 def patch_page_get(*, change: ChangeRecord, version: int | None = None) -> PatchPage:
     """The package page of a change: the current package (or the version asked for) and everything on it."""
-    from emergencies.services.patches import (
-        affected_units,
-        closure_problems_for,
-        follow_up_due,
-        patch_approval_problems,
-    )
-
     packages = patch_packages_for_change(change=change)
     for p in packages:
         p.change = change  # their links name the change; it is loaded already
