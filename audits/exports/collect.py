@@ -1,56 +1,22 @@
-"""The auditor's export: every emergency change declared in a date range, with everything recorded about it,
-as a zip whose manifest holds the SHA-256 of every file and the head of the audit chain.
-
-Layout of the zip::
-
-    manifest.json                 format, range, who and when, chain head, SHA-256 and size of every file
-    changes/<identifier>.json     the change, its incident, the records hanging off it (bypasses, ...),
-                                  its obligations and signatures, the field history of all of them and
-                                  every audit event about any of them (with the fields the chain hashes)
-    users.json                    every user those records name (id, username, name, roles, active)
-    reports.json                  the compliance reports whose period overlaps the range
-    summaries/<identifier>.pdf    a one-page summary of each change (``audits.evidence.summary``)
-    controls/index.json           the evidence per control, as paths and JSON pointers (``audits.evidence.controls``)
-    chain/events-<position>.jsonl the audit chain from a signed checkpoint before the first exported event to
-                                  the head, and chain/checkpoints/: the checkpoints that anchor it
-                                  (``audits.evidence.chain``), so the zip verifies with the public key alone
-
-Reads are set-based: a fixed number of queries per chunk of changes, whatever the number of rows. On
-PostgreSQL the reads run in one REPEATABLE READ snapshot, so the files and the chain head agree.
-The export is then recorded as an ``audit.exported`` event holding the manifest's SHA-256, which is what
-lets ``verify_audit_export --against-chain`` tell a genuine manifest from a rewritten one.
-"""
+"""What the auditor's export reads: the sources of records about a change (``CHILD_SOURCES``,
+``GENERIC_SOURCES``, ``PERIOD_SOURCES``) and the collector that gathers one chunk of changes and everything
+recorded about them in a fixed number of queries (``_Collector``; the change trail page reads it too)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import BinaryIO
 
 from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
-from audits.evidence.chain import chain_evidence_verify
-from audits.evidence.writer import INDEX, EvidenceWriter, checkpoint_before_export
-from audits.models import AuditChainHead, AuditEvent
-from audits.services import HASHED_FIELDS, audit_event_digest, audit_event_record
+from audits.models import AuditEvent
+from audits.services.trail import HASHED_FIELDS
 from emergencies.models import ChangeRecord, Incident
 from qms.models import User
-from qms.roles import Role
-
-EXPORT_FORMAT = "qms-audit-export/1"
-MANIFEST = "manifest.json"
-CHUNK_SIZE = 500
-EXPORT_ROLES = (Role.QMS, Role.AUDITOR)
 
 # Records that hang off a change through a foreign key, to the change or to a record listed above them
 # (votes → CCB sessions). Models that do not exist (yet) are skipped: adding one is one line.
@@ -85,12 +51,6 @@ PERIOD_SOURCES: tuple[tuple[str, str], ...] = (("reports", "audits.ComplianceRep
 PERIOD_FIELDS = (("period_start", "period_end"), ("period_start", None), ("generated_at", None), ("created_at", None))
 
 
-def can_export_audit(user) -> bool:
-    return bool(
-        user and user.is_authenticated and user.is_active and (user.is_superuser or user.has_role(*EXPORT_ROLES))
-    )
-
-
 def _model(label: str) -> type[models.Model] | None:
     try:
         return apps.get_model(label)
@@ -107,10 +67,6 @@ def _event_row(event: AuditEvent) -> dict:
     row["occurred_at"] = event.occurred_at.astimezone(UTC).isoformat()
     row["hash"] = event.hash
     return row
-
-
-def _dumps(data) -> bytes:
-    return json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, indent=2, ensure_ascii=False).encode()
 
 
 def _user_ids(model: type[models.Model], rows: Iterable[dict]) -> set[int]:
@@ -132,18 +88,6 @@ def _fk_to(model: type[models.Model], targets: Iterable[type[models.Model]]) -> 
         if (f.many_to_one or f.one_to_one) and f.related_model in targets:
             return f.attname, f.related_model
     return None
-
-
-@dataclass
-class ExportSummary:
-    date_from: date
-    date_to: date
-    changes: int
-    files: dict[str, dict]
-    chain_head: dict
-    manifest_sha256: str
-    event: AuditEvent | None = None
-    skipped_sources: list[str] = field(default_factory=list)
 
 
 def _range_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
@@ -322,235 +266,3 @@ def _users(ids: set[int]) -> list[dict]:
         }
         for u in users
     ]
-
-
-def _write_snapshot(*, date_from: date, date_to: date, out: BinaryIO, actor_name: str, now: datetime) -> ExportSummary:
-    start, end = _range_bounds(date_from, date_to)
-    files: dict[str, dict] = {}
-    user_ids: set[int] = set()
-    skipped: set[str] = set()
-    count = 0
-
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-
-        def put(name: str, data: bytes) -> None:
-            info = zipfile.ZipInfo(name, date_time=now.astimezone(UTC).timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-            files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-
-        head = AuditChainHead.objects.filter(pk=1).first()
-        chain_head = {"position": head.position if head else 0, "hash": head.hash if head else "0" * 64}
-        changes_qs = (
-            ChangeRecord.objects.filter(declared_at__gte=start, declared_at__lt=end)
-            .select_related("procedure_version__procedure")
-            .order_by("declared_at", "pk")
-        )
-        ids = list(changes_qs.values_list("pk", flat=True))
-        evidence = EvidenceWriter(
-            put=put,
-            files=files,
-            export={"from": date_from.isoformat(), "to": date_to.isoformat(), "generated_at": now.isoformat()},
-            section_of={label.lower(): section for section, label in CHILD_SOURCES},
-        )
-        for i in range(0, len(ids), CHUNK_SIZE):
-            chunk = list(changes_qs.filter(pk__in=ids[i : i + CHUNK_SIZE]))
-            collector = _Collector(chunk)
-            collector.collect()
-            user_ids |= collector.user_ids
-            skipped.update(collector.skipped)
-            names = {u.pk: u.display_name for u in User.objects.filter(pk__in=collector.user_ids)}
-            for change in chunk:
-                data = collector.per_change[change.pk]
-                data["procedure"] = {
-                    "code": change.procedure_version.procedure.code,
-                    "version": change.procedure_version.version,
-                }
-                name = f"changes/{change.identifier}.json"
-                put(name, _dumps(data))
-                count += 1
-                evidence.change(identifier=change.identifier, name=name, data=data, names=names)
-        for section, rows in _period_rows(date_from, date_to, skipped).items():
-            put(f"{section}.json", _dumps(rows))
-        put("users.json", _dumps(_users(user_ids)))
-        chain = evidence.finish(chain_head=chain_head)
-
-        manifest = {
-            "format": EXPORT_FORMAT,
-            "generated_at": now.astimezone(UTC).isoformat(),
-            "generated_by": actor_name,
-            "range": {"from": date_from.isoformat(), "to": date_to.isoformat(), "timezone": "UTC"},
-            "changes": count,
-            "chain_head": chain_head,
-            "chain": chain,
-            "controls": INDEX,
-            "not_included": sorted(set(skipped)),
-            "files": files,
-        }
-        manifest_bytes = _dumps(manifest)
-        zf.writestr(zipfile.ZipInfo(MANIFEST, date_time=now.astimezone(UTC).timetuple()[:6]), manifest_bytes)
-    return ExportSummary(
-        date_from=date_from,
-        date_to=date_to,
-        changes=count,
-        files=files,
-        chain_head=chain_head,
-        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-        skipped_sources=sorted(set(skipped)),
-    )
-
-
-def audit_export_write(
-    *, date_from: date, date_to: date, actor: User | None, out: BinaryIO, now: datetime | None = None
-) -> ExportSummary:
-    """Write the export of the changes declared from ``date_from`` to ``date_to`` (UTC days, inclusive).
-
-    ``actor`` is the signed-in person asking (``None`` for the command line, recorded as the system).
-    A refused or failed export writes no event; a written one is recorded as ``audit.exported``.
-    """
-    if actor is not None and not can_export_audit(actor):
-        raise PermissionDenied("Audit exports are for QMS coordinators and auditors.")
-    _range_bounds(date_from, date_to)
-    now = now or timezone.now()
-    actor_name = actor.username if actor is not None else "system"
-    checkpoint_before_export()
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            summary = _write_snapshot(date_from=date_from, date_to=date_to, out=out, actor_name=actor_name, now=now)
-    else:
-        summary = _write_snapshot(date_from=date_from, date_to=date_to, out=out, actor_name=actor_name, now=now)
-    with transaction.atomic():
-        summary.event = audit_event_record(
-            action="audit.exported",
-            actor=actor,
-            reason=f"Auditor export of changes declared {date_from:%Y-%m-%d} to {date_to:%Y-%m-%d}",
-            after={
-                "from": date_from.isoformat(),
-                "to": date_to.isoformat(),
-                "changes": summary.changes,
-                "files": len(summary.files),
-                "manifest_sha256": summary.manifest_sha256,
-                "chain_head": summary.chain_head,
-            },
-        )
-    return summary
-
-
-# --- verification ------------------------------------------------------------------------------------
-
-
-@dataclass
-class ExportVerification:
-    files_checked: int = 0
-    events_checked: int = 0
-    problems: list[str] = field(default_factory=list)
-    manifest: dict = field(default_factory=dict)
-    manifest_sha256: str = ""
-    notes: list[str] = field(default_factory=list)
-    checkpoints_checked: int = 0
-    last_checkpoint: dict | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _event_from_row(row: dict) -> AuditEvent:
-    values = {name: row.get(name) for name in HASHED_FIELDS}
-    values["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
-    return AuditEvent(**values)
-
-
-def audit_export_verify(*, source, against_chain: bool = False, public_key=None) -> ExportVerification:
-    """Recompute every file's SHA-256 against the manifest and every exported event's chain hash, and walk
-    the export's chain segment, finding every exported event in it.
-
-    ``source`` is a path or a binary file. With ``public_key`` (the published Ed25519 key), the segment must
-    also agree with every checkpoint the export carries, each signed with that key, in an unbroken series:
-    nothing up to the last checkpoint can have been changed, removed or cut off, manifest rewritten or not.
-    With ``against_chain``, the manifest must also be the one this portal recorded in an ``audit.exported``
-    event, and the exported events must match the live chain.
-    """
-    result = ExportVerification()
-    try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        result.problems.append(f"not a readable zip file ({exc})")
-        return result
-    with zf:
-        names = set(zf.namelist())
-        if MANIFEST not in names:
-            result.problems.append("manifest.json is missing")
-            return result
-        manifest_bytes = zf.read(MANIFEST)
-        result.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
-        try:
-            manifest = json.loads(manifest_bytes)
-            files = manifest["files"]
-            if manifest.get("format") != EXPORT_FORMAT or not isinstance(files, dict):
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            result.problems.append(f"manifest.json is not a {EXPORT_FORMAT} manifest")
-            return result
-        result.manifest = manifest
-        for name in sorted(names - set(files) - {MANIFEST}):
-            result.problems.append(f"{name}: not listed in the manifest")
-        exported_events: dict[int, str] = {}
-        for name, expected in sorted(files.items()):
-            if name not in names:
-                result.problems.append(f"{name}: listed in the manifest but missing")
-                continue
-            digest = hashlib.sha256()
-            with zf.open(name) as fh:
-                for block in iter(lambda fh=fh: fh.read(1 << 16), b""):
-                    digest.update(block)
-            result.files_checked += 1
-            if digest.hexdigest() != expected.get("sha256"):
-                result.problems.append(f"{name}: SHA-256 does not match the manifest")
-                continue
-            if name.startswith("changes/"):
-                _verify_events(zf.read(name), name, result, exported_events)
-        if not result.problems:
-            anchored = chain_evidence_verify(zf=zf, manifest=manifest, exported=exported_events, public_key=public_key)
-            result.problems += anchored.problems
-            result.notes += anchored.notes
-            result.checkpoints_checked, result.last_checkpoint = anchored.checkpoints_checked, anchored.last_checkpoint
-    if against_chain and not result.problems:
-        _verify_against_chain(result, exported_events)
-    return result
-
-
-def _verify_events(data: bytes, name: str, result: ExportVerification, exported: dict[int, str]) -> None:
-    try:
-        events = json.loads(data).get("events", [])
-        for row in events:
-            result.events_checked += 1
-            if audit_event_digest(_event_from_row(row)) != row.get("hash"):
-                result.problems.append(f"{name}: event #{row.get('position')} does not match its chain hash")
-            else:
-                exported[int(row["position"])] = row["hash"]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        result.problems.append(f"{name}: unreadable ({exc.__class__.__name__})")
-
-
-def _verify_against_chain(result: ExportVerification, exported: dict[int, str]) -> None:
-    head = result.manifest.get("chain_head") or {}
-    position = head.get("position")
-    if position:
-        live = AuditEvent.objects.filter(position=position).values_list("hash", flat=True).first()
-        if live != head.get("hash"):
-            result.problems.append(f"the chain head #{position} named by the manifest is not in the audit chain")
-    recorded = AuditEvent.objects.filter(
-        action="audit.exported", after__manifest_sha256=result.manifest_sha256
-    ).exists()
-    if not recorded:
-        result.problems.append("no audit.exported event records this manifest: it was not produced by this portal")
-    positions = sorted(exported)
-    for i in range(0, len(positions), 2000):
-        batch = positions[i : i + 2000]
-        live = dict(AuditEvent.objects.filter(position__in=batch).values_list("position", "hash"))
-        for pos in batch:
-            if live.get(pos) != exported[pos]:
-                result.problems.append(f"event #{pos} differs from the live audit chain")
