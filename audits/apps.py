@@ -30,3 +30,6 @@ class AuditsConfig(AppConfig):
         # After every migrate (and flush): history tables created since the audits migrations ran are
         # made append-only too.
         post_migrate.connect(protect_history_tables, sender=self, dispatch_uid="audits.protect_history_tables")
+        # The Celery tasks register with the app in every process, not only in a worker that discovers them, so
+        # the code below them can name a task it does not import (``audits.escalation.fanout.BATCHES_TASK``).
+        import audits.tasks  # noqa: F401

@@ -54,7 +54,7 @@ def audit_event_list(*, user: User, action: str = "", subject: str = "") -> Quer
 def change_trail(*, change) -> dict:
     """Everything recorded about one change, in a fixed number of queries: its field history and that of
     its incident and records (bypasses, obligations, signatures…), and every audit event about them."""
-    from audits.exports import _Collector
+    from audits.exports.collect import _Collector
 
     collector = _Collector([change])
     collector.collect()

@@ -31,7 +31,7 @@ from audits.checkpoints.verify import (
     checkpoints_check,
 )
 from audits.models import AuditChainHead, AuditCheckpoint, AuditEvent
-from audits.services import GENESIS, HASHED_FIELDS, _head_for_update
+from audits.services.trail import GENESIS, HASHED_FIELDS, _head_for_update
 
 logger = logging.getLogger(__name__)
 ROW_FIELDS = (*HASHED_FIELDS, "hash")

@@ -19,7 +19,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audits.checkpoints.keys import document_signature_valid, key_id
-from audits.services import GENESIS, audit_values_digest
+from audits.services.trail import GENESIS, audit_values_digest
 
 CHECKPOINT_FORMAT = "qms-audit-checkpoint/1"
 

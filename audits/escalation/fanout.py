@@ -29,6 +29,9 @@ FULL_EVERY = timedelta(hours=1)
 SLACK = timedelta(minutes=1)  # history rows committed late by a transaction that began before the last tick
 RECENT_LIMIT = 5000  # more clocks written since the mark than this: a full sweep is as cheap
 SWEEP_REASON_PREFIX = "overdue:"  # the history rows the sweep itself writes (``obligation_sweep``)
+# The task that drains one worker process's share of a backlog, named rather than imported: the task module
+# sits above this one (it calls ``obligation_tick``). Django registers it at start (``AuditsConfig.ready``).
+BATCHES_TASK = "audits.tasks.obligation_sweep_batches_task"
 
 
 def narrowing(now: datetime) -> tuple[datetime | None, list[int]]:
@@ -52,7 +55,7 @@ def narrowing(now: datetime) -> tuple[datetime | None, list[int]]:
 def patterns_may_have_changed(since: datetime, recent: list[int]) -> bool:
     """Whether a repeat-bypass pattern can be new since ``since``: a bypass was written (granted, say), or a
     preventive follow-up changed (one met lets its pattern open again)."""
-    from audits.escalation.sweep import PREVENTIVE_KIND
+    from audits.escalation.patterns import PREVENTIVE_KIND
     from emergencies.models import BypassRequest
 
     return (
@@ -86,8 +89,6 @@ def obligation_tick(
     The first batches run here; if they leave more (the first batch came back full) and ``fan_out``, one
     ``obligation_sweep_batches_task`` per worker process drains the rest. Returns what ran in place.
     """
-    from audits.tasks import obligation_sweep_batches_task
-
     now = now or timezone.now()
     since, recent = narrowing(now)
     inline = 1 if fan_out else max_batches
@@ -103,11 +104,11 @@ def obligation_tick(
     if result.drained:
         mark_swept(now, full=since is None)
     elif fan_out:
-        from celery import group
+        from celery import group, signature
 
         per_task = None if max_batches is None else max(1, -(-(max_batches - 1) // worker_processes()))
         group(
-            obligation_sweep_batches_task.s(now.isoformat(), batch, per_task) for _ in range(worker_processes())
+            signature(BATCHES_TASK, args=(now.isoformat(), batch, per_task)) for _ in range(worker_processes())
         ).apply_async()
     return result
 

@@ -20,7 +20,7 @@ from audits.checkpoints.services import chain_rows, checkpoint_bytes
 from audits.checkpoints.sinks import checkpoint_file_name
 from audits.checkpoints.verify import AnchoredReport, chain_check, checkpoint_parse, checkpoints_check
 from audits.models import AuditCheckpoint
-from audits.services import GENESIS
+from audits.services.trail import GENESIS
 
 EVENTS_PER_FILE = 20_000
 CHECKPOINT_DIR = "chain/checkpoints/"

@@ -2,10 +2,12 @@
 
 Importing the package connects them all (``AuditsConfig.ready``)."""
 
+import audits.receivers.bypasses
 import audits.receivers.ccb
 import audits.receivers.github
 import audits.receivers.lifecycle
 import audits.receivers.patches
+import audits.receivers.postincident
 import audits.receivers.roster
 import audits.receivers.security
 import audits.receivers.sso

@@ -1,13 +1,33 @@
-"""Security events into the audit trail: lockouts, expired sessions and the second factor."""
+"""Security events into the audit trail: sign-ins and sign-outs, lockouts, expired sessions and the second factor."""
 
 from axes.signals import user_locked_out
-from django.contrib.auth.signals import user_logged_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from audits import services
 from qms.models import User
 from qms.security import second_factor_event
 from qms.services.tokens import api_token_event
+
+
+@receiver(user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    services.audit_event_record(action="auth.login", actor=user, subject=user)
+
+
+@receiver(user_logged_out)
+def on_logout(sender, request, user, **kwargs):
+    if user is not None:
+        services.audit_event_record(action="auth.logout", actor=user, subject=user)
+
+
+@receiver(user_login_failed)
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    services.audit_event_record(
+        action="auth.login_failed",
+        reason="Wrong username or password",
+        after={"username": str(credentials.get("username", ""))[:150]},
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="audits.on_locked_out")

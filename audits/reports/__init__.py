@@ -1,17 +1,11 @@
 """Compliance reports: daily, weekly and monthly snapshots of the metrics of the procedures.
 
-``compliance_report_build`` computes a report's figures (nothing written; the benchmark times it),
-``report_generate`` stores the immutable snapshot and mails it. See ``audits.reports.services``.
+``compliance_report_build`` computes a report's figures (nothing written; the benchmark times it;
+``audits.reports.build``), ``report_generate`` stores the immutable snapshot and mails it
+(``audits.reports.services``); ``audits.reports.rendering`` draws a snapshot.
 """
 
+from audits.reports.build import compliance_report_build
+from audits.reports.services import report_generate
 
-def compliance_report_build(**kwargs):
-    from audits.reports.services import compliance_report_build as build
-
-    return build(**kwargs)
-
-
-def report_generate(**kwargs):
-    from audits.reports.services import report_generate as generate
-
-    return generate(**kwargs)
+__all__ = ["compliance_report_build", "report_generate"]
