@@ -7,7 +7,7 @@ import time
 
 from django.utils import timezone
 
-from bench.scenarios import NotBuilt
+from bench.errors import NotBuilt
 
 
 def call(path: str, **kwargs) -> dict:

@@ -31,8 +31,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import NoReverseMatch, get_resolver, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.errors import NoData, NotBuilt  # noqa: E402
 from bench.load import run_load  # noqa: E402
-from bench.scenarios import JOBS, PAGES, Job, NoData, NotBuilt, Page  # noqa: E402
+from bench.scenarios import JOBS, PAGES, Job, Page  # noqa: E402
 
 PERSONAS = {"commander": "seed-commander-1", "qms": "seed-qms-1", "oncall": "seed-oncall-1"}
 WARMUP = 3

@@ -180,7 +180,8 @@ class Postgres:
 def seed_key() -> str:
     """Changes whenever the schema or the seeder changes, so a stale seeded database is rebuilt."""
     digest = hashlib.sha256()
-    paths = [*sorted(BASE_DIR.glob("*/migrations/*.py")), *sorted((BASE_DIR / "bench").glob("seeding*.py"))]
+    seeder = BASE_DIR / "audits" / "management" / "bulk"  # the bulk generator seed_bulk runs
+    paths = [*sorted(BASE_DIR.glob("*/migrations/*.py")), *sorted(seeder.glob("*.py"))]
     for path in paths:
         digest.update(str(path.relative_to(BASE_DIR)).encode())
         digest.update(path.read_bytes())

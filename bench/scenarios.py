@@ -6,7 +6,7 @@ records the seed does not write yet is "no data". Either way the table shows it,
 is measured from its first run. A ``kwargs`` callable may also create the record it needs through the
 real service (it gets the bench context) when the seed does not write that kind of record.
 
-Personas are seeded users (``bench/seeding.py``): ``commander`` (incident commander: the awaiting
+Personas are seeded users (``audits.management.bulk.world``): ``commander`` (incident commander: the awaiting
 widget, their own open changes and clocks), ``qms`` (QMS coordinator: every overdue clock, the
 reports) and ``oncall`` (files stubs).
 """
@@ -17,13 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class NotBuilt(Exception):
-    """The page or job is not in the code base yet."""
-
-
-class NoData(Exception):
-    """The page exists but the seed writes nothing for it to show yet."""
+from bench.errors import NoData
+from bench.jobs import call, escalation_idle_tick, escalation_sweep
 
 
 @dataclass(frozen=True)
@@ -132,27 +127,13 @@ PAGES: list[Page] = [
 ]
 
 
-def _sweep(ctx) -> dict:
-    from bench.jobs import escalation_sweep
-
-    return escalation_sweep(ctx)
-
-
-def _idle_tick(ctx) -> dict:
-    from bench.jobs import escalation_idle_tick
-
-    return escalation_idle_tick(ctx)
-
-
 def _monthly_report(ctx) -> dict:
-    from bench.jobs import call
-
     # Point this at the compliance report's service when it lands (audits/reports*).
     return call("audits.reports:compliance_report_build", kind="monthly", period_start=ctx.last_month_start)
 
 
 JOBS: list[Job] = [
-    Job("escalation sweep (per 10^5 overdue clocks)", _sweep, target_seconds=5.0),
-    Job("escalation beat tick, nothing new", _idle_tick, target_seconds=0.1),
+    Job("escalation sweep (per 10^5 overdue clocks)", escalation_sweep, target_seconds=5.0),
+    Job("escalation beat tick, nothing new", escalation_idle_tick, target_seconds=0.1),
     Job("monthly report", _monthly_report, target_seconds=1.0),
 ]

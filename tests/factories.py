@@ -3,6 +3,7 @@ from datetime import timedelta
 import factory
 from django.contrib.auth.models import Group
 
+from emergencies.management.postincident import PostIncidentTexts, post_incident_complete
 from emergencies.services import StubInput, emergency_stub_file
 from qms.models import User
 from qms.roles import Role
@@ -118,10 +119,34 @@ def deploy_and_resolve(change, *, reviewer, commander):
     return change
 
 
+# What close_emergency writes on the way to closure: short texts in every required field.
+CLOSURE = PostIncidentTexts(
+    sections={
+        "root_cause": "r",
+        "impact_assessment": "i",
+        "timeline": "t",
+        "affected_artifacts": "a",
+        "resolution": "fix",
+        "lessons_learned": "l",
+    },
+    post_mortem={
+        "why_1": "1",
+        "why_2": "2",
+        "why_3": "3",
+        "why_4": "4",
+        "why_5": "5",
+        "resolution": "fix",
+        "went_well": "w",
+        "went_poorly": "p",
+    },
+    measure={"measure": "m", "category": "process", "priority": "Low"},
+    evidence="ok",
+)
+
+
 def close_emergency(change, *, now=None):
     """Take an emergency stub through everything the closure checklist (§4.5) asks, then close it."""
     from emergencies.services import change_record_transition
-    from emergencies.services import postincident as pi
 
     commander = UserFactory(roles=[Role.COMMANDER.value])
     reviewer = UserFactory(roles=[Role.ONCALL.value])
@@ -133,42 +158,9 @@ def close_emergency(change, *, now=None):
     ready_to_deploy(change, reviewer)
     for name in ("deploy", "start_monitoring", "resolve"):
         change_record_transition(change_id=change.pk, transition=name, actor=author, reason=name, now=now)
-    pi.change_documentation_update(
-        change_id=change.pk,
-        actor=author,
-        sections={
-            "root_cause": "r",
-            "impact_assessment": "i",
-            "timeline": "t",
-            "affected_artifacts": "a",
-            "resolution": "fix",
-            "lessons_learned": "l",
-        },
+    post_incident_complete(
+        change=change, author=author, approver=commander, password=PASSWORD, validator=coordinator, texts=CLOSURE
     )
-    pm = pi.post_mortem_start(change_id=change.pk, actor=author)
-    pi.post_mortem_update(
-        post_mortem_id=pm.pk,
-        actor=author,
-        fields={
-            "why_1": "1",
-            "why_2": "2",
-            "why_3": "3",
-            "why_4": "4",
-            "why_5": "5",
-            "resolution": "fix",
-            "went_well": "w",
-            "went_poorly": "p",
-        },
-    )
-    measure = pi.preventive_measure_add(
-        post_mortem_id=pm.pk, actor=author, measure="m", category="process", priority="Low"
-    )
-    pi.preventive_measure_follow_up_create(measure_id=measure.pk, actor=author)
-    pi.post_mortem_submit(post_mortem_id=pm.pk, actor=author)
-    pi.post_mortem_approve(post_mortem_id=pm.pk, signer=commander, password=PASSWORD, role=Role.COMMANDER)
-    for gate in pi.gate_catalogue(change):
-        pi.gate_result_record(change_id=change.pk, gate=gate, result="passed", evidence="ok", actor=coordinator)
-    pi.change_deployment_flag_set(change_id=change.pk, flag="stakeholders_notified", done=True, actor=author)
     return change_record_transition(change_id=change.pk, transition="close", actor=coordinator, now=now)
 
 

@@ -11,10 +11,10 @@ from django.db import connection
 from django.test import override_settings
 from django.urls import reverse
 
+from audits.management.bulk import PATHS, seed_bulk
 from audits.models import AuditEvent, Obligation
 from audits.receivers.lifecycle import VOIDED_BYPASS_NOTE
 from audits.services import audit_chain_verify
-from bench.seeding import PATHS, seed_bulk
 from emergencies.models import (
     ActionItem,
     BypassRemediation,

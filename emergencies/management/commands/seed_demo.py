@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from emergencies.management.postincident import PostIncidentTexts, post_incident_complete
 from emergencies.management.procedures import seed_procedures
 from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import StubInput, change_record_transition, emergency_stub_file
@@ -51,6 +52,36 @@ DEMO_PEOPLE = {
     Role.TESTLEAD: ("Tess", "Test-Lead"),
     Role.OPSLEAD: ("Omar", "Operations-Lead"),
 }
+
+
+# The search cluster's post-incident work, done before it was closed.
+DEMO_POST_INCIDENT = PostIncidentTexts(
+    sections={
+        "root_cause": "Index retention was never tuned for the new logging volume.",
+        "impact_assessment": "Search returned no results for 3 hours.",
+        "timeline": "Detected by alert; P1 declared; retention lowered; stable.",
+        "affected_artifacts": "search-cluster config v14",
+        "resolution": "Lowered index retention from 90 to 30 days.",
+        "lessons_learned": "Disk alerts need a forecast, not a threshold.",
+    },
+    post_mortem={
+        "why_1": "Search nodes ran out of disk",
+        "why_2": "Indices grew faster than planned",
+        "why_3": "Logging volume doubled",
+        "why_4": "No capacity review after the logging change",
+        "why_5": "Capacity reviews are not part of the change process",
+        "resolution": "Lowered retention",
+        "went_well": "Fast diagnosis",
+        "went_poorly": "Alert fired at 100%",
+        "got_lucky": "Night-time traffic",
+        "users_affected": 5400,
+        "revenue_impact": "Minor",
+        "contributing_factors": "Doubling of log volume",
+    },
+    measure={"category": "monitoring", "measure": "Forecast-based disk alerts", "priority": "High"},
+    evidence="Retroactive run attached to the change",
+    approval_comment="Reviewed in the post-mortem meeting",
+)
 
 
 class Command(BaseCommand):
@@ -146,65 +177,6 @@ class Command(BaseCommand):
                 change_id=change.pk, actor=oncall, sections={"rollback_plan": "Revert to the previous release."}
             )
 
-        def complete_post_incident(change):
-            pi.change_documentation_update(
-                change_id=change.pk,
-                actor=oncall,
-                sections={
-                    "root_cause": "Index retention was never tuned for the new logging volume.",
-                    "impact_assessment": "Search returned no results for 3 hours.",
-                    "timeline": "Detected by alert; P1 declared; retention lowered; stable.",
-                    "affected_artifacts": "search-cluster config v14",
-                    "resolution": "Lowered index retention from 90 to 30 days.",
-                    "lessons_learned": "Disk alerts need a forecast, not a threshold.",
-                },
-            )
-            pm = pi.post_mortem_start(change_id=change.pk, actor=oncall)
-            pi.post_mortem_update(
-                post_mortem_id=pm.pk,
-                actor=oncall,
-                fields={
-                    "why_1": "Search nodes ran out of disk",
-                    "why_2": "Indices grew faster than planned",
-                    "why_3": "Logging volume doubled",
-                    "why_4": "No capacity review after the logging change",
-                    "why_5": "Capacity reviews are not part of the change process",
-                    "resolution": "Lowered retention",
-                    "went_well": "Fast diagnosis",
-                    "went_poorly": "Alert fired at 100%",
-                    "got_lucky": "Night-time traffic",
-                    "users_affected": 5400,
-                    "revenue_impact": "Minor",
-                    "contributing_factors": "Doubling of log volume",
-                },
-            )
-            measure = pi.preventive_measure_add(
-                post_mortem_id=pm.pk,
-                actor=oncall,
-                category="monitoring",
-                measure="Forecast-based disk alerts",
-                priority="High",
-            )
-            pi.preventive_measure_follow_up_create(measure_id=measure.pk, actor=oncall)
-            pi.post_mortem_submit(post_mortem_id=pm.pk, actor=oncall)
-            pi.post_mortem_approve(
-                post_mortem_id=pm.pk,
-                signer=users[Role.COMMANDER],
-                password=password,
-                role=Role.COMMANDER,
-                comment="Reviewed in the post-mortem meeting",
-                auth=DEMO_SIGNING,
-            )
-            for gate in pi.gate_catalogue(change):
-                pi.gate_result_record(
-                    change_id=change.pk,
-                    gate=gate,
-                    result="passed",
-                    actor=users[Role.QMS],
-                    evidence="Retroactive run attached to the change",
-                )
-            pi.change_deployment_flag_set(change_id=change.pk, flag="stakeholders_notified", done=True, actor=oncall)
-
         def authorise(change):
             """Every required authoriser signs the stub's emergency bypass (demo users know the password)."""
             bypass = BypassRequest.objects.get(change=change)
@@ -229,7 +201,15 @@ class Command(BaseCommand):
                 if name == "deploy":
                     prepare_deployment(change)
                 if name == "close":
-                    complete_post_incident(change)
+                    post_incident_complete(
+                        change=change,
+                        author=oncall,
+                        approver=commander,
+                        password=password,
+                        validator=qms,
+                        texts=DEMO_POST_INCIDENT,
+                        auth=DEMO_SIGNING,
+                    )
                 change = change_record_transition(
                     change_id=change.pk,
                     transition=name,

@@ -1,4 +1,4 @@
-"""Post-incident records for the bulk seed (see ``bench/seeding.py``): the full documentation's timing, the
+"""Post-incident records for the bulk seed (see ``audits.management.bulk``): the full documentation's timing, the
 post-mortem with its timeline and action items (and their clocks), approved by signature. Mirrors
 emergencies.services.postincident and audits.receivers (on_action_item, on_post_mortem_transition,
 on_milestone)."""
@@ -11,15 +11,17 @@ from datetime import time as dtime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from bench.seeding_core import US, Sig, between, field_names, weighted
+from audits.management.bulk.core import US, Sig, between, field_names, weighted
 from emergencies.models import ActionItem, PostMortem, TimelineEntry
 from qms.roles import Role
 
 if TYPE_CHECKING:
-    from bench.seeding import Batch, Plan, World
+    from audits.management.bulk.batch import Batch
+    from audits.management.bulk.plans import Plan
+    from audits.management.bulk.world import World
 
 SIGNABLE = field_names(PostMortem, without=("id", "status", "submitted_at", "approved_at"))
-RESOLUTION = "Fixed and verified in production."  # bench.seeding.DOCUMENTATION["resolution"]
+RESOLUTION = "Fixed and verified in production."  # changes.DOCUMENTATION["resolution"]
 # How far a post-mortem still open in post-incident documentation has got.
 OPEN_STAGES = {"none": 20, "draft": 40, "in_review": 20, "approved": 20}
 ITEM_COUNTS = {1: 25, 2: 35, 3: 25, 4: 15}

@@ -1,5 +1,5 @@
 """What every part of the bulk seed shares: the row writer, primary keys drawn ahead, history rows, the
-subjects that audit events, clocks and signatures point at, and unique identifiers (``bench/seeding.py``
+subjects that audit events, clocks and signatures point at, and unique identifiers (``audits.management.bulk``
 says what the seed writes and why it is written this way)."""
 
 from __future__ import annotations

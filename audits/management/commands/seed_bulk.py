@@ -6,6 +6,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audits.management.bulk import seed_bulk
+
 
 class Command(BaseCommand):
     help = (
@@ -28,8 +30,6 @@ class Command(BaseCommand):
             raise CommandError("seed_bulk writes fake emergencies: it runs with DEBUG on, or with --force.")
         if changes < 1 or days < 1 or batch_size < 1:
             raise CommandError("--changes, --days and --batch-size must be positive.")
-        from bench.seeding import seed_bulk  # the generator writes across all apps; see its docstring
-
         bar = ProgressBar(self.stdout, enabled=options.get("verbosity", 1) > 0)
         report = seed_bulk(changes=changes, days=days, batch_size=batch_size, seed=seed, progress=bar.update)
         bar.done()
