@@ -1,82 +1,11 @@
-from django.contrib import admin
+"""GitHub in the Django admin: linking repositories, deployment gate tokens, webhook deliveries and owed calls
+(every write through the services); pull requests, checks and findings are shown only."""
 
-# Each part of the lifecycle registers its own models.
-from emergencies.models import (
-    ActionItem,
-    BypassRemediation,
-    BypassRequest,
-    ChangeRecord,
-    GateResult,
-    HandoffRequest,
-    Incident,
-    PostMortem,
-    PreventiveMeasure,
-    RollbackTriggerReading,
-    TimelineEntry,
-)
-from qms.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 
-
-@admin.register(Incident)
-class IncidentAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("ticket", "title", "category", "severity", "cvss_score", "declared_at", "resolved_at")
-    list_filter = ("category", "severity")
-    search_fields = ("ticket", "title")
-    readonly_fields = ("ticket", "reported_by", "declared_at", "created_at")
-
-
-@admin.register(ChangeRecord)
-class ChangeRecordAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("identifier", "title", "status", "level", "declared_at", "author")
-    list_filter = ("status", "level", "source")
-    search_fields = ("identifier", "title")
-    # The state moves only through transitions (the services), never by editing the field.
-    readonly_fields = (
-        "identifier",
-        "status",
-        "author",
-        "incident",
-        "procedure_version",
-        "declared_at",
-        "bypass_authorised_by",
-        "bypass_authorised_at",
-        "deployed_at",
-        "closed_at",
-        "created_at",
-        "updated_at",
-    )
-
-
-@admin.register(BypassRequest)
-class BypassRequestAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("identifier", "level", "status", "repository", "pull_request", "requested_at", "requested_by")
-    list_filter = ("level", "status")
-    search_fields = ("identifier", "repository", "pull_request")
-
-
-@admin.register(HandoffRequest)
-class HandoffRequestAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("kind", "subject_label", "assignee", "role", "requested_by", "requested_at", "status", "closed_at")
-    list_filter = ("kind", "status", "role")
-    search_fields = ("subject_label", "note")
-    list_select_related = ("assignee", "requested_by")
-
-
-for model in (PostMortem, TimelineEntry, ActionItem, PreventiveMeasure):
-    admin.site.register(model, ReadOnlyHistoryAdmin)
-
-
-@admin.register(GateResult, RollbackTriggerReading, BypassRemediation)
-class AppendOnlyAdmin(ReadOnlyAdmin):
-    """Append-only records: shown, never added, changed or deleted here."""
-
-
-# --- GitHub: linking repositories, gate tokens, webhook deliveries and owed calls (writes through services) ---
-from django import forms  # noqa: E402
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
-
-from emergencies.models.github import (  # noqa: E402
+from emergencies.models.github import (
     DeploymentGateToken,
     GitHubBypassScope,
     GitHubCall,
@@ -86,10 +15,10 @@ from emergencies.models.github import (  # noqa: E402
     GitHubPullRequest,
     GitHubRepository,
 )
-from emergencies.services import activation, deployment  # noqa: E402
-from emergencies.services import github as github_services  # noqa: E402
-from qms.admin import NoRevertHistoryAdmin  # noqa: E402
-from qms.procedures import CHECK_CATALOGUE  # noqa: E402
+from emergencies.services import activation, deployment
+from emergencies.services import github as github_services
+from qms.admin import NoRevertHistoryAdmin, ReadOnlyAdmin, ReadOnlyHistoryAdmin
+from qms.procedures import CHECK_CATALOGUE
 
 
 class GitHubRepositoryForm(forms.ModelForm):
@@ -168,42 +97,6 @@ class DeploymentGateTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             deployment.deployment_gate_token_revoke(token_id=token.pk, actor=request.user)
-
-
-# Alert intake: routing rules are configured here (with history); payloads and alerts are shown only.
-from emergencies.models import Alert, AlertPayload, AlertRoute, WarRoomEntry  # noqa: E402
-from qms.admin import NoRevertHistoryAdmin  # noqa: E402
-
-
-@admin.register(AlertRoute)
-class AlertRouteAdmin(NoRevertHistoryAdmin):
-    list_display = ("name", "position", "active", "source", "service", "priority", "category", "procedure")
-    list_filter = ("active", "source", "category")
-    filter_horizontal = ("on_call",)
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deactivate a rule instead: its alerts name it
-
-
-@admin.register(AlertPayload)
-class AlertPayloadAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "source", "outcome", "reason", "remote_addr")
-    list_filter = ("outcome", "source")
-    search_fields = ("body", "reason")
-    readonly_fields = [f.name for f in AlertPayload._meta.fields]
-
-
-@admin.register(Alert)
-class AlertAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("source", "key", "title", "status", "incident", "fire_count", "started_at", "resolved_at")
-    list_filter = ("source", "status")
-    search_fields = ("key", "title", "incident__ticket")
-
-
-@admin.register(WarRoomEntry)
-class WarRoomEntryAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("change", "kind", "posted_by", "posted_at", "corrects")
-    list_filter = ("kind",)
 
 
 @admin.register(GitHubDelivery)

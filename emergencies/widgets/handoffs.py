@@ -1,17 +1,9 @@
+"""Hand-offs on shared pages: the dashboard widget of what waits for you, and the panel of a change's or a
+record's requests."""
+
 from django.middleware.csrf import get_token
 
-from emergencies import permissions, selectors
-
-
-def awaiting_widget(request) -> dict:
-    return {"bypasses": selectors.bypasses_awaiting_signature(user=request.user)}
-
-
-def my_open_widget(request) -> dict:
-    return {
-        "changes": selectors.my_open_changes(user=request.user),
-        "can_file": permissions.can_file_emergency(request.user),
-    }
+from emergencies import selectors
 
 
 def waiting_for_you_widget(request) -> dict:
