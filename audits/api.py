@@ -18,8 +18,8 @@ from audits.reports import services as report_services
 from audits.reports.periods import KINDS
 from audits.selectors import can_oversee
 from emergencies.api import examples as ex
-from emergencies.api.changes import _call_service
 from emergencies.permissions import can_view_changes
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.api.pagination import ListPagination
 from qms.limits import TEXT_MAX, TITLE_MAX

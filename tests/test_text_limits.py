@@ -16,24 +16,31 @@ from rest_framework.test import APIClient
 
 from audits import api as api_audits
 from audits.models import AuditEvent
-from emergencies import forms as emergency_forms
-from emergencies.api import bypasses as api_bypasses
-from emergencies.api import ccb as api_ccb
 from emergencies.api import changes as api_changes
 from emergencies.api import followups as api_followups
 from emergencies.api import incidents as api_incidents
 from emergencies.api import lifecycle as api_lifecycle
-from emergencies.api import patches as api_patches
 from emergencies.api import postmortem as api_postmortem
 from emergencies.api import warroom as api_warroom
+from emergencies.api.bypasses import actions as api_bypass_actions
+from emergencies.api.bypasses import requests as api_bypass_requests
 from emergencies.api.ccb import manage as api_ccb_manage
+from emergencies.api.ccb import sessions as api_ccb_sessions
 from emergencies.api.patches import artifacts as api_patch_artifacts
+from emergencies.api.patches import packages as api_patch_packages
 from emergencies.api.patches import units as api_patch_units
+from emergencies.forms import bypasses as forms_bypasses
 from emergencies.forms import ccb as forms_ccb
+from emergencies.forms import changes as forms_changes
+from emergencies.forms import handoffs as forms_handoffs
+from emergencies.forms import incidents as forms_incidents
 from emergencies.forms import patches as forms_patch
+from emergencies.forms import postincident as forms_postincident
+from emergencies.forms import warroom as forms_warroom
 from emergencies.models import BypassRequest, ChangeRecord, Incident
 from emergencies.services import postincident as pi
 from emergencies.services.bypasses import bypass_sign
+from qms.api import signatures as api_signatures
 from qms.api import users as api_users
 from qms.limits import COMMENT_MAX, TEXT_MAX, text_limit_errors
 from qms.models import Signature, SignerState
@@ -173,7 +180,8 @@ EXEMPT = {"password", "token"}  # re-entered secrets, never stored or exported
 
 def test_every_text_field_of_the_forms_has_a_limit():
     missing = []
-    for module in (emergency_forms, forms_ccb, forms_patch, roster_forms):
+    emergency_forms = (forms_changes, forms_bypasses, forms_postincident, forms_handoffs, forms_warroom)
+    for module in (*emergency_forms, forms_incidents, forms_ccb, forms_patch, roster_forms):
         for form in _classes(module, forms.BaseForm):
             for name, field in form.base_fields.items():
                 if isinstance(field, forms.CharField) and name not in EXEMPT and not field.max_length:
@@ -183,8 +191,9 @@ def test_every_text_field_of_the_forms_has_a_limit():
 
 def test_every_writable_text_field_of_the_api_has_a_limit():
     missing = []
-    modules = (api_changes, api_bypasses, api_ccb, api_lifecycle, api_ccb_manage, api_incidents, api_warroom)
-    patch_modules = (api_patches, api_patch_artifacts, api_patch_units, api_followups)
+    modules = (api_changes, api_bypass_requests, api_bypass_actions, api_ccb_sessions, api_lifecycle, api_ccb_manage)
+    modules += (api_incidents, api_warroom, api_signatures)
+    patch_modules = (api_patch_packages, api_patch_artifacts, api_patch_units, api_followups)
     for module in (*modules, *patch_modules, api_postmortem, api_audits, api_users, api_roster):
         for serializer in _classes(module, serializers.Serializer):
             if not serializer.__name__.endswith(("Input", "InputSerializer", "CreateSerializer")):

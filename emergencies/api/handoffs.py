@@ -10,9 +10,9 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from emergencies import selectors
-from emergencies.api.changes import _call_service
 from emergencies.models import HandoffRequest
 from emergencies.services.handoffs import can_request_handoff, handoff_request_create, handoff_request_withdraw
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.models import ApiToken, User
 

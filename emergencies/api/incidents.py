@@ -13,16 +13,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors
-from emergencies.api.changes import (
-    BypassRequestCreateSerializer,
-    BypassRequestSerializer,
-    _call_service,
-    _with_signatures,
-)
+from emergencies.api.bypasses.requests import BypassRequestCreateSerializer, BypassRequestSerializer, _with_signatures
 from emergencies.api.lifecycle import ChangeAction, _post
 from emergencies.models import GateResult, GitHubPullRequest, Incident
 from emergencies.services import authorisation, github, incident, postincident
 from emergencies.services.bypasses import can_request_bypass
+from qms.api.calls import _call_service
 from qms.models import ApiToken
 from qms.procedures import CHECK_CATALOGUE
 from qms.security import signing_auth

@@ -12,9 +12,10 @@ from rest_framework.response import Response
 
 from emergencies import permissions, selectors, services
 from emergencies.api import examples as ex
-from emergencies.api.changes import ChangeRecordSerializer, _call_service
+from emergencies.api.changes import ChangeRecordSerializer
 from emergencies.models import GateResult
 from emergencies.services import postincident
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import TEXT_MAX
 from qms.models import ApiToken

@@ -13,10 +13,11 @@ from rest_framework.response import Response
 
 from emergencies import permissions, selectors
 from emergencies.api import examples as ex
-from emergencies.api.changes import SignatureSerializer, SignInputSerializer, _call_service
 from emergencies.models import ActionItem, PostMortem, PreventiveMeasure
 from emergencies.services import postincident
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.signatures import SignatureSerializer, SignInputSerializer
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken, User
 from qms.roles import Role

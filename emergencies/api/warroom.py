@@ -11,10 +11,10 @@ from rest_framework.response import Response
 
 from emergencies import permissions, selectors
 from emergencies.api import examples as ex
-from emergencies.api.changes import _call_service
 from emergencies.api.postmortem import PostMortemSerializer, _post_mortem
 from emergencies.models import WarRoomEntry
 from emergencies.services import warroom
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.api.pagination import ListPagination
 from qms.models import ApiToken

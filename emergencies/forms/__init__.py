@@ -1,5 +1,14 @@
 """The forms of the emergency lifecycle, one module per sub-domain."""
 
+from emergencies.forms.bypasses import (
+    BypassRequestForm,
+    PasswordForm,
+    RejectForm,
+    RemediationForm,
+    SignForm,
+    VerbalApprovalForm,
+    WithdrawForm,
+)
 from emergencies.forms.ccb import (
     PASSWORD_HELP,
     CancelForm,
@@ -11,26 +20,9 @@ from emergencies.forms.ccb import (
     StatusUpdateForm,
     VoteForm,
 )
-from emergencies.forms.changes import (
-    ActionItemForm,
-    BypassRequestForm,
-    DocumentationForm,
-    EmergencyStubForm,
-    GateResultForm,
-    HandoffRequestForm,
-    IncidentForm,
-    PasswordForm,
-    PostMortemForm,
-    PreventiveMeasureForm,
-    RejectForm,
-    RemediationForm,
-    RollbackReadingForm,
-    SignForm,
-    TransitionForm,
-    VerbalApprovalForm,
-    WarRoomEntryForm,
-    WithdrawForm,
-)
+from emergencies.forms.changes import EmergencyStubForm, TransitionForm
+from emergencies.forms.handoffs import HandoffRequestForm
+from emergencies.forms.incidents import IncidentForm
 from emergencies.forms.patches import (
     HASH_ATTRS,
     WHEN,
@@ -44,6 +36,15 @@ from emergencies.forms.patches import (
     UnitAddForm,
     UnitEventForm,
 )
+from emergencies.forms.postincident import (
+    ActionItemForm,
+    DocumentationForm,
+    GateResultForm,
+    PostMortemForm,
+    PreventiveMeasureForm,
+    RollbackReadingForm,
+)
+from emergencies.forms.warroom import WarRoomEntryForm
 
 __all__ = [
     "HASH_ATTRS",

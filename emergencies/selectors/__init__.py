@@ -1,5 +1,15 @@
 """Every read a page of the emergency lifecycle needs, one module per sub-domain, each with its query budget."""
 
+from emergencies.selectors.bypasses import (
+    BYPASS_RELATED,
+    bypass_get_for_user,
+    bypass_list,
+    bypass_remediation_status,
+    bypasses_awaiting_signature,
+    emergency_bypass_for_change,
+    incident_commander_name,
+    signatures_by_subject,
+)
 from emergencies.selectors.ccb import (
     SESSION_RELATED,
     ChangeGatesPage,
@@ -15,30 +25,22 @@ from emergencies.selectors.ccb import (
     eligible_members,
 )
 from emergencies.selectors.changes import (
-    BYPASS_RELATED,
     CHANGE_LIST_RELATED,
-    HANDOFF_RELATED,
     LIST_JOINED,
-    TimelineRow,
-    bypass_get_for_user,
-    bypass_list,
-    bypass_remediation_status,
-    bypasses_awaiting_signature,
     change_get_for_user,
     change_history,
     change_list,
     changes_with_findings,
     commanders,
-    emergency_bypass_for_change,
+    my_open_changes,
+)
+from emergencies.selectors.handoffs import (
+    HANDOFF_RELATED,
     handoff_candidates,
     handoffs_asked_by,
     handoffs_for_change,
     handoffs_for_subject,
     handoffs_waiting_for,
-    incident_commander_name,
-    my_open_changes,
-    signatures_by_subject,
-    war_room_timeline,
 )
 from emergencies.selectors.patches import (
     FollowUpRow,
@@ -53,6 +55,7 @@ from emergencies.selectors.patches import (
     patch_page_get,
     patch_units,
 )
+from emergencies.selectors.warroom import TimelineRow, war_room_timeline
 
 __all__ = [
     "BYPASS_RELATED",

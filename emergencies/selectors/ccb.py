@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from emergencies import permissions, selectors
+from emergencies import permissions
 from emergencies.models import (
     BypassRequest,
     CCBMember,
@@ -27,6 +27,7 @@ from emergencies.models import (
     StatusUpdate,
     Vote,
 )
+from emergencies.selectors.bypasses import emergency_bypass_for_change
 from emergencies.services import ccb, communication, gates
 from qms.models import User
 from qms.procedures.ccb import GateSpec, Seat
@@ -124,7 +125,7 @@ def ccb_session_page(*, session: CCBSession, user: User) -> SessionPage:
             .order_by("-decided_at", "-pk")
         ),
         last_update=StatusUpdate.objects.filter(change=change).select_related("posted_by").first(),
-        bypass=selectors.emergency_bypass_for_change(change=change),
+        bypass=emergency_bypass_for_change(change=change),
         me=me,
         is_decider=session.is_open and user.pk in tally.decider_user_ids,
         can_manage=session.is_open and (user.pk == session.chair_id or user.has_role(*rules.ccb_convener_roles)),

@@ -4,13 +4,8 @@ from emergencies.widgets.ccb import (
     awaiting_vote_widget,
     change_panel,
 )
-from emergencies.widgets.changes import (
-    awaiting_widget,
-    handoff_change_panel,
-    handoff_subject_panel,
-    my_open_widget,
-    waiting_for_you_widget,
-)
+from emergencies.widgets.changes import awaiting_widget, my_open_widget
+from emergencies.widgets.handoffs import handoff_change_panel, handoff_subject_panel, waiting_for_you_widget
 
 __all__ = [
     "awaiting_vote_widget",

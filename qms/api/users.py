@@ -70,7 +70,7 @@ class SigningUnlock(ETagMixin, generics.GenericAPIView):
         ],
     )
     def post(self, request, user_id):
-        from emergencies.api.changes import _call_service
+        from qms.api.calls import _call_service
 
         user = _user(request, user_id)
         data = self.get_serializer(data=request.data)

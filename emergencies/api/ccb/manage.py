@@ -12,12 +12,12 @@ from rest_framework.response import Response
 
 from emergencies import selectors
 from emergencies.api.ccb.sessions import CCBSessionDetailSerializer, _detail
-from emergencies.api.changes import _call_service
 from emergencies.api.lifecycle import ChangeAction, _post
 from emergencies.models import RegulatoryNotification, StatusUpdate
 from emergencies.models.ccb import Gate
 from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb, communication, gates
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX
 from qms.models import ApiToken, User

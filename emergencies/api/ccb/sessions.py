@@ -10,11 +10,11 @@ from rest_framework.response import Response
 
 from emergencies import permissions
 from emergencies.api import examples as ex
-from emergencies.api.changes import _call_service
 from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken

@@ -15,10 +15,11 @@ from rest_framework.response import Response
 
 from emergencies import permissions, selectors
 from emergencies.api import examples as ex
-from emergencies.api.changes import SignatureSerializer, _raise_as_api_error
 from emergencies.models.patches import PatchArtifact, PatchPackage, patch_package_required
 from emergencies.services import patches as services
+from qms.api.calls import _raise_as_api_error
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.signatures import SignatureSerializer
 from qms.models import ApiToken
 from qms.services import signatures_for
 

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 
 from emergencies import permissions
 from emergencies.api import examples as ex
-from emergencies.api.changes import SignInputSerializer
 from emergencies.api.patches.common import (
     PACKAGE_PARAM,
     PACKAGE_RELATED,
@@ -33,6 +32,7 @@ from emergencies.api.patches.common import (
 from emergencies.models.patches import PatchPackage
 from emergencies.services import patches as services
 from qms.api.pagination import ListPagination
+from qms.api.signatures import SignInputSerializer
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.roles import Role

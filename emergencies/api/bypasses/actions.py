@@ -1,7 +1,7 @@
-"""API writes on a bypass request beyond signing and rejecting (emergencies.api.changes), each calling the
-same service as its page (emergencies.views.bypasses): a recorded verbal or written approval, its
-confirmation by the approver's signature, withdrawal and remediation. Each answers the bypass as
-``GET /bypasses/{id}/`` does (with its ETag) and honours If-Match."""
+"""API writes on a bypass request, each calling the same service as its page (emergencies.views.bypasses):
+signing and rejecting it, a recorded verbal or written approval, its confirmation by the approver's signature,
+withdrawal and remediation. Each answers the bypass as ``GET /bypasses/{id}/`` does (with its ETag) and
+honours If-Match."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors
-from emergencies.api.changes import BypassRequestSerializer, _call_service, _with_signatures
+from emergencies.api.bypasses.requests import BypassRequestSerializer, _with_signatures
 from emergencies.services import bypasses as services
+from emergencies.services.bypasses import bypass_reject, bypass_sign
+from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.signatures import SignInputSerializer
 from qms.limits import COMMENT_MAX
 from qms.models import ApiToken, Signature, User
 from qms.procedures import CHECK_CATALOGUE
@@ -169,3 +172,71 @@ class Remediations(BypassAction):
         services.bypass_remediation_record(
             bypass_id=bypass.pk, gate=data["gate"], evidence=data["evidence"], actor=request.user
         )
+
+
+class RejectInputSerializer(SignInputSerializer):
+    reason = serializers.CharField(max_length=COMMENT_MAX)
+
+
+class BypassSign(ETagMixin, generics.GenericAPIView):
+    """Approve with an electronic signature: the signer's password again, and the role signed in."""
+
+    serializer_class = SignInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
+
+    @extend_schema(
+        request=SignInputSerializer,
+        responses={200: BypassRequestSerializer},
+        examples=[
+            OpenApiExample(
+                "Sign", value={"role": "lead", "password": "…", "comment": "Reviewed the diff"}, request_only=True
+            )
+        ],
+    )
+    def post(self, request, identifier):
+        bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _with_signatures(BypassRequestSerializer, bypass))
+        bypass = _call_service(
+            bypass_sign,
+            bypass_id=bypass.pk,
+            signer=request.user,
+            password=data.validated_data["password"],
+            role=Role(data.validated_data["role"]),
+            comment=data.validated_data["comment"],
+            auth=signing_auth(request),
+        )
+        return Response(_with_signatures(BypassRequestSerializer, bypass))
+
+
+class BypassReject(ETagMixin, generics.GenericAPIView):
+    """Reject with a signed reason; the request ends."""
+
+    serializer_class = RejectInputSerializer
+    token_scopes = {"POST": ApiToken.Scope.SIGN}
+
+    @extend_schema(
+        request=RejectInputSerializer,
+        responses={200: BypassRequestSerializer},
+        examples=[
+            OpenApiExample(
+                "Reject", value={"role": "lead", "password": "…", "reason": "No rollback plan"}, request_only=True
+            )
+        ],
+    )
+    def post(self, request, identifier):
+        bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        precondition_check(request, lambda: _with_signatures(BypassRequestSerializer, bypass))
+        bypass = _call_service(
+            bypass_reject,
+            bypass_id=bypass.pk,
+            signer=request.user,
+            password=data.validated_data["password"],
+            role=Role(data.validated_data["role"]),
+            reason=data.validated_data["reason"],
+            auth=signing_auth(request),
+        )
+        return Response(_with_signatures(BypassRequestSerializer, bypass))
