@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from emergencies import permissions, selectors, services
@@ -21,8 +21,10 @@ from emergencies.services.bypasses import (
     can_request_bypass,
 )
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service, _raise_as_api_error
+from qms.api.signatures import SignatureSerializer, SignInputSerializer
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX, TITLE_MAX
-from qms.models import ApiToken, Signature, User
+from qms.models import ApiToken, User
 from qms.procedures import CATEGORY_CHOICES, CHECK_CATALOGUE
 from qms.roles import Role
 from qms.security import signing_auth
@@ -108,17 +110,6 @@ class ChangeRecordSerializer(serializers.ModelSerializer):
 
     def get_url(self, obj) -> str:
         return obj.get_absolute_url()
-
-
-def _raise_as_api_error(exc: DjangoValidationError, fields: dict[str, str] | None = None):
-    """A service's ValidationError as a 400, each field error keyed by the name the client sent (``fields``
-    maps the service's names to the API's where they differ)."""
-    fields = fields or {}
-    if hasattr(exc, "error_dict"):
-        raise ValidationError(
-            {fields.get(k, k): [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-        ) from exc
-    raise ValidationError({"non_field_errors": exc.messages}) from exc
 
 
 @extend_schema_view(get=extend_schema(examples=ex.response("An emergency change", ex.CHANGE)))
@@ -225,38 +216,6 @@ class BypassRequestCreateSerializer(serializers.Serializer):
         return BypassInput(**top, details=details)
 
 
-class SignatureSerializer(serializers.ModelSerializer):
-    signer = serializers.CharField(source="signer.username", read_only=True)
-    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True, default=None, allow_null=True)
-    on_behalf_of = serializers.CharField(
-        source="on_behalf_of.username",
-        read_only=True,
-        default=None,
-        allow_null=True,
-        help_text="A delegate's delegator.",
-    )
-
-    class Meta:
-        model = Signature
-        fields = [
-            "id",
-            "signer",
-            "signer_name",
-            "on_behalf_of",
-            "on_behalf_of_name",
-            "training_deviation",
-            "role",
-            "meaning",
-            "method",
-            "recorded_by",
-            "approved_at",
-            "signed_at",
-            "comment",
-            "content_hash",
-        ]
-        read_only_fields = fields
-
-
 class SlotSerializer(serializers.Serializer):
     roles = serializers.ListField(child=serializers.CharField())
     signed_by = serializers.CharField(allow_null=True)
@@ -307,12 +266,6 @@ class BypassRequestSerializer(serializers.ModelSerializer):
         ]
 
 
-class SignInputSerializer(serializers.Serializer):
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    role = serializers.ChoiceField(choices=[r.value for r in Role])
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX)
-
-
 class RejectInputSerializer(SignInputSerializer):
     reason = serializers.CharField(max_length=COMMENT_MAX)
 
@@ -321,15 +274,6 @@ def _with_signatures(serializer_class, objects, many=False):
     items = objects if many else [objects]
     context = {"signatures": selectors.signatures_by_subject(list(items))}
     return serializer_class(objects, many=many, context=context).data
-
-
-def _call_service(fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except DjangoValidationError as exc:
-        _raise_as_api_error(exc)
-    except DjangoPermissionDenied as exc:
-        raise PermissionDenied(str(exc)) from exc
 
 
 @extend_schema_view(get=extend_schema(examples=ex.response("A bypass request", ex.BYPASS)))
