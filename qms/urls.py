@@ -55,7 +55,7 @@ urlpatterns = [
         people_api.DelegationRevocation.as_view(),
         name="api-delegation-revocation",
     ),
-    path("api/v1/", include("qms.roster.api_urls")),
+    path("api/v1/", include(roster_urls.api_urlpatterns)),
     path("integrations/", include("emergencies.webhook_urls")),  # GitHub webhook, alert intake
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
