@@ -1,7 +1,8 @@
 from django.urls import path
 
-from emergencies.views import github
+from emergencies.views import alerts, github
 
 urlpatterns = [
     path("github/webhook", github.webhook, name="github-webhook"),
+    path("alerts/<slug:source>/", alerts.alert_intake, name="alert-intake"),
 ]

@@ -1,7 +1,7 @@
 import gc
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery
 from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qms.settings")
@@ -11,29 +11,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-class OutboxRelayStep(bootsteps.StartStopStep):
-    """The worker drains the task outbox (qms.outbox) in a thread of its own, beside its pool; several
-    workers (or ``manage.py outbox_relay`` beside them) share the work through SKIP LOCKED."""
-
-    def __init__(self, worker, **kwargs):
-        self.relay = None
-        super().__init__(worker, **kwargs)
-
-    def start(self, worker):
-        from django.conf import settings
-
-        if getattr(settings, "OUTBOX_RELAY_IN_WORKER", True):
-            from qms.outbox import OutboxRelay
-
-            self.relay = OutboxRelay().start()
-
-    def stop(self, worker):
-        if self.relay is not None:
-            self.relay.stop()
-            self.relay = None
-
-
-app.steps["worker"].add(OutboxRelayStep)
+# The worker drains the task outbox in a thread of its own (qms.outbox.OutboxRelayStep); named by its dotted
+# path, which the worker's blueprint resolves when it starts, so this module does not import the outbox.
+app.steps["worker"].add("qms.outbox.OutboxRelayStep")
 
 
 @worker_ready.connect

@@ -4,13 +4,14 @@
 no network. A rolled-back transaction owes nothing; a committed one owes its tasks even if the broker is down,
 hanging or dropping packets, because nothing in the request waits for the broker.
 
-``outbox_relay`` runs in the Celery worker (a bootstep, ``qms.celery``) or alone (``manage.py outbox_relay``).
-It listens on the PostgreSQL channel ``qms_outbox`` (an insert trigger notifies it; PostgreSQL delivers the
-notification at commit, so a task is published within milliseconds of its commit) and polls every second as
-well, which is all it does on SQLite. Rows are taken with ``FOR UPDATE SKIP LOCKED``, so any number of relays
-can run side by side, and deleted once the broker has accepted them. A broker that refuses a publish stops the
-batch: what was published is deleted, the rest waits for the next attempt (backing off up to 30 s). A task can
-reach the broker twice (a relay killed between publish and delete): every outbox task is idempotent.
+``outbox_relay`` runs in the Celery worker (:class:`OutboxRelayStep`, a bootstep ``qms.celery`` adds) or alone
+(``manage.py outbox_relay``). It listens on the PostgreSQL channel ``qms_outbox`` (an insert trigger notifies
+it; PostgreSQL delivers the notification at commit, so a task is published within milliseconds of its commit)
+and polls every second as well, which is all it does on SQLite. Rows are taken with ``FOR UPDATE SKIP LOCKED``,
+so any number of relays can run side by side, and deleted once the broker has accepted them. A broker that
+refuses a publish stops the batch: what was published is deleted, the rest waits for the next attempt (backing
+off up to 30 s). A task can reach the broker twice (a relay killed between publish and delete): every outbox
+task is idempotent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import threading
 import time
 import weakref
 
+from celery import bootsteps
 from django.db import DatabaseError, connection, connections, transaction
 
 from qms.models.outbox import OutboxMessage
@@ -150,3 +152,23 @@ class OutboxRelay:
             with contextlib.suppress(DatabaseError):  # already gone with the database
                 self._listener.close()
             self._listener = None
+
+
+class OutboxRelayStep(bootsteps.StartStopStep):
+    """The worker drains the task outbox (qms.outbox) in a thread of its own, beside its pool; several
+    workers (or ``manage.py outbox_relay`` beside them) share the work through SKIP LOCKED."""
+
+    def __init__(self, worker, **kwargs):
+        self.relay = None
+        super().__init__(worker, **kwargs)
+
+    def start(self, worker):
+        from django.conf import settings
+
+        if getattr(settings, "OUTBOX_RELAY_IN_WORKER", True):
+            self.relay = OutboxRelay().start()
+
+    def stop(self, worker):
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None

@@ -18,3 +18,6 @@ training_deviation_signed = Signal()
 delegation_created = Signal()
 # delegation, actor, reason
 delegation_revoked = Signal()
+# action, draft, actor, reason, after — a step of a procedure draft under document control (started, submitted,
+# approved, returned, published, withdrawn, in force)
+procedure_draft_event = Signal()

@@ -3,7 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from emergencies.views import alerts as alert_views
 from qms import views
 from qms.api.tokens import TokenObtain
 from qms.people import api as people_api
@@ -47,6 +46,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenObtain.as_view(), name="api-token"),
     path("api/v1/", include("emergencies.api.urls")),
+    path("api/v1/", include("audits.api.urls")),
     path("api/v1/training-records/", people_api.TrainingRecords.as_view(), name="api-training-records"),
     path("api/v1/training-records/import/", people_api.TrainingImport.as_view(), name="api-training-import"),
     path("api/v1/delegations/", people_api.Delegations.as_view(), name="api-delegations"),
@@ -55,11 +55,10 @@ urlpatterns = [
         people_api.DelegationRevocation.as_view(),
         name="api-delegation-revocation",
     ),
-    path("api/v1/", include("qms.roster.api_urls")),
-    path("integrations/", include("emergencies.webhook_urls")),
+    path("api/v1/", include(roster_urls.api_urlpatterns)),
+    path("integrations/", include("emergencies.webhook_urls")),  # GitHub webhook, alert intake
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
-    path("integrations/alerts/<slug:source>/", alert_views.alert_intake, name="alert-intake"),
 ]
 
 from qms import security  # noqa: E402

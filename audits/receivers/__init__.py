@@ -8,6 +8,7 @@ import audits.receivers.github
 import audits.receivers.lifecycle
 import audits.receivers.patches
 import audits.receivers.postincident
+import audits.receivers.procedures
 import audits.receivers.roster
 import audits.receivers.security
 import audits.receivers.sso

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from emergencies import permissions, selectors, services
 from emergencies.api import examples as ex
 from emergencies.models import INCIDENT_TICKET_VALIDATOR, ChangeRecord
-from qms.api.calls import _raise_as_api_error
 from qms.api.concurrency import ETagMixin
+from qms.api.problems import _raise_as_api_error
 from qms.limits import LINE_MAX, TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken, User
 from qms.procedures import CATEGORY_CHOICES

@@ -3,7 +3,7 @@ a list's example is wrapped in its page by the schema generator)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
+from qms.api.examples import response as response  # re-exported: the APIs here wrap their examples with it
 
 CHANGE = {
     "id": "EC-2026-0042",
@@ -159,8 +159,6 @@ REPORT = {
     "url": "/audits/reports/12/",
 }
 
-SIGNING_STATE = {"id": 8, "username": "sec.lee", "consecutive_failures": 0, "locked_at": None}
-
 
 CCB_SESSION_DETAIL = {**CCB_SESSION, "tally": TALLY}
 REPORT_DETAIL = {**REPORT, "payload": {"changes": 4, "bypasses": 2, "overdue_remediations": 0}}
@@ -243,24 +241,3 @@ UNIT = {
         }
     ],
 }
-
-DRAFT = {
-    "id": 4,
-    "procedure": "emergency-bypass-workflow",
-    "title": "Emergency bypass workflow",
-    "base_version": 3,
-    "status": "in_review",
-    "author": "qms.kim",
-    "change_note": "Security signs every L2 bypass.",
-    "definition": {"schema": "qms-procedure/1", "code": "emergency-bypass-workflow"},
-    "submitted_at": "2026-11-28T10:00:00Z",
-    "effective_from": None,
-    "published_version": None,
-    "changes": ["bypass L2 signers: security added."],
-    "missing_roles": ["quality"],
-    "signatures": [],
-}
-
-
-def response(name: str, value) -> list[OpenApiExample]:
-    return [OpenApiExample(name, value=value, response_only=True)]

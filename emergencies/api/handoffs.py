@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from emergencies import selectors
 from emergencies.models import HandoffRequest
 from emergencies.services.handoffs import can_request_handoff, handoff_request_create, handoff_request_withdraw
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.models import ApiToken, User
 
 ROLE_CHOICES = [""] + [value for value, _ in HandoffRequest._meta.get_field("role").choices]

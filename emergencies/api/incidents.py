@@ -18,7 +18,7 @@ from emergencies.api.lifecycle import ChangeAction, _post
 from emergencies.models import GateResult, GitHubPullRequest, Incident
 from emergencies.services import authorisation, github, incident, postincident
 from emergencies.services.bypasses import can_request_bypass
-from qms.api.calls import _call_service
+from qms.api.problems import _call_service
 from qms.models import ApiToken
 from qms.procedures import CHECK_CATALOGUE
 from qms.security import signing_auth

@@ -15,8 +15,8 @@ from emergencies.api import examples as ex
 from emergencies.api.changes import ChangeRecordSerializer
 from emergencies.models import GateResult
 from emergencies.services import postincident
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.limits import TEXT_MAX
 from qms.models import ApiToken
 from qms.procedures import CHECK_CATALOGUE

@@ -15,8 +15,8 @@ from emergencies import permissions, selectors
 from emergencies.api import examples as ex
 from emergencies.models import ActionItem, PostMortem, PreventiveMeasure
 from emergencies.services import postincident
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.api.signatures import SignatureSerializer, SignInputSerializer
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken, User

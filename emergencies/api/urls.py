@@ -1,6 +1,5 @@
 from django.urls import path, register_converter
 
-from audits import api as audits_api
 from emergencies.api import (
     bypasses,
     changes,
@@ -106,19 +105,7 @@ urlpatterns = [
         postmortem.PreventiveMeasures.as_view(),
         name="api-post-mortem-preventive-measures",
     ),
-    # oversight and people
-    path("reports/", audits_api.Reports.as_view(), name="api-report-list"),
-    path("reports/<int:pk>/", audits_api.ReportDetail.as_view(), name="api-report-detail"),
-    path(
-        "obligations/<int:obligation_id>/preventive-change/",
-        audits_api.ObligationPreventiveChange.as_view(),
-        name="api-obligation-preventive-change",
-    ),
-    path(
-        "obligations/<int:obligation_id>/evidence/",
-        audits_api.ObligationEvidence.as_view(),
-        name="api-obligation-evidence",
-    ),
+    # people
     path("users/<int:user_id>/signing/", users.SigningState.as_view(), name="api-user-signing"),
     path("users/<int:user_id>/signing/unlock/", users.SigningUnlock.as_view(), name="api-user-signing-unlock"),
     # patch packages of CM-WF-EMERGENCY changes (emergencies.api.patches.packages, .patch_units, .followups)

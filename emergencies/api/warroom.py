@@ -14,9 +14,9 @@ from emergencies.api import examples as ex
 from emergencies.api.postmortem import PostMortemSerializer, _post_mortem
 from emergencies.models import WarRoomEntry
 from emergencies.services import warroom
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.api.pagination import ListPagination
+from qms.api.problems import _call_service
 from qms.models import ApiToken
 
 

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -144,3 +145,26 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict."
     default_code = "conflict"
+
+
+# --- a service called from a view ------------------------------------------------------------------------
+
+
+def _raise_as_api_error(exc: DjangoValidationError, fields: dict[str, str] | None = None):
+    """A service's ValidationError as a 400, each field error keyed by the name the client sent (``fields``
+    maps the service's names to the API's where they differ)."""
+    fields = fields or {}
+    if hasattr(exc, "error_dict"):
+        raise ValidationError(
+            {fields.get(k, k): [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        ) from exc
+    raise ValidationError({"non_field_errors": exc.messages}) from exc
+
+
+def _call_service(fn, **kwargs):
+    try:
+        return fn(**kwargs)
+    except DjangoValidationError as exc:
+        _raise_as_api_error(exc)
+    except DjangoPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from exc

@@ -10,8 +10,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from emergencies.api import examples as ex
-from qms.api.calls import _call_service
+from qms.api import examples as ex
+from qms.api.problems import _call_service
 from qms.api.signatures import SignatureSerializer, SignInputSerializer
 from qms.limits import COMMENT_MAX, TITLE_MAX
 from qms.models import ApiToken, ProcedureDraft

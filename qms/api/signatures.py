@@ -1,5 +1,7 @@
-"""Electronic signatures in the API: a signature as every signed record shows it, and the input that signs
-(the signer's password again, the role signed in, a comment)."""
+"""The signatures a record carries, as the API shows them, and the body of a signing request (password,
+role, comment): shared by every API that signs (emergencies, patch packages, post-mortems, procedure drafts)."""
+
+from __future__ import annotations
 
 from rest_framework import serializers
 

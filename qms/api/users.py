@@ -8,8 +8,9 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from emergencies.api import examples as ex
+from qms.api import examples as ex
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.models import ApiToken, SignerState, User
 from qms.roles import Role
 from qms.services import signer_unlock
@@ -70,8 +71,6 @@ class SigningUnlock(ETagMixin, generics.GenericAPIView):
         ],
     )
     def post(self, request, user_id):
-        from qms.api.calls import _call_service
-
         user = _user(request, user_id)
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,16 +1,9 @@
-"""Models of the project: users and signatures (``core``), training and delegation, the outbox, procedure drafts."""
+"""Models of the portal core, a module per sub-domain: users, procedures and their drafts, notifications,
+signatures, API tokens and idempotency, training and delegation, the task outbox."""
 
-from qms.models.core import (
-    TIME_ZONE_CHOICES,
-    ApiToken,
-    IdempotencyRecord,
+from qms.models.notifications import (
     Notification,
     NotificationChannel,
-    Procedure,
-    ProcedureVersion,
-    Signature,
-    SignerState,
-    User,
 )
 from qms.models.outbox import (
     OutboxMessage,
@@ -18,9 +11,25 @@ from qms.models.outbox import (
 from qms.models.procedure_drafts import (
     ProcedureDraft,
 )
+from qms.models.procedures import (
+    Procedure,
+    ProcedureVersion,
+)
+from qms.models.signatures import (
+    Signature,
+    SignerState,
+)
+from qms.models.tokens import (
+    ApiToken,
+    IdempotencyRecord,
+)
 from qms.models.training import (
     Delegation,
     TrainingRecord,
+)
+from qms.models.users import (
+    TIME_ZONE_CHOICES,
+    User,
 )
 
 # The on-call roster's models live in their own module (qms.roster.models); imported here for the app registry.

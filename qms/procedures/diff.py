@@ -7,6 +7,7 @@ later still shows in the diff.
 
 from __future__ import annotations
 
+from qms.procedures.schema import CATEGORY_LABELS, CHECK_CATALOGUE
 from qms.roles import ROLE_LABELS, Role
 
 # The names of the rules in words (top-level keys of a definition).
@@ -162,12 +163,8 @@ def _value_diff(path: list[str], old, new) -> list[str]:
 
 def _key_word(path: list[str], key) -> str:
     if path[0] in ("stub_authorisers", "category_severity", "stub_authorisers_if") and len(path) == 1:
-        from qms.procedures import CATEGORY_LABELS
-
         return f"for {CATEGORY_LABELS.get(key, key).split(' — ')[0]}"
     if path[0] == "gates" and len(path) == 1:
-        from qms.procedures import CHECK_CATALOGUE
-
         return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")
 

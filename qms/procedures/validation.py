@@ -1,14 +1,29 @@
 """The shape a procedure definition must have for the engine to run it; each problem names its field.
 
-``validate_definition`` (qms.procedures) runs these checks first: a definition of the wrong shape would make
-the engine fail half-way through filing a stub, so it is refused before anything reads it.
+:func:`validate_definition` runs these checks first: a definition of the wrong shape would make the engine
+fail half-way through filing a stub, so it is refused before anything reads it; then it checks what the
+definition says (roles, severities, clocks, the CCB, training, on-call response, preconditions).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from qms.roles import Role
+from qms.procedures.ccb import validate_ccb
+from qms.procedures.compliance import escalation_steps
+from qms.procedures.presets.cm_wf_emergency import CM_WF_CCB
+from qms.procedures.schema import (
+    CHECK_CATALOGUE,
+    LEVEL_ORDER,
+    POST_MORTEM_APPROVERS_DEFAULT,
+    PRECONDITION_LABELS,
+    PRECONDITION_TRANSITIONS,
+    REQUIRED_KEYS,
+    VERBAL_RECORDER_ROLES,
+)
+from qms.procedures.training import validate_training
+from qms.roles import READ_ONLY_ROLES, Role
+from qms.roster.response import validate_oncall_response
 
 UNITS = ("minutes", "hours", "days")
 BASES = ("calendar", "business")
@@ -46,6 +61,58 @@ def _decimal(problems: list[str], path: str, value) -> None:
         Decimal(str(value))
     except InvalidOperation:
         problems.append(f"{path}: a number, not {value!r}.")
+
+
+def validate_definition(definition: dict) -> list[str]:
+    """Return what is wrong with a procedure definition (empty when it is usable); each names its field."""
+    problems = structure_problems(definition)
+    if problems:
+        return problems
+    problems = [f"{key}: missing (required)." for key in REQUIRED_KEYS if key not in definition]
+    if problems:
+        return problems
+    severities = {s["code"] for s in definition["severity_scale"]}
+    for category, severity in definition["category_severity"].items():
+        if severity not in severities:
+            problems.append(f"Category {category} maps to unknown severity {severity}.")
+    roles = {r.value for r in Role}
+    for category, authorisers in definition["stub_authorisers"].items():
+        problems += [f"Unknown role {r} for {category}." for r in authorisers if r not in roles]
+    if definition["day_basis"] not in {"calendar", "business"}:
+        problems.append("day_basis must be 'calendar' or 'business'.")
+    for clock in definition["clocks"]:
+        if clock.get("unit") not in {"minutes", "hours", "days"} or float(clock.get("amount", 0)) <= 0:
+            problems.append(f"Clock {clock.get('kind')!r} needs a positive amount in minutes, hours or days.")
+    recorders = definition.get("verbal_recorder_roles", VERBAL_RECORDER_ROLES)
+    problems += [f"Unknown role {r} may record verbal approvals." for r in recorders if r not in roles]
+    problems += [
+        f"{Role(r).label} is read-only and cannot record approvals."
+        for r in recorders
+        if r in roles and Role(r) in READ_ONLY_ROLES
+    ]
+    if float(definition.get("verbal_recording_max_age_hours", 24)) <= 0:
+        problems.append("verbal_recording_max_age_hours must be positive.")
+    approvers = definition.get("post_mortem_approvers", POST_MORTEM_APPROVERS_DEFAULT)
+    problems += [f"post_mortem_approvers: unknown role {r!r}." for r in approvers if r not in roles]
+    problems += [
+        f"post_mortem_approvers: {Role(r).label} is read-only."
+        for r in approvers
+        if r in roles and Role(r) in READ_ONLY_ROLES
+    ]
+    problems += validate_ccb(definition)
+    problems += validate_training(definition)
+    problems += validate_oncall_response(definition)
+    gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {
+        g["code"] for g in CM_WF_CCB["gates"]
+    }
+    for transition, codes in (definition.get("transitions") or {}).items():
+        if transition not in PRECONDITION_TRANSITIONS:
+            problems.append(f"Unknown transition {transition!r} in transitions.")
+        for code in codes:
+            known = code in PRECONDITION_LABELS or (code.startswith("gate:") and code[5:] in gates)
+            if not known:
+                problems.append(f"Unknown precondition {code!r} for {transition}.")
+    return problems
 
 
 def structure_problems(definition) -> list[str]:
@@ -158,8 +225,6 @@ def structure_problems(definition) -> list[str]:
         _duration(problems, f"deferred_on_deploy[{i}]", item)
     compliance = definition.get("compliance")
     if isinstance(compliance, dict) and "escalation" in compliance:
-        from qms.procedures import escalation_steps
-
         try:
             escalation_steps(definition)
         except (ValueError, KeyError, TypeError) as exc:
@@ -170,8 +235,6 @@ def structure_problems(definition) -> list[str]:
 def _gate_problems(definition: dict) -> list[str]:
     """The gate catalogue: checks the portal can run (each result is recorded against one of them), a label,
     the lowest bypass level that may skip it; the retroactive checks are drawn from it."""
-    from qms.procedures import CHECK_CATALOGUE, LEVEL_ORDER
-
     problems: list[str] = []
     gates = definition.get("gates")
     if gates is not None:

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from qms.admin import ReadOnlyAdmin, ReadOnlyHistoryAdmin
+from qms.admin.bases import ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from qms.roster.models import OnCallImport, OnCallPage, OnCallRotation, OnCallRotationMember, OnCallShift
 
 

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from qms import signals
 from qms.limits import COMMENT_MAX, TITLE_MAX
 from qms.models import Procedure, ProcedureDraft, Signature, User
 from qms.procedures import PRESETS, validate_definition
@@ -32,9 +33,10 @@ def approver_roles() -> list[Role]:
 
 
 def _audit(action: str, draft: ProcedureDraft, actor: User | None, reason: str, after: dict | None = None) -> None:
-    from audits.services import audit_event_record
-
-    audit_event_record(action=action, actor=actor, subject=draft, reason=reason, after=after or {})
+    """Tell oversight (``audits.receivers.procedures``) about a step, inside the caller's transaction."""
+    signals.procedure_draft_event.send(
+        sender=ProcedureDraft, action=action, draft=draft, actor=actor, reason=reason, after=after or {}
+    )
 
 
 def _require_editor(actor: User) -> None:

@@ -17,8 +17,8 @@ from emergencies import permissions, selectors
 from emergencies.api.bypasses.requests import BypassRequestSerializer, _with_signatures
 from emergencies.services import bypasses as services
 from emergencies.services.bypasses import bypass_reject, bypass_sign
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.api.signatures import SignInputSerializer
 from qms.limits import COMMENT_MAX
 from qms.models import ApiToken, Signature, User

@@ -10,8 +10,8 @@ from emergencies import permissions, selectors
 from emergencies.api import examples as ex
 from emergencies.models import BypassRequest
 from emergencies.services.bypasses import BypassInput, bypass_request_create, bypass_slot_status, can_request_bypass
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin
+from qms.api.problems import _call_service
 from qms.api.signatures import SignatureSerializer
 from qms.limits import TEXT_MAX
 from qms.models import ApiToken, User

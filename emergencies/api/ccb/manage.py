@@ -17,8 +17,8 @@ from emergencies.models import RegulatoryNotification, StatusUpdate
 from emergencies.models.ccb import Gate
 from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb, communication, gates
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.limits import COMMENT_MAX, LINE_MAX, TEXT_MAX
 from qms.models import ApiToken, User
 from qms.roles import Role

@@ -14,8 +14,8 @@ from emergencies.models import CCBSession
 from emergencies.models.ccb import Choice
 from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _call_service
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import ApiToken
 from qms.security import signing_auth

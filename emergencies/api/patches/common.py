@@ -17,8 +17,8 @@ from emergencies import permissions, selectors
 from emergencies.api import examples as ex
 from emergencies.models.patches import PatchArtifact, PatchPackage, patch_package_required
 from emergencies.services import patches as services
-from qms.api.calls import _raise_as_api_error
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.problems import _raise_as_api_error
 from qms.api.signatures import SignatureSerializer
 from qms.models import ApiToken
 from qms.services import signatures_for

@@ -1,10 +1,10 @@
+"""The admin of the portal core's records: users, procedures, notifications, signatures, tokens, training,
+delegations, the outbox and procedure drafts; writes go through the services, so most are read-only."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import PermissionDenied
-from simple_history.admin import SimpleHistoryAdmin
-from simple_history.models import DeletedObject
-from simple_history.template_utils import HistoricalRecordContextHelper
 
+from qms.admin.bases import NoRevertHistoryAdmin, ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from qms.models import (
     ApiToken,
     Delegation,
@@ -20,40 +20,6 @@ from qms.models import (
 )
 from qms.models.outbox import OutboxMessage
 from qms.models.procedure_drafts import ProcedureDraft
-
-
-class _HistoryContextHelper(HistoricalRecordContextHelper):
-    """An empty foreign key reads as empty, not as "Deleted user (pk=None)"."""
-
-    def prepare_delta_change_value(self, change, value):
-        if isinstance(value, DeletedObject) and value.pk is None:
-            return "—"
-        return super().prepare_delta_change_value(change, value)
-
-
-class NoRevertHistoryAdmin(SimpleHistoryAdmin):
-    """History is shown, never reverted: a revert would rewrite a record behind its audit trail."""
-
-    def get_historical_record_context_helper(self, request, historical_record):
-        return _HistoryContextHelper(self.model, historical_record)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("History cannot be reverted; make a new change instead.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-
-class ReadOnlyHistoryAdmin(NoRevertHistoryAdmin):
-    """Records written through services: the admin shows them and their history, and changes nothing."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)
@@ -139,19 +105,6 @@ class SignerStateAdmin(ReadOnlyHistoryAdmin):
     list_display = ("user", "consecutive_failures", "locked_at")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written through services and middleware only: shown, never changed here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ApiToken)
 class ApiTokenAdmin(ReadOnlyAdmin):
     """Tokens are created and revoked by their owner (preferences); the secret's hash is not shown."""
@@ -185,9 +138,6 @@ class DelegationAdmin(ReadOnlyHistoryAdmin):
     list_display = ["delegator", "delegate", "role", "starts_at", "ends_at", "revoked_at"]
     list_filter = ["role"]
     search_fields = ["delegator__username", "delegate__username"]
-
-
-import qms.roster.admin  # noqa: E402, F401  (the on-call roster registers its own)
 
 
 @admin.register(OutboxMessage)

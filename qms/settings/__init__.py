@@ -12,20 +12,10 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from qms.settings.environment import env, env_bool, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-
-
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    return env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG")
@@ -267,117 +257,21 @@ ALERT_SECRETS = {
 }
 ALERT_PAYLOAD_MAX_BYTES = int(env("ALERT_PAYLOAD_MAX_BYTES", str(512 * 1024)))
 
-# --- REST API ----------------------------------------------------------------------------------------
-REST_FRAMEWORK = {
-    # Scoped tokens (qms.api.tokens: request.auth is the ApiToken) or the signed-in session.
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "qms.api.authentication.ScopedTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
-        "qms.api.authentication.TokenScopePermission",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "qms.api.pagination.ListPagination",
-    "DEFAULT_PARSER_CLASSES": [
-        "qms.api.parsing.SafeJSONParser",
-        "qms.api.parsing.SafeFormParser",
-        "qms.api.parsing.SafeMultiPartParser",
-    ],
-    "EXCEPTION_HANDLER": "qms.api.problems.exception_handler",
-    "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "qms.api.authentication.PerUserSessionRateThrottle",
-        "qms.api.authentication.PerTokenRateThrottle",
-    ],
-    "DEFAULT_THROTTLE_RATES": {
-        "anon": env("API_ANON_RATE", "30/minute"),
-        "user": env("API_USER_RATE", "600/minute"),
-        "token": env("API_TOKEN_RATE", "300/minute"),
-    },
-}
-# The request-parsing layer (qms.api.parsing): what a request may hold before a view sees it.
-API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(1024 * 1024)))
-API_MAX_JSON_DEPTH = int(env("API_MAX_JSON_DEPTH", "32"))
-API_MAX_PAGE_SIZE = int(env("API_MAX_PAGE_SIZE", "200"))
-API_MAX_OFFSET = int(env("API_MAX_OFFSET", "10000000"))
-API_IDEMPOTENCY_HOURS = int(env("API_IDEMPOTENCY_HOURS", "24"))
-SPECTACULAR_SETTINGS = {
-    "TITLE": "QMS Emergency Change Portal API",
-    "DESCRIPTION": "File and follow emergency changes.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-}
+from qms.settings.api import *  # noqa: E402, F403  (REST_FRAMEWORK, API_*, SPECTACULAR_SETTINGS)
 
 # --- History -----------------------------------------------------------------------------------------
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # --- Security ----------------------------------------------------------------------------------------
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_AGE", str(12 * 3600)))
-SESSION_SAVE_EVERY_REQUEST = False
-CSRF_COOKIE_HTTPONLY = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if env_bool("BEHIND_TLS_PROXY", True):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
-# Absolute lifetime (SESSION_COOKIE_AGE, counted from sign-in) and idle lifetime, both enforced by
-# qms.middleware.SessionTimeoutMiddleware on the server whatever the browser keeps.
-SESSION_IDLE_TIMEOUT = int(env("SESSION_IDLE_TIMEOUT", str(30 * 60)))
+# Cookies and headers, session lifetimes, brute-force protection, the second factor and who signs.
+from qms.settings.security import *  # noqa: E402, F403
 
-# Brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed sign-ins, the username and the
-# client address are each locked for AXES_COOLOFF_MINUTES (AXES_LOCKOUT_PARAMETERS: criteria separated by
-# commas, "+" joins fields into one criterion, e.g. "username+ip_address" behind a shared NAT). The client
-# address is REMOTE_ADDR unless the proxy in front is trusted to set X-Forwarded-For
-# (AXES_TRUSTED_PROXY_COUNT), so a forged header cannot dodge the count.
 INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = [
-    c.split("+") if "+" in c else c for c in env_list("AXES_LOCKOUT_PARAMETERS", "username,ip_address")
-]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_HTTP_RESPONSE_CODE = 429
-AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail
-AXES_VERBOSE = False
-if int(env("AXES_TRUSTED_PROXY_COUNT", "0")):
-    AXES_IPWARE_PROXY_COUNT = int(env("AXES_TRUSTED_PROXY_COUNT", "0"))
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
-
-# Optional second factor (TOTP, django-otp). Anyone may enrol a device; once they have one, a sign-in
-# is finished only after a code. With QMS_REQUIRE_TOTP_FOR_SIGNERS on, every signature needs a session
-# verified with a code; an API token signs only when QMS_API_TOKENS_MAY_SIGN is on and the token was
-# created from such a session (qms.services.signatures.signing_refusal decides, for every signing path).
-QMS_REQUIRE_TOTP_FOR_SIGNERS = env_bool("QMS_REQUIRE_TOTP_FOR_SIGNERS")
-# Who approves a new procedure version by signature before it can be published (one signer per role listed,
-# none of them its author): role codes of qms.roles, comma-separated.
-QMS_PROCEDURE_APPROVER_ROLES = [
-    r.strip() for r in env("QMS_PROCEDURE_APPROVER_ROLES", "quality,qms").split(",") if r.strip()
-]
-QMS_API_TOKENS_MAY_SIGN = env_bool("QMS_API_TOKENS_MAY_SIGN")
-OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "QMS Emergency Portal")
-
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "django_otp.middleware.OTPMiddleware",
@@ -392,33 +286,6 @@ MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("qms.middleware.SecondFactorMiddleware") + 1, "qms.api.idempotency.ApiRequestMiddleware"
 )
-
-# The API's schema documents its error answers too (schemathesis checks every answer against it in CI).
-# Several records have a "status"; each gets its own enum name (check --deploy warns otherwise).
-from qms.procedures import CHECK_CATALOGUE as _CHECKS  # noqa: E402
-from qms.roles import Role as _Role  # noqa: E402
-
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    "ChangeStatusEnum": "emergencies.models.changes.ChangeRecord.Status",
-    "BypassStatusEnum": "emergencies.models.bypasses.BypassRequest.Status",
-    "CCBSessionStatusEnum": "emergencies.models.ccb.CCBSession.Status",
-    "PatchPackageStatusEnum": "emergencies.models.patches.PatchPackage.Status",
-    "PatchArtifactKindEnum": "emergencies.models.patches.PatchArtifact.Kind",
-    "UnitEventKindEnum": "emergencies.models.patches.UnitEvent.Kind",
-    "UnitChannelEnum": "emergencies.models.patches.UnitDistribution.Channel",
-    "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
-    "CCBGateEnum": "emergencies.api.ccb.sessions.SESSION_GATE_CHOICES",  # the gates a CCB session decides
-    "WarRoomEntryKindEnum": "emergencies.models.warroom.WarRoomEntry.Kind",
-    "ReportKindEnum": "audits.models.ComplianceReport.Kind",
-    "RoleEnum": [r.value for r in _Role],  # any portal role (the key roles of the roster are OnCallRoleEnum)
-    "OnCallSlotEnum": "qms.roster.models.Slot",
-    "OnCallRoleEnum": "qms.roster.models.KEY_ROLE_CHOICES",  # the key roles that keep an on-call roster
-}
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    "drf_spectacular.hooks.postprocess_schema_enums",
-    "qms.openapi.add_error_responses",
-    "emergencies.api.links.add_links",
-]
 
 # The auditors' evidence: retention of the record of an emergency change, counted from when it was last
 # in effect (QMS Emergency Bypass Procedures v1.0, audit trail).

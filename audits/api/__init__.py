@@ -19,9 +19,9 @@ from audits.reports.periods import KINDS
 from audits.selectors import can_oversee
 from emergencies.api import examples as ex
 from emergencies.permissions import can_view_changes
-from qms.api.calls import _call_service
 from qms.api.concurrency import ETagMixin, precondition_check
 from qms.api.pagination import ListPagination
+from qms.api.problems import _call_service
 from qms.limits import TEXT_MAX, TITLE_MAX
 from qms.models import ApiToken
 
