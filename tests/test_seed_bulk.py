@@ -29,7 +29,8 @@ from emergencies.models import (
     Vote,
 )
 from emergencies.selectors.ccb import ccb_session_tally
-from emergencies.services.bypasses import _validate_request, bypass_slot_status
+from emergencies.services.bypasses import bypass_slot_status
+from emergencies.services.bypasses.requests import _validate_request
 from emergencies.services.gates import ccb_closure_problems
 from emergencies.services.postincident import POST_MORTEM_APPROVER_ROLES, gates_not_cleared
 from qms.models import Notification, Signature, User

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from emergencies import permissions, signals
 from emergencies.models import BypassRequest, ChangeRecord
-from emergencies.services.bypasses import _save_new_bypass, bypass_emergency_open, bypass_slot_status
+from emergencies.services.bypasses import bypass_emergency_open, bypass_slot_status
+from emergencies.services.bypasses.requests import _save_new_bypass
 from emergencies.services.preconditions import emergency_bypass
 from qms.models import Signature, User
 from qms.roles import Role

@@ -1,23 +1,11 @@
-"""GitHub webhooks in: signature and replay checks, stored deliveries, and what each event means for a bypass.
-
-A delivery is verified and stored by the request (nothing else happens there) and handled by the worker
-(``github_delivery_process``), once: a processed delivery is never handled again, and a failed one keeps its
-error and can be replayed from the admin.
-"""
+"""What each GitHub event means for a bypass: checks recorded, scopes superseded on new commits, merges
+captured with the checks they skipped, reverts noted."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import logging
 import re
-from dataclasses import replace
 from datetime import datetime
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -34,115 +22,11 @@ from emergencies.models.github import (
     GitHubRepository,
 )
 from emergencies.services import activation
-from emergencies.services.bypasses import BypassInput, bypass_request_create
 from qms.models import User
-from qms.outbox import outbox_enqueue
-from qms.procedures import CHECK_CATALOGUE
 from qms.roles import Role
 from qms.services.notifications import notification_queue
 
-logger = logging.getLogger(__name__)
-
-HANDLED_EVENTS = ("check_run", "check_suite", "status", "pull_request", "push")
 REVERT = re.compile(r"This reverts commit ([0-9a-f]{40})")
-
-
-class WebhookRefused(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def github_signature_valid(*, body: bytes, header: str, secret: str) -> bool:
-    """``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body with the webhook secret; compared in
-    constant time."""
-    if not secret or not header.startswith("sha256="):
-        return False
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.encode())
-
-
-def github_delivery_receive(*, delivery_id: str, event: str, signature: str, body: bytes) -> GitHubDelivery | None:
-    """Verify and store one delivery; the worker handles it after commit. ``ping`` is answered, not stored."""
-    secret = settings.GITHUB_WEBHOOK_SECRET
-    if not signature:
-        raise WebhookRefused(401, "Unsigned delivery: X-Hub-Signature-256 is missing.")
-    if not secret:
-        raise WebhookRefused(503, "No webhook secret is configured (GITHUB_WEBHOOK_SECRET).")
-    if not github_signature_valid(body=body, header=signature, secret=secret):
-        raise WebhookRefused(401, "The signature does not match the body.")
-    if not delivery_id or len(delivery_id) > 64 or not event or len(event) > 40:
-        raise WebhookRefused(400, "X-GitHub-Delivery and X-GitHub-Event are required.")
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise WebhookRefused(400, "The body is not JSON.") from exc
-    if not isinstance(payload, dict):
-        raise WebhookRefused(400, "The body is not a JSON object.")
-    if event == "ping":
-        return None
-    full_name = (payload.get("repository") or {}).get("full_name") or ""
-    repository = GitHubRepository.objects.filter(full_name__iexact=full_name, active=True).first()
-    if repository is None:
-        raise WebhookRefused(403, f"Repository {full_name or '(none)'} is not linked to the portal.")
-    try:
-        with transaction.atomic():
-            delivery = GitHubDelivery.objects.create(
-                delivery_id=delivery_id,
-                event=event,
-                action=str(payload.get("action") or "")[:40],
-                repository=repository,
-                payload=payload,
-                received_at=timezone.now(),
-            )
-            _publish_delivery(delivery.pk)
-    except IntegrityError as exc:
-        raise WebhookRefused(409, f"Delivery {delivery_id} was received before: replay refused.") from exc
-    return delivery
-
-
-def _publish_delivery(pk: int) -> None:
-    """Owe the worker this delivery in the caller's transaction (the task outbox: no broker in the request)."""
-    outbox_enqueue("emergencies.tasks.github_delivery_process_task", pk)
-
-
-def github_delivery_process(*, delivery_pk: int) -> GitHubDelivery | None:
-    """Handle one stored delivery, once. An error is kept on the delivery (and rolled back), for a replay."""
-    with transaction.atomic():
-        delivery = (
-            GitHubDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("repository")
-            .filter(pk=delivery_pk)
-            .first()
-        )
-        if delivery is None or delivery.processed_at is not None:
-            return delivery
-        delivery.attempts += 1
-        try:
-            with transaction.atomic():
-                if delivery.event in HANDLED_EVENTS:
-                    globals()[f"_on_{delivery.event}"](delivery)
-        except Exception as exc:
-            logger.exception("GitHub delivery %s failed", delivery.delivery_id)
-            delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
-            delivery.save(update_fields=["attempts", "error"])
-            return delivery
-        delivery.processed_at, delivery.error = timezone.now(), ""
-        delivery.save(update_fields=["attempts", "error", "processed_at"])
-        return delivery
-
-
-def github_delivery_replay(*, delivery_pk: int, actor: User) -> GitHubDelivery | None:
-    """An administrator runs a failed delivery again (a processed one is never handled twice)."""
-    if not actor.is_superuser:
-        raise PermissionDenied("Only an administrator replays webhook deliveries.")
-    return github_delivery_process(delivery_pk=delivery_pk)
-
-
-def github_deliveries_pending(*, older_than_seconds: int = 30, limit: int = 200) -> list[int]:
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    qs = GitHubDelivery.objects.filter(processed_at__isnull=True, attempts=0, received_at__lt=cutoff)
-    return list(qs.order_by("received_at").values_list("pk", flat=True)[:limit])
 
 
 # --- the events -------------------------------------------------------------------------------------------
@@ -360,42 +244,12 @@ def _record_revert(repository: GitHubRepository, reverted: str, commit: dict) ->
         )
 
 
-# --- from a pull request to a bypass -----------------------------------------------------------------------
-
-
-def github_pull_failing_checks(pull: GitHubPullRequest) -> list[tuple[str, str]]:
-    """The required checks failing on the pull request's head: (GitHub name, procedure check key)."""
-    required = pull.repository.required_checks
-    return [(name, required[name]) for name in _required_failing(pull.repository, pull.head_sha)]
-
-
-@transaction.atomic
-def github_bypass_request_create(*, pull_id: int, head_sha: str, data: BypassInput, actor: User) -> BypassRequest:
-    """Request a bypass for a pull request's failing required checks, scoped to the head SHA the requester saw."""
-    pull = GitHubPullRequest.objects.select_for_update().select_related("repository").get(pk=pull_id)
-    repository = pull.repository
-    if pull.head_sha != head_sha:
-        raise ValidationError(
-            {"checks": [f"New commits were pushed ({pull.head_sha[:7]}) since this form was opened: reload it."]}
-        )
-    if pull.state != "open":
-        raise ValidationError({"checks": [f"{pull} is {pull.state}; only an open pull request can be bypassed."]})
-    live = GitHubBypassScope.objects.filter(
-        pull=pull,
-        head_sha=head_sha,
-        expired_at__isnull=True,
-        bypass__status__in=[BypassRequest.Status.PENDING, BypassRequest.Status.ACTIVE],
-    ).select_related("bypass")
-    if live:
-        raise ValidationError({"checks": [f"{live[0].bypass.identifier} already covers {pull} at {head_sha[:7]}."]})
-    names = [name for name, key in repository.required_checks.items() if key in data.checks]
-    unknown = [key for key in data.checks if key not in repository.required_checks.values()]
-    if unknown:
-        labels = ", ".join(CHECK_CATALOGUE.get(k, {"label": k})["label"] for k in unknown)
-        raise ValidationError({"checks": [f"Not a required check of {repository}: {labels}."]})
-    data = replace(
-        data, repository=repository.full_name, pull_request=f"#{pull.number}", procedure_code=repository.procedure_code
-    )
-    bypass = bypass_request_create(data=data, actor=actor)
-    GitHubBypassScope.objects.create(bypass=bypass, repository=repository, pull=pull, head_sha=head_sha, checks=names)
-    return bypass
+# The events a delivery is handled for; any other is stored and acknowledged.
+EVENT_HANDLERS = {
+    "check_run": _on_check_run,
+    "check_suite": _on_check_suite,
+    "status": _on_status,
+    "pull_request": _on_pull_request,
+    "push": _on_push,
+}
+HANDLED_EVENTS = tuple(EVENT_HANDLERS)

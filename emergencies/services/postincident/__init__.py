@@ -1,0 +1,82 @@
+"""After the fix: hotfix review, deployment checklist, rollback readings, documentation, the post-mortem,
+follow-up changes, retroactive gate validation and the closure checklist."""
+
+from emergencies.services.postincident.actions import (
+    action_item_add,
+    action_item_set_status,
+    preventive_measure_add,
+    preventive_measure_follow_up_create,
+)
+from emergencies.services.postincident.change import (
+    DEPLOYMENT_FLAGS,
+    DOCUMENTATION_SECTIONS,
+    VALIDATOR_ROLES,
+    S,
+    change_deployment_flag_set,
+    change_documentation_update,
+    documentation_missing,
+    hotfix_review_record,
+    rollback_reading_record,
+)
+from emergencies.services.postincident.closure import (
+    CLOSURE_HOOKS,
+    closure_checklist,
+    closure_problems,
+    extra_closure_problems,
+)
+from emergencies.services.postincident.postmortem import (
+    POST_MORTEM_APPROVER_ROLES,
+    POST_MORTEM_FIELDS,
+    TIMELINE_LINE,
+    parse_timeline,
+    post_mortem_approve,
+    post_mortem_problems,
+    post_mortem_reopen,
+    post_mortem_start,
+    post_mortem_submit,
+    post_mortem_update,
+)
+from emergencies.services.postincident.retroactive import (
+    emergency_bypass,
+    gate_catalogue,
+    gate_result_record,
+    gate_results_record,
+    gate_status,
+    gates_not_cleared,
+)
+
+__all__ = [
+    "CLOSURE_HOOKS",
+    "DEPLOYMENT_FLAGS",
+    "DOCUMENTATION_SECTIONS",
+    "POST_MORTEM_APPROVER_ROLES",
+    "POST_MORTEM_FIELDS",
+    "TIMELINE_LINE",
+    "VALIDATOR_ROLES",
+    "S",
+    "action_item_add",
+    "action_item_set_status",
+    "change_deployment_flag_set",
+    "change_documentation_update",
+    "closure_checklist",
+    "closure_problems",
+    "documentation_missing",
+    "emergency_bypass",
+    "extra_closure_problems",
+    "gate_catalogue",
+    "gate_result_record",
+    "gate_results_record",
+    "gate_status",
+    "gates_not_cleared",
+    "hotfix_review_record",
+    "parse_timeline",
+    "post_mortem_approve",
+    "post_mortem_problems",
+    "post_mortem_reopen",
+    "post_mortem_start",
+    "post_mortem_submit",
+    "post_mortem_update",
+    "preventive_measure_add",
+    "preventive_measure_follow_up_create",
+    "rollback_reading_record",
+]
