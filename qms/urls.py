@@ -56,7 +56,7 @@ urlpatterns = [
         name="api-delegation-revocation",
     ),
     path("api/v1/", include(roster_urls.api_urlpatterns)),
-    path("integrations/", include("emergencies.webhook_urls")),  # GitHub webhook, alert intake
+    path("integrations/", include("emergencies.urls.integrations")),  # GitHub webhook, alert intake
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,3 +1,5 @@
+"""Routes outside systems call, under /integrations/: the GitHub webhook and the alert intake (no namespace)."""
+
 from django.urls import path
 
 from emergencies.views import alerts, github
