@@ -19,7 +19,7 @@ from emergencies.forms import (
 )
 from emergencies.models import BypassRequest
 from emergencies.services import bypasses as services
-from qms.forms.base import apply_validation_error, form_data
+from qms.forms.base import form_data
 from qms.models import Signature, User
 from qms.procedures import DEFAULT_PROCEDURE_CODE
 from qms.registry import subject_panels
@@ -28,6 +28,7 @@ from qms.security import signing_auth
 from qms.services import content_hash, procedure_version_current, signatures_for
 from qms.services.delegation import delegated_roles
 from qms.services.qualification import signing_training_refusal
+from qms.views.submission import form_submit
 
 
 @require_GET
@@ -93,16 +94,14 @@ def bypass_create(request):
     if not services.can_request_bypass(request.user):
         raise PermissionDenied("Your roles do not allow requesting bypasses.")
     form = BypassRequestForm(form_data(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            bypass = services.bypass_request_create(data=form.to_input(), actor=request.user)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request, f"{bypass.identifier} requested: {bypass.get_level_display()}. The signers have been notified."
-            )
-            return redirect(bypass)
+    bypass = form_submit(
+        request,
+        form,
+        lambda form: services.bypass_request_create(data=form.to_input(), actor=request.user),
+        lambda bypass: f"{bypass.identifier} requested: {bypass.get_level_display()}. The signers have been notified.",
+    )
+    if bypass:
+        return redirect(bypass)
     context = {"form": form, "preview": _level_preview(form)}
     return render(request, "emergencies/bypassrequest_form.html", context, status=400 if form.errors else 200)
 
@@ -196,14 +195,8 @@ def bypass_detail(request, identifier):
 def _post_action(request, identifier, form, action, success, form_name):
     """Run a signing action from a posted form; on error show the page again with the form's errors."""
     bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
-    if form.is_valid():
-        try:
-            action(bypass, form.cleaned_data)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, success)
-            return redirect(bypass)
+    if form_submit(request, form, lambda form: action(bypass, form.cleaned_data), success):
+        return redirect(bypass)
     bypass = selectors.bypass_get_for_user(identifier=identifier, user=request.user)
     context = _detail_context(request, bypass, **{form_name: form})
     return render(request, "emergencies/bypassrequest_detail.html", context, status=400)

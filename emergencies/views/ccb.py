@@ -27,11 +27,12 @@ from emergencies.models import CCBSession, ChangeRecord
 from emergencies.models.ccb import Gate
 from emergencies.selectors import ccb as selectors_ccb
 from emergencies.services import ccb, communication, gates
-from qms.forms.base import apply_validation_error, form_data
+from qms.forms.base import form_data
 from qms.registry import subject_panels
 from qms.security import signing_auth
 from qms.services.delegation import signable_roles
 from qms.services.qualification import signing_training_refusal
+from qms.views.submission import form_submit
 
 # --- sessions ---------------------------------------------------------------------------------------------
 
@@ -77,14 +78,14 @@ def ccb_session_convene(request, identifier):
     conveneable = _conveneable_gates(change, gates_page.gates)
     eligible = selectors_ccb.eligible_members(change=change)
     form = ConveneForm(form_data(request), change=change, actor=request.user, gate_specs=conveneable, eligible=eligible)
-    if request.method == "POST" and form.is_valid():
-        try:
-            session = ccb.ccb_session_convene(change_id=change.pk, data=form.to_input(), actor=request.user)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"{session.identifier} convened. The members have their invitation.")
-            return redirect(session)
+    session = form_submit(
+        request,
+        form,
+        lambda form: ccb.ccb_session_convene(change_id=change.pk, data=form.to_input(), actor=request.user),
+        lambda session: f"{session.identifier} convened. The members have their invitation.",
+    )
+    if session:
+        return redirect(session)
     context = {"change": change, "form": form, "gates": conveneable, "gates_page": gates_page}
     return render(request, "emergencies/ccb/session_form.html", context, status=400 if form.errors else 200)
 
@@ -161,14 +162,8 @@ def ccb_session_tally(request, pk):
 
 def _post_action(request, pk, form, action, success: str, form_name: str):
     session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
-    if form.is_valid():
-        try:
-            action(session, form)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, success)
-            return redirect(session)
+    if form_submit(request, form, lambda form: action(session, form), success):
+        return redirect(session)
     session = selectors_ccb.ccb_session_get_for_user(pk=pk, user=request.user)
     context = _session_context(request, session, **{form_name: form})
     return render(request, "emergencies/ccb/session_detail.html", context, status=400)
@@ -300,14 +295,8 @@ def ccb_change_gates(request, identifier):
 
 def _post_change_action(request, identifier, form, action, success: str, form_name: str):
     change = _change_for_ccb(request, identifier)
-    if form.is_valid():
-        try:
-            action(change, form)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, success)
-            return redirect("emergencies:ccb-change-gates", identifier=change.identifier)
+    if form_submit(request, form, lambda form: action(change, form), success):
+        return redirect("emergencies:ccb-change-gates", identifier=change.identifier)
     change = _change_for_ccb(request, identifier)
     return render(
         request, "emergencies/ccb/change_gates.html", _gates_context(request, change, **{form_name: form}), status=400

@@ -12,9 +12,10 @@ from emergencies.models import BypassRequest, ChangeRecord, PostMortem
 from emergencies.services import authorisation, postincident, preconditions
 from emergencies.services.alerts import stub_initial_for_incident
 from emergencies.validation import findings
-from qms.forms.base import apply_validation_error, form_data
+from qms.forms.base import form_data
 from qms.models import ProcedureVersion
 from qms.registry import subject_panels
+from qms.views.submission import form_submit
 
 
 @require_GET
@@ -55,16 +56,14 @@ def stub_create(request):
         # The "declare emergency" link of an alert's incident: the form starts from what the alert said.
         initial = stub_initial_for_incident(ticket=request.GET["incident"][:40])
     form = EmergencyStubForm(form_data(request), initial=initial or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            change = services.emergency_stub_file(data=form.to_input(), actor=request.user)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request, f"{change.identifier} filed. The clocks are running and the authorisers have been notified."
-            )
-            return redirect(change)
+    change = form_submit(
+        request,
+        form,
+        lambda form: services.emergency_stub_file(data=form.to_input(), actor=request.user),
+        lambda change: f"{change.identifier} filed. The clocks are running and the authorisers have been notified.",
+    )
+    if change:
+        return redirect(change)
     return render(request, "emergencies/changerecord_form.html", {"form": form}, status=400 if form.errors else 200)
 
 

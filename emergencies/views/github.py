@@ -1,8 +1,7 @@
 """GitHub in the portal: the webhook receiver, a pull request's page with its failing required checks, the
 bypass request prefilled from it, and the GitHub panel of a bypass."""
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,8 +21,9 @@ from emergencies.models.github import (
 from emergencies.services import bypasses as bypass_services
 from emergencies.services import github as services
 from emergencies.views.bypasses import _level_preview
-from qms.forms.base import apply_validation_error, form_data
+from qms.forms.base import form_data
 from qms.roles import Role
+from qms.views.submission import form_submit
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 
@@ -88,18 +88,16 @@ def pull_bypass_create(request, repository_id: int, number: int):
     }
     form = BypassRequestForm(form_data(request), initial=initial)
     head_sha = request.POST.get("head_sha", "") if request.method == "POST" else pull.head_sha
-    if request.method == "POST" and form.is_valid():
-        try:
-            bypass = services.github_bypass_request_create(
-                pull_id=pull.pk, head_sha=head_sha, data=form.to_input(), actor=request.user
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request, f"{bypass.identifier} requested for {pull} at {head_sha[:7]}. The signers have been notified."
-            )
-            return redirect(bypass)
+    bypass = form_submit(
+        request,
+        form,
+        lambda form: services.github_bypass_request_create(
+            pull_id=pull.pk, head_sha=head_sha, data=form.to_input(), actor=request.user
+        ),
+        lambda bypass: f"{bypass.identifier} requested for {pull} at {head_sha[:7]}. The signers have been notified.",
+    )
+    if bypass:
+        return redirect(bypass)
     context = {"form": form, "preview": _level_preview(form), "github_pull": pull, "head_sha": head_sha}
     return render(request, "emergencies/bypassrequest_form.html", context, status=400 if form.errors else 200)
 

@@ -18,11 +18,11 @@ from emergencies.forms import (
 )
 from emergencies.models import ActionItem, ChangeRecord, PostMortem, PreventiveMeasure
 from emergencies.services import postincident as services
-from qms.forms.base import apply_validation_error
 from qms.roles import Role
 from qms.security import signing_auth
 from qms.services import content_hash, signatures_for
 from qms.services.delegation import signable_roles
+from qms.views.submission import form_submit
 
 
 def _editable_change(request, identifier) -> ChangeRecord:
@@ -107,18 +107,18 @@ def documentation_edit(request, identifier):
     if not permissions.can_edit_change(change, request.user):
         raise PermissionDenied("You may not edit this change's documentation.")
     form = DocumentationForm(request.POST if request.method == "POST" else None, instance=change)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.change_documentation_update(
-                change_id=change.pk,
-                actor=request.user,
-                sections={name: form.cleaned_data[name] for name in form.Meta.fields},
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, "Documentation saved.")
-            return redirect(change)
+    saved = form_submit(
+        request,
+        form,
+        lambda form: services.change_documentation_update(
+            change_id=change.pk,
+            actor=request.user,
+            sections={name: form.cleaned_data[name] for name in form.Meta.fields},
+        ),
+        "Documentation saved.",
+    )
+    if saved:
+        return redirect(change)
     return render(
         request,
         "emergencies/changerecord_documentation.html",
@@ -206,20 +206,19 @@ def post_mortem_detail(request, identifier):
     if request.method == "POST":
         if not editable:
             raise PermissionDenied("This post-mortem cannot be edited now.")
-        if form.is_valid():
-            fields = {name: form.cleaned_data[name] for name in PostMortemForm.Meta.fields}
-            try:
-                services.post_mortem_update(
-                    post_mortem_id=post_mortem.pk,
-                    actor=request.user,
-                    fields=fields,
-                    timeline_text=form.cleaned_data["timeline_text"],
-                )
-            except ValidationError as exc:
-                apply_validation_error(form, exc)
-            else:
-                messages.success(request, "Post-mortem saved.")
-                return redirect("emergencies:post-mortem", identifier=identifier)
+        saved = form_submit(
+            request,
+            form,
+            lambda form: services.post_mortem_update(
+                post_mortem_id=post_mortem.pk,
+                actor=request.user,
+                fields={name: form.cleaned_data[name] for name in PostMortemForm.Meta.fields},
+                timeline_text=form.cleaned_data["timeline_text"],
+            ),
+            "Post-mortem saved.",
+        )
+        if saved:
+            return redirect("emergencies:post-mortem", identifier=identifier)
     signatures = signatures_for(post_mortem)
     current = content_hash(post_mortem.signable_content())
     approver_roles = signable_roles(request.user, post_mortem.change.rules.post_mortem_approver_roles)

@@ -15,6 +15,7 @@ from emergencies.forms.ccb import StatusUpdateForm
 from emergencies.models import PostMortem, WarRoomEntry
 from emergencies.services import communication, warroom
 from qms.forms.base import apply_validation_error
+from qms.views.submission import form_submit
 
 
 def _context(request, change, **extra):
@@ -90,14 +91,14 @@ def war_room_update(request, identifier):
     if not communication.can_post_status_update(request.user, change):
         raise PermissionDenied("You may not post updates on this change.")
     form = StatusUpdateForm(request.POST, prefix="update")
-    if form.is_valid():
-        try:
-            communication.status_update_post(change_id=change.pk, data=form.to_input(), actor=request.user)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, "Status update posted; it counts once it has been sent.")
-            return redirect("emergencies:war-room", identifier=identifier)
+    posted = form_submit(
+        request,
+        form,
+        lambda form: communication.status_update_post(change_id=change.pk, data=form.to_input(), actor=request.user),
+        "Status update posted; it counts once it has been sent.",
+    )
+    if posted:
+        return redirect("emergencies:war-room", identifier=identifier)
     return render(request, "emergencies/warroom.html", _context(request, change, update_form=form), status=400)
 
 
