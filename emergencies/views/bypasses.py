@@ -114,11 +114,6 @@ def bypass_level_preview(request):
     return render(request, "emergencies/includes/bypass_level.html", {"form": form, "preview": _level_preview(form)})
 
 
-def _signable_roles(bypass, slots, user) -> list[Role]:
-    open_roles = [r for slot in slots if not slot.filled for r in slot.roles]
-    return [r for r in dict.fromkeys(open_roles) if user.has_role(r)]
-
-
 def _detail_context(request, bypass, **forms):
     signatures = signatures_for(bypass)
     slots = services.bypass_slot_status(bypass, signatures)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
@@ -10,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from qms.forms.base import apply_validation_error, form_data
+from qms.forms.base import form_data
 from qms.models import TrainingRecord
 from qms.people.forms import DelegationForm, RevokeForm, TrainingImportForm, TrainingRecordForm
 from qms.people.selectors import can_view_training_matrix, training_matrix, training_records_recent
@@ -24,6 +23,7 @@ from qms.services.training import (
     training_record_create,
     training_records_import,
 )
+from qms.views.submission import form_submit
 
 
 def _require_recorder(user) -> None:
@@ -53,29 +53,27 @@ def training_record_view(request):
     _require_recorder(request.user)
     courses = courses_current()
     form = TrainingRecordForm(form_data(request), request.FILES or None, courses=courses)
-    if request.method == "POST" and form.is_valid():
+
+    def save(form):
         data = form.cleaned_data
-        try:
-            record = training_record_create(
-                data=TrainingInput(
-                    user=data["user"],
-                    course=data["course"],
-                    completed_on=data["completed_on"],
-                    expires_on=data["expires_on"],
-                    evidence_reference=data["evidence_reference"],
-                    note=data["note"],
-                ),
-                evidence_file=data["evidence_file"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{courses[record.course]['label']} recorded for {record.user}, valid until {record.expires_on}.",
-            )
-            return redirect("qms:training-matrix")
+        return training_record_create(
+            data=TrainingInput(
+                user=data["user"],
+                course=data["course"],
+                completed_on=data["completed_on"],
+                expires_on=data["expires_on"],
+                evidence_reference=data["evidence_reference"],
+                note=data["note"],
+            ),
+            evidence_file=data["evidence_file"],
+            actor=request.user,
+        )
+
+    def saved(record):
+        return f"{courses[record.course]['label']} recorded for {record.user}, valid until {record.expires_on}."
+
+    if form_submit(request, form, save, saved):
+        return redirect("qms:training-matrix")
     status = 400 if form.errors else 200
     return render(request, "qms/training/record_form.html", {"form": form}, status=status)
 
@@ -85,21 +83,22 @@ def training_record_view(request):
 def training_import_view(request):
     _require_recorder(request.user)
     form = TrainingImportForm(form_data(request), request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+
+    def save(form):
         upload = form.cleaned_data["file"]
+        if upload.size > CSV_MAX_BYTES:
+            raise ValidationError({"file": [f"At most {CSV_MAX_BYTES // 1000} kB of CSV, please."]})
         try:
-            if upload.size > CSV_MAX_BYTES:
-                raise ValidationError({"file": [f"At most {CSV_MAX_BYTES // 1000} kB of CSV, please."]})
-            try:
-                text = upload.read().decode("utf-8")
-            except UnicodeDecodeError:
-                raise ValidationError({"file": ["The file is not UTF-8 text."]}) from None
-            created = training_records_import(text=text, actor=request.user)
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"{len(created)} training record{'s' if len(created) != 1 else ''} imported.")
-            return redirect("qms:training-matrix")
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError({"file": ["The file is not UTF-8 text."]}) from None
+        return training_records_import(text=text, actor=request.user)
+
+    def saved(created):
+        return f"{len(created)} training record{'s' if len(created) != 1 else ''} imported."
+
+    if form_submit(request, form, save, saved):
+        return redirect("qms:training-matrix")
     status = 400 if form.errors else 200
     return render(request, "qms/training/import_form.html", {"form": form}, status=status)
 
@@ -136,23 +135,24 @@ def delegations_view(request):
     if request.method == "GET":
         return _delegations_page(request)
     form = DelegationForm(request.POST, user=request.user)
-    if form.is_valid():
+
+    def save(form):
         data = form.cleaned_data
-        try:
-            delegation = delegation_create(
-                delegator=request.user,
-                delegate=data["delegate"],
-                role=data["role"],
-                starts_at=data["starts_at"],
-                ends_at=data["ends_at"],
-                reason=data["reason"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"{delegation.role_label} delegated to {delegation.delegate}.")
-            return redirect("qms:delegations")
+        return delegation_create(
+            delegator=request.user,
+            delegate=data["delegate"],
+            role=data["role"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            reason=data["reason"],
+            actor=request.user,
+        )
+
+    def saved(delegation):
+        return f"{delegation.role_label} delegated to {delegation.delegate}."
+
+    if form_submit(request, form, save, saved):
+        return redirect("qms:delegations")
     return _delegations_page(request, form=form, status=400)
 
 
@@ -165,12 +165,10 @@ def delegation_revoke_view(request, delegation_id: int):
     if delegation is None or request.user.pk not in (delegation.delegator_id, delegation.delegate_id):
         raise Http404
     form = RevokeForm(request.POST)
-    if form.is_valid():
-        try:
-            delegation_revoke(delegation_id=delegation.pk, actor=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, "Delegation ended.")
-            return redirect("qms:delegations")
+
+    def revoke(form):
+        delegation_revoke(delegation_id=delegation.pk, actor=request.user, reason=form.cleaned_data["reason"])
+
+    if form_submit(request, form, revoke, "Delegation ended."):
+        return redirect("qms:delegations")
     return _delegations_page(request, revoke_form=form, status=400)

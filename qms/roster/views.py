@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from qms.forms.base import apply_validation_error
 from qms.models import User
 from qms.roles import KEY_ROLES, Role
 from qms.roster import services
@@ -22,6 +21,7 @@ from qms.roster.models import OnCallPage, OnCallShift
 from qms.roster.paging import ack_token_read
 from qms.roster.permissions import can_edit_roster, can_see_gaps, can_view_roster
 from qms.roster.schedule import _coverage, coverage_gaps, roster_load, roster_segments
+from qms.views.submission import form_submit
 
 AHEAD_DAYS = 28
 GAP_DAYS_MAX = 90
@@ -94,24 +94,22 @@ def rotation_create_view(request, role: str):
     role = _key_role(role)
     _editor(request, role)
     form = RotationForm(request.POST, role=role)
-    if form.is_valid():
+
+    def save(form):
         data = form.cleaned_data
-        try:
-            services.rotation_create(
-                role=role.value,
-                slot=data["slot"],
-                name=data["name"],
-                members=data["members"],
-                starts_at=data["starts_at"],
-                period_days=data["period_days"],
-                ends_at=data["ends_at"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"{role.label} rotation “{data['name']}” saved.")
-            return redirect("qms:oncall-role", role=role.value)
+        return services.rotation_create(
+            role=role.value,
+            slot=data["slot"],
+            name=data["name"],
+            members=data["members"],
+            starts_at=data["starts_at"],
+            period_days=data["period_days"],
+            ends_at=data["ends_at"],
+            actor=request.user,
+        )
+
+    if form_submit(request, form, save, lambda _: f"{role.label} rotation “{form.cleaned_data['name']}” saved."):
+        return redirect("qms:oncall-role", role=role.value)
     return _role_page(request, role, rotation_form=form, status=400)
 
 
@@ -121,23 +119,21 @@ def override_add_view(request, role: str):
     role = _key_role(role)
     _editor(request, role)
     form = OverrideForm(request.POST, role=role)
-    if form.is_valid():
+
+    def save(form):
         data = form.cleaned_data
-        try:
-            services.override_add(
-                role=role.value,
-                slot=data["slot"],
-                user=data["user"],
-                starts_at=data["starts_at"],
-                ends_at=data["ends_at"],
-                reason=data["reason"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"Override for {data['user'].display_name} saved.")
-            return redirect("qms:oncall-role", role=role.value)
+        return services.override_add(
+            role=role.value,
+            slot=data["slot"],
+            user=data["user"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            reason=data["reason"],
+            actor=request.user,
+        )
+
+    if form_submit(request, form, save, lambda _: f"Override for {form.cleaned_data['user'].display_name} saved."):
+        return redirect("qms:oncall-role", role=role.value)
     return _role_page(request, role, override_form=form, status=400)
 
 
@@ -147,17 +143,17 @@ def roster_import_view(request, role: str):
     role = _key_role(role)
     _editor(request, role)
     form = ImportForm(request.POST, request.FILES)
-    if form.is_valid():
+
+    def save(form):
         upload = form.cleaned_data["file"]
-        try:
-            imported = services.roster_import(
-                role=role.value, content=upload.read(), filename=upload.name or "", actor=request.user
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"Imported {imported.shift_count} shifts into the {role.label} roster.")
-            return redirect("qms:oncall-role", role=role.value)
+        return services.roster_import(
+            role=role.value, content=upload.read(), filename=upload.name or "", actor=request.user
+        )
+
+    if form_submit(
+        request, form, save, lambda imported: f"Imported {imported.shift_count} shifts into the {role.label} roster."
+    ):
+        return redirect("qms:oncall-role", role=role.value)
     return _role_page(request, role, import_form=form, status=400)
 
 
