@@ -9,10 +9,9 @@ import pytest
 from django.urls import reverse
 
 from audits.models import AuditEvent
-from emergencies.services import bypasses as bypass_services
 from qms.models import Signature, SignerState, User
 from qms.roles import Role
-from qms.services import SigningAuth, signer_authenticate
+from qms.services import SigningAuth, signature_record, signer_authenticate
 from qms.services.signatures import SSO_PROOF_PREFIX, SigningLocked
 from qms.sso.models import ReauthProof, SSOIdentity
 from qms.sso.reauth import PROOF_KEY
@@ -236,7 +235,7 @@ def test_a_proof_signs_only_for_its_user_on_its_page_from_the_page(client, lead_
 def test_the_signing_service_refuses_a_proof_nobody_used(lead_bypass):
     lead, bypass, page = lead_bypass
     with pytest.raises(Exception, match="not the signer"):
-        bypass_services.signature_record(
+        signature_record(
             subject=bypass,
             content={},
             signer=lead,
