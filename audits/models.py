@@ -153,6 +153,12 @@ class ComplianceReport(models.Model):
     generated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # What the report counts (``audits.reports.scope``): one procedure (every version of it), one version of
+    # it, or, both blank, all procedures. The scheduler's snapshots cover all procedures.
+    procedure = models.ForeignKey("qms.Procedure", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    procedure_version = models.ForeignKey(
+        "qms.ProcedureVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     payload = models.JSONField()
     html = models.TextField()
     text = models.TextField()
@@ -168,6 +174,14 @@ class ComplianceReport(models.Model):
                 name="report_scheduled_once_per_period",
             ),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="report_period_range"),
+            models.CheckConstraint(
+                condition=Q(procedure_version__isnull=True) | Q(procedure__isnull=False),
+                name="report_version_names_its_procedure",
+            ),
+            models.CheckConstraint(
+                condition=Q(procedure__isnull=True) | Q(generated_by__isnull=False),
+                name="report_of_one_procedure_by_a_person",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,6 +198,13 @@ class ComplianceReport(models.Model):
         if self.kind == self.Kind.MONTHLY:
             return f"{start:%B %Y}"
         return f"{start:%Y-%m-%d} – {last_day:%Y-%m-%d}"
+
+    @property
+    def procedure_label(self) -> str:
+        """ "Emergency Bypass Workflow v2", "…, all versions" or "all procedures" (select_related the two)."""
+        from audits.reports.scope import scope_label
+
+        return scope_label(self.procedure, self.procedure_version)
 
 
 class AuditCheckpoint(models.Model):

@@ -28,11 +28,26 @@ from qms.models import ApiToken
 
 class ReportSerializer(serializers.ModelSerializer):
     generated_by = serializers.CharField(source="generated_by.username", read_only=True, default=None, allow_null=True)
+    procedure = serializers.CharField(source="procedure.code", read_only=True, default=None, allow_null=True)
+    procedure_version = serializers.IntegerField(
+        source="procedure_version.version", read_only=True, default=None, allow_null=True
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = ComplianceReport
-        fields = ["id", "kind", "period_start", "period_end", "generated_at", "generated_by", "sha256", "url"]
+        fields = [
+            "id",
+            "kind",
+            "period_start",
+            "period_end",
+            "procedure",
+            "procedure_version",
+            "generated_at",
+            "generated_by",
+            "sha256",
+            "url",
+        ]
         read_only_fields = fields
 
     def get_url(self, obj) -> str:
@@ -49,6 +64,14 @@ class ReportInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(KINDS))
     date = serializers.DateField(help_text="A day of the period.")
     email = serializers.BooleanField(required=False, default=False, help_text="Mail the snapshot to its readers.")
+    procedure_version = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Count only what was filed under one procedure version (CODE:N, e.g. "
+        "emergency-bypass-workflow:2) or under every version of one procedure (CODE). Blank: all procedures.",
+    )
 
 
 class ReportPagination(ListPagination):
@@ -86,7 +109,12 @@ class Reports(generics.ListCreateAPIView):
         examples=[
             OpenApiExample(
                 "Generate a compliance report", value={"kind": "weekly", "date": "2030-01-06"}, request_only=True
-            )
+            ),
+            OpenApiExample(
+                "Generate a report of one procedure version",
+                value={"kind": "monthly", "date": "2030-01-06", "procedure_version": "emergency-bypass-workflow:2"},
+                request_only=True,
+            ),
         ],
     )
     def post(self, request):
@@ -101,6 +129,7 @@ class Reports(generics.ListCreateAPIView):
             period_start=data.validated_data["date"],
             actor=request.user,
             email=data.validated_data["email"],
+            procedure_version=data.validated_data["procedure_version"],
         )
         report = report_selectors.report_get_for_user(pk=report.pk, user=request.user)
         return Response(ReportDetailSerializer(report).data, status=status.HTTP_201_CREATED)

@@ -49,11 +49,14 @@ def pattern_key(repository: str, check: str) -> str:
     return f"{check}@{digest}"
 
 
-def repeat_patterns(*, start: datetime, end: datetime, min_bypasses: int, since: dict | None = None):
+def repeat_patterns(
+    *, start: datetime, end: datetime, min_bypasses: int, since: dict | None = None, pinned: dict | None = None
+):
     """Repository/check pairs bypassed at least ``min_bypasses`` times by bypasses granted in [start, end).
 
     One query; the rows read are the window's granted bypasses. ``since`` maps a pattern key to a time: only
     bypasses granted after it count (the last preventive follow-up already answered the ones before).
+    ``pinned`` narrows them to a procedure's (a report of one procedure: ``audits.reports.scope``).
     """
     from emergencies.models import BypassRequest
 
@@ -62,6 +65,7 @@ def repeat_patterns(*, start: datetime, end: datetime, min_bypasses: int, since:
             status__in=[BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED],
             decided_at__gte=start,
             decided_at__lt=end,
+            **(pinned or {}),
         )
         .exclude(repository="")
         .order_by("decided_at", "pk")

@@ -29,6 +29,7 @@ from audits.reports.figures import (
 )
 from audits.reports.monthly import monthly_sections
 from audits.reports.periods import period_bounds, previous_periods
+from audits.reports.scope import ResolvedScope
 from qms.procedures import compliance_policy
 
 FORMAT = "qms-compliance-report/1"
@@ -39,9 +40,13 @@ TITLES = {
 }
 
 
-def compliance_report_build(*, kind: str, period_start: date | datetime, now: datetime | None = None) -> dict:
+def compliance_report_build(
+    *, kind: str, period_start: date | datetime, now: datetime | None = None, scope: ResolvedScope | None = None
+) -> dict:
     """Every figure of a report of ``kind`` for the period containing ``period_start``; nothing is written.
 
+    ``scope`` (``audits.reports.scope.report_scope_resolve``) narrows every figure to the changes, bypass
+    requests and clocks pinned to one procedure or one of its versions; without it the report covers all.
     Runs a fixed number of queries whatever the volume of data (see ``audits.reports.metrics``).
     """
     from audits.escalation import compliance_definition
@@ -51,7 +56,8 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
     if start > now:
         raise ValidationError({"period_start": ["This period has not started yet."]})
     policy = compliance_policy(compliance_definition())
-    w = m.Window(start=start, end=end, as_of=min(end, now))
+    scope = scope or ResolvedScope()
+    w = m.Window(start=start, end=end, as_of=min(end, now), scope=scope.scope)
     refs = m.Refs()
     if kind == "daily":
         sections = daily_sections(w, refs, policy=policy)
@@ -64,6 +70,7 @@ def compliance_report_build(*, kind: str, period_start: date | datetime, now: da
         "period_start": start.isoformat(),
         "period_end": end.isoformat(),
         "as_of": w.as_of.isoformat(),
+        "procedure": scope.as_payload(),
         "complete": now >= end,
         "sections": sections,
         "refs": refs.items,
@@ -138,7 +145,7 @@ def period_sections(kind: str, w: m.Window, refs: m.Refs, *, policy: dict, start
     sections here or as the monthly report's (``monthly_sections``)."""
     thresholds = policy["improvement_thresholds"]
     trend_count = policy["reports"]["trend_weeks" if kind == "weekly" else "trend_months"]
-    trend = m.bypass_trend(kind, previous_periods(kind, start, int(trend_count)), refs)
+    trend = m.bypass_trend(kind, previous_periods(kind, start, int(trend_count)), refs, scope=w.scope)
     granted = m.bypasses_granted(w, refs)
     rem = m.remediation(w, refs)
     overdue = m.overdue(w, refs)
@@ -180,7 +187,6 @@ def period_sections(kind: str, w: m.Window, refs: m.Refs, *, policy: dict, start
             overdue_table=overdue_table,
         )
     progress = m.remediation_progress(w, refs)
-    notes = m.notifications(w, refs)
     return [
         {
             "key": "trend",
@@ -249,17 +255,28 @@ def period_sections(kind: str, w: m.Window, refs: m.Refs, *, policy: dict, start
             "charts": [overdue_chart, on_time_chart],
             "tables": [on_time_table, overdue_table, _patterns_table(patterns)],
         },
-        {
-            "key": "notifications",
-            "title": "Stakeholder notifications",
-            "figures": [figure("notified", "Notifications written", sum(n["value"] for n in notes))],
-            "tables": [
-                {
-                    "title": "Notifications by subject",
-                    "columns": ["About", "Written", "Sent"],
-                    "rows": [[n["label"], {"text": str(n["value"]), "ref": n["ref"]}, str(n["sent"])] for n in notes],
-                    "empty": "No notifications this week.",
-                }
-            ],
-        },
+        notifications_section(w, refs),
     ]
+
+
+def notifications_section(w: m.Window, refs: m.Refs) -> dict:
+    """Notifications are pinned to no procedure: a report of one procedure says so instead of counting them."""
+    section = {"key": "notifications", "title": "Stakeholder notifications"}
+    if not w.scope.everything:
+        return {
+            **section,
+            "notes": ["Notifications are not recorded against a procedure: see the report of all procedures."],
+        }
+    notes = m.notifications(w, refs)
+    return {
+        **section,
+        "figures": [figure("notified", "Notifications written", sum(n["value"] for n in notes))],
+        "tables": [
+            {
+                "title": "Notifications by subject",
+                "columns": ["About", "Written", "Sent"],
+                "rows": [[n["label"], {"text": str(n["value"]), "ref": n["ref"]}, str(n["sent"])] for n in notes],
+                "empty": "No notifications this week.",
+            }
+        ],
+    }

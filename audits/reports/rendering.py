@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 
 from audits.models import ComplianceReport
 from audits.reports.figures import _pct
+from audits.reports.scope import ALL_PROCEDURES
 
 
 def payload_digest(payload: dict) -> str:
@@ -59,7 +60,12 @@ def render_report(payload: dict) -> tuple[str, str]:
                 ]
             charts.append({**chart, "svg": svg, "columns": columns, "rows": rows})
         sections.append({**section, "charts": charts})
-    context = {"payload": payload, "sections": sections, "period": _period_text(payload)}
+    context = {
+        "payload": payload,
+        "sections": sections,
+        "period": _period_text(payload),
+        "procedure": procedure_text(payload),
+    }
     html = render_to_string("audits/reports/report_body.html", context)
     text = render_to_string("audits/reports/report_body.txt", context)
     return html, text
@@ -69,6 +75,11 @@ def _shown(value, unit: str) -> str:
     if value is None:
         return "—"
     return _pct(value) if unit == "%" else str(value)
+
+
+def procedure_text(payload: dict) -> str:
+    """What the report covers: "Emergency Bypass Workflow v2", or "all procedures" (``audits.reports.scope``)."""
+    return (payload.get("procedure") or {}).get("label") or ALL_PROCEDURES
 
 
 def _period_text(payload: dict) -> str:
@@ -124,14 +135,26 @@ def report_rows(payload: dict):
                         records(ref),
                     )
         for note in section.get("notes", []):
-            yield section["title"], "Recommendation", note, ""
+            yield section["title"], "Recommendation" if section["key"] == "recommendations" else "Note", note, ""
 
 
 def report_csv(report: ComplianceReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     p = report.payload
-    writer.writerow(["report", p["title"], "period", p["period_start"], p["period_end"], "sha256", report.sha256])
+    writer.writerow(
+        [
+            "report",
+            p["title"],
+            "period",
+            p["period_start"],
+            p["period_end"],
+            "sha256",
+            report.sha256,
+            "procedure",
+            procedure_text(p),
+        ]
+    )
     writer.writerow(["section", "item", "value", "records"])
     for row in report_rows(p):
         writer.writerow([_csv_safe(str(c)) for c in row])

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from audits.models import ComplianceReport, Obligation
+from audits.reports.scope import Scope
 from audits.selectors import can_oversee
 from emergencies.models import BypassRequest, ChangeRecord
 from qms.models import Notification, User
@@ -16,7 +17,9 @@ DRILL_PAGE = 200
 def report_list(*, user: User, kind: str = "") -> QuerySet[ComplianceReport]:
     if not can_oversee(user):
         return ComplianceReport.objects.none()
-    qs = ComplianceReport.objects.select_related("generated_by").defer("html", "text", "payload")
+    qs = ComplianceReport.objects.select_related("generated_by", "procedure", "procedure_version").defer(
+        "html", "text", "payload"
+    )
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("-period_start", "-generated_at")
@@ -26,7 +29,9 @@ def report_get_for_user(*, pk: int, user: User) -> ComplianceReport:
     """The snapshot, for oversight roles only; 404 for everyone else (its existence is not confirmed)."""
     if not can_oversee(user):
         raise Http404
-    report = ComplianceReport.objects.select_related("generated_by").filter(pk=pk).first()
+    report = (
+        ComplianceReport.objects.select_related("generated_by", "procedure", "procedure_version").filter(pk=pk).first()
+    )
     if report is None:
         raise Http404
     return report
@@ -50,7 +55,7 @@ def report_drill(*, report: ComplianceReport, ref: str) -> dict:
         raise Http404
     model, related = DRILL_MODELS[entry["model"]]
     if "range" in entry:
-        return _drill_range(entry, model, related)
+        return _drill_range(entry, model, related, scope=Scope.of_report(report))
     ids = entry["ids"][:DRILL_PAGE]
     rows = {obj.pk: obj for obj in model.objects.select_related(*related).filter(pk__in=ids)}
     return {
@@ -71,14 +76,16 @@ RANGE_FILTERS = {
 }
 
 
-def _drill_range(entry: dict, model, related) -> dict:
+def _drill_range(entry: dict, model, related, *, scope: Scope) -> dict:
     from datetime import datetime
 
     if entry["model"] not in RANGE_FILTERS:
         raise Http404
     field, base = RANGE_FILTERS[entry["model"]]
     start, end = (datetime.fromisoformat(v) for v in entry["range"])
-    qs = model.objects.select_related(*related).filter(**base, **{f"{field}__gte": start, f"{field}__lt": end})
+    qs = model.objects.select_related(*related).filter(
+        **base, **scope.lookups(), **{f"{field}__gte": start, f"{field}__lt": end}
+    )
     records = list(qs.order_by(field, "pk")[:DRILL_PAGE])
     return {
         "title": entry["title"],

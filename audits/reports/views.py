@@ -30,7 +30,8 @@ def report_list(request):
     kind = request.GET.get("kind", "")
     kind = kind if kind in KINDS else ""
     can_generate = services.can_generate_reports(request.user)
-    errors = []
+    errors, scope_errors = [], []
+    chosen_scope = ""
     if request.method == "POST":
         if not can_generate:
             raise PermissionDenied("Only QMS coordinators generate compliance reports.")
@@ -42,13 +43,23 @@ def report_list(request):
             day = None
         if chosen not in KINDS:
             errors.append("Choose daily, weekly or monthly.")
+        chosen_scope = request.POST.get("procedure_version", "")[:100]
         if not errors:
             try:
                 report = services.report_generate(
-                    kind=chosen, period_start=day, actor=request.user, email=request.POST.get("email") == "on"
+                    kind=chosen,
+                    period_start=day,
+                    actor=request.user,
+                    email=request.POST.get("email") == "on",
+                    procedure_version=chosen_scope,
                 )
             except ValidationError as exc:
-                errors += exc.messages
+                if hasattr(exc, "error_dict"):
+                    by_field = exc.message_dict
+                    scope_errors = by_field.pop("procedure_version", [])
+                    errors += [m for ms in by_field.values() for m in ms]
+                else:
+                    errors += exc.messages
             else:
                 messages.success(request, f"{report} generated.")
                 return redirect("audits:report-detail", pk=report.pk)
@@ -62,9 +73,12 @@ def report_list(request):
             "kinds": ComplianceReport.Kind.choices,
             "can_generate": can_generate,
             "errors": errors,
+            "scope_errors": scope_errors,
+            "scopes": services.report_scope_choices() if can_generate else [],
+            "chosen_scope": chosen_scope,
             "default_date": last_complete_period("daily", timezone.now())[0].date().isoformat(),
         },
-        status=400 if errors else 200,
+        status=400 if errors or scope_errors else 200,
     )
 
 

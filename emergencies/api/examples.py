@@ -153,6 +153,8 @@ REPORT = {
     "kind": "monthly",
     "period_start": "2026-11-01",
     "period_end": "2026-11-30",
+    "procedure": "emergency-bypass-workflow",
+    "procedure_version": 2,
     "generated_at": "2026-12-01T06:00:00Z",
     "generated_by": "qms.kim",
     "sha256": "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea",

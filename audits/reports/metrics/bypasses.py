@@ -12,6 +12,7 @@ from django.db.models.functions import Trunc
 
 from audits.models import Obligation
 from audits.reports.metrics.common import Refs, Window
+from audits.reports.scope import Scope
 from emergencies.models import BypassRequest, ChangeRecord
 
 GRANTED = (BypassRequest.Status.ACTIVE, BypassRequest.Status.REMEDIATED)
@@ -25,7 +26,9 @@ def _bypass_ct() -> ContentType:
 def bypasses_granted(w: Window, refs: Refs) -> dict:
     """Granted bypasses of the period by repository and level (one query)."""
     rows = list(
-        BypassRequest.objects.filter(status__in=GRANTED, decided_at__gte=w.start, decided_at__lt=w.end)
+        BypassRequest.objects.filter(
+            status__in=GRANTED, decided_at__gte=w.start, decided_at__lt=w.end, **w.scope.lookups()
+        )
         .order_by("decided_at", "pk")
         .values_list("pk", "repository", "level")
     )
@@ -50,7 +53,7 @@ def bypasses_granted(w: Window, refs: Refs) -> dict:
 def bypass_requests_new(w: Window, refs: Refs) -> dict:
     """Bypass requests filed in the period, whatever became of them (one query)."""
     rows = list(
-        BypassRequest.objects.filter(requested_at__gte=w.start, requested_at__lt=w.end)
+        BypassRequest.objects.filter(requested_at__gte=w.start, requested_at__lt=w.end, **w.scope.lookups())
         .order_by("requested_at", "pk")
         .values_list("pk", "level", "status")
     )
@@ -79,7 +82,7 @@ def bypasses_active(w: Window, refs: Refs) -> dict:
         subject_type=_bypass_ct(), subject_id=OuterRef("pk"), kind="remediation"
     ).filter(Q(satisfied_at__isnull=True) | Q(satisfied_at__gte=w.as_of))
     rows = list(
-        BypassRequest.objects.filter(status__in=GRANTED, decided_at__lt=w.as_of)
+        BypassRequest.objects.filter(status__in=GRANTED, decided_at__lt=w.as_of, **w.scope.lookups())
         .filter(Exists(open_remediation))
         .order_by("decided_at", "pk")
         .values_list("pk", "level")
@@ -105,7 +108,12 @@ def bypasses_active(w: Window, refs: Refs) -> dict:
 def repeat_patterns(w: Window, refs: Refs, *, min_bypasses: int, window_days: int) -> list[dict]:
     from audits.escalation import repeat_patterns as find
 
-    patterns = find(start=w.as_of - timedelta(days=window_days), end=w.as_of, min_bypasses=min_bypasses)
+    patterns = find(
+        start=w.as_of - timedelta(days=window_days),
+        end=w.as_of,
+        min_bypasses=min_bypasses,
+        pinned=w.scope.lookups(),
+    )
     return [
         {
             "repository": p.repository,
@@ -117,23 +125,29 @@ def repeat_patterns(w: Window, refs: Refs, *, min_bypasses: int, window_days: in
     ]
 
 
-def bypass_trend(kind: str, periods: list[tuple[datetime, datetime]], refs: Refs) -> list[dict]:
+def bypass_trend(
+    kind: str, periods: list[tuple[datetime, datetime]], refs: Refs, *, scope: Scope | None = None
+) -> list[dict]:
     """Granted bypasses and declared emergencies per period (two aggregate queries).
 
     A trend spans a year of records, so its points refer to their records by period (the drill-down lists the
-    records of that period: their dates never change) rather than by stored ids.
+    records of that period: their dates never change, and the drill-down applies the report's ``scope``) rather
+    than by stored ids.
     """
+    pinned = (scope or Scope()).lookups()
     unit = {"daily": "day", "weekly": "week", "monthly": "month"}[kind]
     first, last = periods[0][0], periods[-1][1]
     granted = dict(
-        BypassRequest.objects.filter(status__in=GRANTED, decided_at__gte=first, decided_at__lt=last)
+        BypassRequest.objects.filter(status__in=GRANTED, decided_at__gte=first, decided_at__lt=last, **pinned)
         .annotate(bucket=Trunc("decided_at", unit, tzinfo=first.tzinfo))
         .values_list("bucket")
         .annotate(n=Count("pk"))
         .order_by()
     )
     declared = dict(
-        ChangeRecord.objects.filter(source=ChangeRecord.Source.EMERGENCY, declared_at__gte=first, declared_at__lt=last)
+        ChangeRecord.objects.filter(
+            source=ChangeRecord.Source.EMERGENCY, declared_at__gte=first, declared_at__lt=last, **pinned
+        )
         .annotate(bucket=Trunc("declared_at", unit, tzinfo=first.tzinfo))
         .values_list("bucket")
         .annotate(n=Count("pk"))

@@ -19,7 +19,7 @@ def deployments(w: Window, refs: Refs) -> dict:
     rolled_back = history.objects.filter(id=OuterRef("pk"), status=ChangeRecord.Status.ROLLED_BACK)
     identified = Coalesce("incident__detected_at", "incident__declared_at", "declared_at")
     rows = list(
-        ChangeRecord.objects.filter(deployed_at__gte=w.start, deployed_at__lt=w.due_until)
+        ChangeRecord.objects.filter(deployed_at__gte=w.start, deployed_at__lt=w.due_until, **w.scope.lookups())
         .annotate(
             response=ExpressionWrapper(F("deployed_at") - identified, output_field=DurationField()),
             was_rolled_back=Exists(rolled_back),
@@ -47,7 +47,7 @@ def deployments(w: Window, refs: Refs) -> dict:
 def false_alarms(w: Window, refs: Refs) -> dict:
     rows = list(
         ChangeRecord.objects.filter(
-            source=ChangeRecord.Source.EMERGENCY, declared_at__gte=w.start, declared_at__lt=w.end
+            source=ChangeRecord.Source.EMERGENCY, declared_at__gte=w.start, declared_at__lt=w.end, **w.scope.lookups()
         )
         .order_by("declared_at", "pk")
         .values_list("pk", "status", "false_alarm")
@@ -71,6 +71,7 @@ def follow_up_changes(w: Window, refs: Refs) -> dict:
             source__in=(ChangeRecord.Source.FOLLOW_UP, ChangeRecord.Source.PREVENTIVE),
             declared_at__gte=w.start,
             declared_at__lt=w.end,
+            **w.scope.lookups(),
         )
         .order_by("declared_at", "pk")
         .values_list("pk", "status")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from audits.reports.scope import Scope
+
 MAX_IDS = 5000  # ids kept per figure in a snapshot; the drill-down says when there were more
 
 
@@ -14,6 +16,7 @@ class Window:
     start: datetime
     end: datetime
     as_of: datetime
+    scope: Scope = field(default_factory=Scope)  # the procedure (version) counted; default: all
 
     @property
     def due_until(self) -> datetime:

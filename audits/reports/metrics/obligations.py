@@ -16,14 +16,18 @@ def remediation(w: Window, refs: Refs) -> dict:
     """Remediation time and completion (two queries)."""
     duration = ExpressionWrapper(F("satisfied_at") - F("started_at"), output_field=DurationField())
     done = list(
-        Obligation.objects.filter(kind="remediation", satisfied_at__gte=w.start, satisfied_at__lt=w.due_until)
+        Obligation.objects.filter(
+            w.scope.obligations(), kind="remediation", satisfied_at__gte=w.start, satisfied_at__lt=w.due_until
+        )
         .annotate(took=duration)
         .order_by("satisfied_at", "pk")
         .values_list("pk", "took")
     )
     hours = [_hours(took) for _, took in done]
     due = list(
-        Obligation.objects.filter(kind="remediation", due_at__gte=w.start, due_at__lt=w.due_until)
+        Obligation.objects.filter(
+            w.scope.obligations(), kind="remediation", due_at__gte=w.start, due_at__lt=w.due_until
+        )
         .order_by("due_at", "pk")
         .values_list("pk", "satisfied_at", "started_at")
     )
@@ -49,7 +53,7 @@ def remediation(w: Window, refs: Refs) -> dict:
 def remediation_progress(w: Window, refs: Refs) -> dict:
     """Remediation clocks opened and completed in the period, open and overdue at its end (one query)."""
     rows = list(
-        Obligation.objects.filter(kind="remediation")
+        Obligation.objects.filter(w.scope.obligations(), kind="remediation")
         .filter(
             Q(started_at__gte=w.start, started_at__lt=w.due_until)
             | Q(satisfied_at__gte=w.start, satisfied_at__lt=w.due_until)
@@ -81,7 +85,7 @@ def remediation_progress(w: Window, refs: Refs) -> dict:
 def overdue(w: Window, refs: Refs) -> dict:
     """Clocks due before ``as_of`` and open at ``as_of``, by kind and escalation level (one query)."""
     rows = list(
-        Obligation.objects.filter(due_at__lt=w.as_of)
+        Obligation.objects.filter(w.scope.obligations(), due_at__lt=w.as_of)
         .filter(Q(satisfied_at__isnull=True) | Q(satisfied_at__gte=w.as_of))
         .order_by("due_at", "pk")
         .values_list("pk", "kind", "escalation_level")
@@ -125,7 +129,7 @@ def kind_group(kind: str) -> str:
 def on_time_by_kind(w: Window, refs: Refs) -> list[dict]:
     """Per kind of clock due in the period: met on time, late, and the rate (one query)."""
     rows = (
-        Obligation.objects.filter(due_at__gte=w.start, due_at__lt=w.due_until)
+        Obligation.objects.filter(w.scope.obligations(), due_at__gte=w.start, due_at__lt=w.due_until)
         .order_by("due_at", "pk")
         .values_list("pk", "kind", "satisfied_at", "due_at")
     )
@@ -176,7 +180,10 @@ def follow_up_compliance(on_time: list[dict]) -> dict:
 def critical_escalations(w: Window, refs: Refs, *, critical_level: int) -> dict:
     rows = list(
         Obligation.objects.filter(
-            escalation_level__gte=critical_level, last_escalated_at__gte=w.start, last_escalated_at__lt=w.end
+            w.scope.obligations(),
+            escalation_level__gte=critical_level,
+            last_escalated_at__gte=w.start,
+            last_escalated_at__lt=w.end,
         )
         .order_by("-escalation_level", "due_at", "pk")
         .values_list("pk", "escalation_level")
