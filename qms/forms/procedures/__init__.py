@@ -1,5 +1,6 @@
-"""The draft editor's form: every rule the portal enforces, each field explained, beside edit-as-YAML."""
+"""The draft editor's form: every rule the portal enforces, each field explained, beside edit-as-YAML.
+One module per section of the page (clocks, severity, authorisers, bypass levels, escalation, CCB)."""
 
-from qms.forms.procedures.timing import ProcedureRulesForm
+from qms.forms.procedures.editor import SECTIONS, ProcedureRulesForm
 
-__all__ = ["ProcedureRulesForm"]
+__all__ = ["SECTIONS", "ProcedureRulesForm"]
