@@ -67,4 +67,9 @@ class ProcedureRulesForm(forms.Form):
                 name = section.field_for(path, self.definition)
                 if name:
                     break
-            self.add_error(name if name in self.fields else None, problem)
+            if name in self.fields:
+                # At its field the path is redundant: "emergency_criteria.cvss_expedited_min: at most …" → "At most …".
+                words = problem.split(":", 1)[-1].strip()
+                self.add_error(name, words[:1].upper() + words[1:])
+            else:
+                self.add_error(None, problem)

@@ -108,16 +108,16 @@ def test_severity_and_emergency_criteria_round_trip(client, start):
     [
         ({"emergency-cvss_emergency_min": "11"}, "emergency-cvss_emergency_min", "less than or equal to 10"),
         ({"emergency-cvss_expedited_min": "-1"}, "emergency-cvss_expedited_min", "greater than or equal to 0"),
-        ({"emergency-cvss_expedited_min": "9.5"}, "emergency-cvss_expedited_min", "at most the emergency minimum"),
+        ({"emergency-cvss_expedited_min": "9.5"}, "emergency-cvss_expedited_min", "At most the emergency minimum"),
         ({"emergency-categories": []}, "emergency-categories", "This field is required"),
         (
             {"emergency-categories": ["p1_incident", "p2_incident"]},
             "stub-p2_incident",
-            "at least one role must authorise",
+            "At least one role must authorise",
         ),
         ({"severity-S1-label": " "}, "severity-S1-label", "This field is required"),
         ({"category_severity-p1_incident": "S9"}, "category_severity-p1_incident", "Select a valid choice"),
-        ({"clock-triage-severity-S2-amount": "0"}, "clock-triage-severity-S2-amount", "a positive number"),
+        ({"clock-triage-severity-S2-amount": "0"}, "clock-triage-severity-S2-amount", "A positive number"),
         ({"clock-triage-severity-S1-amount": "5"}, "clock-triage-severity-S1-unit", "Give the unit"),
     ],
 )
@@ -165,11 +165,11 @@ def test_a_signature_is_dropped_by_unticking_it_and_an_extra_authoriser_edited(c
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"stub-p1_incident": []}, "stub-p1_incident", "at least one role must authorise"),
+        ({"stub-p1_incident": []}, "stub-p1_incident", "At least one role must authorise"),
         ({"stub-data_breach": ["auditor"]}, "stub-data_breach", "Select a valid choice"),
-        ({"bypass-L1-slot-0": []}, "bypass-L1-slot-0", "at least one slot of roles"),
+        ({"bypass-L1-slot-0": []}, "bypass-L1-slot-0", "At least one slot of roles"),
         ({"bypass-E-slot-0": ["boss"]}, "bypass-E-slot-0", "Select a valid choice"),
-        ({"bypass-L3-remediation-amount": "0"}, "bypass-L3-remediation-amount", "a positive number"),
+        ({"bypass-L3-remediation-amount": "0"}, "bypass-L3-remediation-amount", "A positive number"),
         ({"bypass-L3-remediation-unit": "weeks"}, "bypass-L3-remediation-unit", "Select a valid choice"),
     ],
 )
@@ -230,7 +230,7 @@ def test_ccb_waivers_and_decision_window_round_trip(client, start):
     ("changes", "field", "message"),
     [
         ({"waiver-code_review": "sometimes"}, "waiver-code_review", "Select a valid choice"),
-        ({"ccb-decision_window-amount": "0"}, "ccb-decision_window-amount", "a positive number"),
+        ({"ccb-decision_window-amount": "0"}, "ccb-decision_window-amount", "A positive number"),
     ],
 )
 def test_ccb_refusals_show_at_the_field(client, start, changes, field, message):

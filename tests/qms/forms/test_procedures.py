@@ -56,7 +56,7 @@ def test_the_author_shortens_the_post_mortem_and_changes_a_gate_through_the_form
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"clock-post_mortem-amount": "0"}, "clock-post_mortem-amount", "a positive number"),
+        ({"clock-post_mortem-amount": "0"}, "clock-post_mortem-amount", "A positive number"),
         ({"clock-triage-unit": "weeks"}, "clock-triage-unit", "Select a valid choice"),
         ({"clock-hotfix-basis": "lunar"}, "clock-hotfix-basis", "Select a valid choice"),
         ({"post_mortem_approvers": ["auditor"]}, "post_mortem_approvers", "Select a valid choice"),
