@@ -37,6 +37,7 @@ KEY_LABELS = {
     "deferred_on_deploy": "Deferred on deployment",
     "compliance": "Compliance",
     "post_mortem_approvers": "Post-mortem approvers",
+    "training": "Training",
     "gates": "Gate catalogue",
     "retroactive_checks": "Retroactive validation checks",
 }
@@ -167,6 +168,8 @@ def _value_diff(path: list[str], old, new) -> list[str]:
 def _key_word(path: list[str], key) -> str:
     if path[0] in ("stub_authorisers", "category_severity", "stub_authorisers_if") and len(path) == 1:
         return f"for {CATEGORY_LABELS.get(key, key).split(' — ')[0]}"
+    if path == ["training", "role certifications"]:
+        return f"for {_role(key)}"
     if path[0] == "gates" and len(path) == 1:
         return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")

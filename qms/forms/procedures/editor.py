@@ -11,7 +11,7 @@ import copy
 
 from django import forms
 
-from qms.forms.procedures import authorisers, bypass, ccb, escalation, severity, timing
+from qms.forms.procedures import authorisers, bypass, ccb, escalation, severity, timing, training
 
 SECTIONS = (
     timing.SECTION,
@@ -20,6 +20,7 @@ SECTIONS = (
     bypass.SECTION,
     escalation.SECTION,
     ccb.SECTION,
+    training.SECTION,
 )
 
 
@@ -61,7 +62,9 @@ class ProcedureRulesForm(forms.Form):
     def add_problems(self, problems: list[str]) -> None:
         """Put each problem of the validation on the field it names; the rest on the form."""
         for problem in problems:
-            path = problem.split(":", 1)[0]
+            # The path is what comes before the colon ("clocks.triage.amount: …") or the first word
+            # ("training.courses.x.validity_months must be …").
+            path = problem.split(":", 1)[0].split(" ", 1)[0]
             name = None
             for section, _ in self._sections:
                 name = section.field_for(path, self.definition)
@@ -69,7 +72,7 @@ class ProcedureRulesForm(forms.Form):
                     break
             if name in self.fields:
                 # At its field the path is redundant: "emergency_criteria.cvss_expedited_min: at most …" → "At most …".
-                words = problem.split(":", 1)[-1].strip()
+                words = problem.split(":", 1)[-1].strip() if ":" in problem else problem
                 self.add_error(name, words[:1].upper() + words[1:])
             else:
                 self.add_error(None, problem)

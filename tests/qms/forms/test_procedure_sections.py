@@ -62,6 +62,7 @@ def test_the_page_groups_the_rules_in_explained_sections(client, start):
     for heading in ("Clocks", "Severity and emergency criteria", "Who authorises", "Bypass levels"):
         assert f"<h4>{heading}</h4>" in page
     assert "<h4>Escalation of overdue items</h4>" in page and "<h4>Change control board</h4>" in page
+    assert "<h4>Certifications per role</h4>" in page
     assert "A CVSS base score from 0.0 to 10.0" in field_block(page, "emergency-cvss_emergency_min")
     assert "This level may skip: Code quality (minor)" in field_block(page, "bypass-L1-slot-0")
     assert "never sooner than the step before" in field_block(page, "escalation-2-after")
@@ -244,6 +245,53 @@ def test_a_procedure_without_a_ccb_has_no_ccb_section(client, start):
     assert "<h4>Change control board</h4>" not in page and 'data-field="waiver-' not in page
 
 
+def test_certifications_per_role_round_trip(client, start):
+    draft = start()
+    before, changes = _saved(
+        client,
+        draft,
+        **{
+            "course-tabletop_exercise-validity_months": "3",
+            "certifications-release": ["incident_response_protocols"],
+            "certifications-legal": [],
+            "training-deviation_allowed_in_emergency": "on",
+        },
+    )
+    expected = copy.deepcopy(before)
+    training = expected["training"]
+    training["courses"]["tabletop_exercise"]["validity_months"] = 3
+    training["role_certifications"].pop("legal")
+    training["role_certifications"]["release"] = ["incident_response_protocols"]
+    training["deviation_allowed_in_emergency"] = True
+    assert draft.definition == expected
+    assert changes == [
+        "Training courses tabletop exercise validity months: 6 → 3.",
+        "Training role certifications for Release manager: added (incident_response_protocols).",
+        "Training role certifications for Legal: removed (was compliance_awareness_training).",
+        "Training deviation allowed in emergency: no → yes.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"course-tabletop_exercise-validity_months": "0"},
+            "course-tabletop_exercise-validity_months",
+            "greater than or equal to 1",
+        ),
+        (
+            {"course-tabletop_exercise-validity_months": "61"},
+            "course-tabletop_exercise-validity_months",
+            "less than or equal to 60",
+        ),
+        ({"certifications-qms": ["first_aid"]}, "certifications-qms", "Select a valid choice"),
+    ],
+)
+def test_certification_refusals_show_at_the_field(client, start, changes, field, message):
+    _refused(client, start(), field, message, **changes)
+
+
 @pytest.mark.parametrize("role", [Role.AUDITOR, Role.ONCALL, Role.QMS])
 @pytest.mark.parametrize(
     "changes",
@@ -252,8 +300,9 @@ def test_a_procedure_without_a_ccb_has_no_ccb_section(client, start):
         {"stub-p1_incident": ["qms"]},
         {"escalation-2-after": "1h"},
         {"waiver-code_review": "waivable"},
+        {"certifications-qms": []},
     ],
-    ids=["severity", "authorisers", "escalation", "ccb"],
+    ids=["severity", "authorisers", "escalation", "ccb", "training"],
 )
 def test_only_the_author_saves_a_section(client, start, make_user, role, changes):
     draft = start(CM_WF)
