@@ -275,6 +275,13 @@ def validate_ccb(definition: dict) -> list[str]:
     overlap = {w["code"] for w in ccb.get("waivable", [])} & {w["code"] for w in ccb.get("not_waivable", [])}
     if overlap:
         problems.append(f"Waivers both allowed and refused: {sorted(overlap)}.")
+    window = ccb.get("decision_window")
+    if window is not None:
+        amount = window.get("amount") if isinstance(window, dict) else None
+        if not isinstance(amount, int | float) or isinstance(amount, bool) or amount <= 0:
+            problems.append(f"ccb.decision_window.amount: a positive number, not {amount!r}.")
+        if not isinstance(window, dict) or window.get("unit") not in ("minutes", "hours", "days"):
+            problems.append("ccb.decision_window.unit: one of minutes, hours, days.")
     rule = ccb.get("decision_rule", {})
     if rule and rule.get("majority", "more_than_half") != "more_than_half":
         problems.append("The decision rule supports only a majority of more than half of the current votes.")

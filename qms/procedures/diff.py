@@ -37,6 +37,7 @@ KEY_LABELS = {
     "deferred_on_deploy": "Deferred on deployment",
     "compliance": "Compliance",
     "post_mortem_approvers": "Post-mortem approvers",
+    "training": "Training",
     "gates": "Gate catalogue",
     "retroactive_checks": "Retroactive validation checks",
 }
@@ -74,6 +75,8 @@ def _fmt(value, key: str = "") -> str:
         if not value:
             return "none"
         if all(isinstance(v, str) for v in value):
+            if "categories" in key or "cvss required for" in key:
+                return ", ".join(CATEGORY_LABELS.get(v, v).split(" — ")[0] for v in value)
             return ", ".join(_role(v) if "role" in key or "authoris" in key or "approver" in key else v for v in value)
         if all(isinstance(v, list) for v in value):
             return "; ".join(" or ".join(_role(r) for r in slot) for slot in value)
@@ -132,6 +135,7 @@ def _summary(value, key: str = "") -> str:
 def _value_diff(path: list[str], old, new) -> list[str]:
     if old == new:
         return []
+    words = " ".join(path)  # what _fmt reads to name roles and categories
     if isinstance(old, dict) and isinstance(new, dict) and not ({"amount", "unit"} <= set(old) | set(new)):
         out = []
         for k in list(new) + [k for k in old if k not in new]:
@@ -152,18 +156,20 @@ def _value_diff(path: list[str], old, new) -> list[str]:
             if added or removed:
                 parts = []
                 if added:
-                    parts.append("adds " + _fmt(added, path[0]))
+                    parts.append("adds " + _fmt(added, words))
                 if removed:
-                    parts.append("removes " + _fmt(removed, path[0]))
-                return [f"{_label(path)}: {_fmt(old, path[0])} → {_fmt(new, path[0])} ({'; '.join(parts)})."]
-            return [f"{_label(path)}: order {_fmt(old, path[0])} → {_fmt(new, path[0])}."]
-    text = f"{_label(path)}: {_fmt(old, path[0])} → {_fmt(new, path[0])}"
+                    parts.append("removes " + _fmt(removed, words))
+                return [f"{_label(path)}: {_fmt(old, words)} → {_fmt(new, words)} ({'; '.join(parts)})."]
+            return [f"{_label(path)}: order {_fmt(old, words)} → {_fmt(new, words)}."]
+    text = f"{_label(path)}: {_fmt(old, words)} → {_fmt(new, words)}"
     return [text if text.endswith(".") else text + "."]
 
 
 def _key_word(path: list[str], key) -> str:
     if path[0] in ("stub_authorisers", "category_severity", "stub_authorisers_if") and len(path) == 1:
         return f"for {CATEGORY_LABELS.get(key, key).split(' — ')[0]}"
+    if path == ["training", "role certifications"]:
+        return f"for {_role(key)}"
     if path[0] == "gates" and len(path) == 1:
         return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from qms.procedures.ccb import validate_ccb
-from qms.procedures.compliance import escalation_steps
+from qms.procedures.compliance import escalation_steps, parse_duration
 from qms.procedures.presets.cm_wf_emergency import CM_WF_CCB
 from qms.procedures.schema import (
+    CATEGORY_LABELS,
     CHECK_CATALOGUE,
     LEVEL_ORDER,
     POST_MORTEM_APPROVERS_DEFAULT,
@@ -78,6 +79,7 @@ def validate_definition(definition: dict) -> list[str]:
     roles = {r.value for r in Role}
     for category, authorisers in definition["stub_authorisers"].items():
         problems += [f"Unknown role {r} for {category}." for r in authorisers if r not in roles]
+    problems += _authoriser_problems(definition)
     if definition["day_basis"] not in {"calendar", "business"}:
         problems.append("day_basis must be 'calendar' or 'business'.")
     for clock in definition["clocks"]:
@@ -228,7 +230,77 @@ def structure_problems(definition) -> list[str]:
         try:
             escalation_steps(definition)
         except (ValueError, KeyError, TypeError) as exc:
-            problems.append(f"compliance.escalation: {exc}")
+            problems += _escalation_problems(compliance["escalation"]) or [f"compliance.escalation: {exc}"]
+    return problems
+
+
+def _escalation_problems(steps) -> list[str]:
+    """Name the step and field of a ladder the engine cannot run (compliance.escalation.<level>.after)."""
+    problems: list[str] = []
+    if not isinstance(steps, list):
+        return problems
+    previous = None
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        path = f"compliance.escalation.{step.get('level')}"
+        try:
+            after = parse_duration(str(step.get("after", "")))
+        except ValueError as exc:
+            problems.append(f"{path}.after: {exc}")
+            continue
+        if previous is not None and after < previous:
+            problems.append(f"{path}.after: a higher escalation level cannot come sooner than a lower one.")
+        previous = after
+    return problems
+
+
+def _authoriser_problems(definition: dict) -> list[str]:
+    """Rules a coordinator's edit could break: nobody to authorise a qualifying category, a read-only signer,
+    a signature slot nobody can fill, CVSS minimums outside 0–10 or in the wrong order, an unknown category."""
+    problems: list[str] = []
+    authorisers, criteria = definition["stub_authorisers"], definition["emergency_criteria"]
+    for category, roles in authorisers.items():
+        problems += [
+            f"stub_authorisers.{category}: {Role(r).label} is read-only and cannot authorise."
+            for r in roles
+            if r in _ROLES and Role(r) in READ_ONLY_ROLES
+        ]
+    categories = criteria.get("categories", [])
+    if not categories:
+        problems.append("emergency_criteria.categories: at least one category must qualify for the emergency bypass.")
+    for key in ("categories", "cvss_required_for"):
+        problems += [
+            f"emergency_criteria.{key}: unknown category {c!r}."
+            for c in criteria.get(key, [])
+            if c not in CATEGORY_LABELS
+        ]
+    problems += [
+        f"stub_authorisers.{c}: at least one role must authorise ({c} qualifies for the emergency bypass)."
+        for c in categories
+        if c in CATEGORY_LABELS and not authorisers.get(c)
+    ]
+    scores = {}
+    for key in ("cvss_emergency_min", "cvss_expedited_min"):
+        if key not in criteria:
+            if criteria.get("cvss_required_for"):
+                problems.append(f"emergency_criteria.{key}: needed when a category must give a CVSS score.")
+            continue
+        score = Decimal(str(criteria[key]))
+        if score.is_finite() and Decimal(0) <= score <= Decimal(10):
+            scores[key] = score
+        else:
+            problems.append(f"emergency_criteria.{key}: a CVSS score from 0.0 to 10.0, not {criteria[key]}.")
+    if len(scores) == 2 and scores["cvss_expedited_min"] > scores["cvss_emergency_min"]:
+        problems.append("emergency_criteria.cvss_expedited_min: at most the emergency minimum.")
+    for level, spec in (definition.get("bypass_levels") or {}).items():
+        for j, slot in enumerate(spec["authorisers"]):
+            path = f"bypass_levels.{level}.authorisers[{j}]"
+            if not slot:
+                problems.append(f"{path}: a signature nobody can give; name at least one role.")
+            problems += [
+                f"{path}: {Role(r).label} is read-only and cannot sign." for r in slot if Role(r) in READ_ONLY_ROLES
+            ]
     return problems
 
 

@@ -3,11 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from qms.forms.procedures import ProcedureRulesForm
 from qms.models import ProcedureDraft
 from qms.roles import Role
 from qms.services import procedure_drafts as pd
-from tests.qms.procedures.helpers import EBW, clock
+from tests.qms.procedures.helpers import EBW, clock, rules_form_data
+from tests.qms.procedures.helpers import field_block as _field_block
 
 pytestmark = pytest.mark.django_db
 
@@ -18,19 +18,7 @@ def draft(make_user):
 
 
 def _data(draft, **changes):
-    form = ProcedureRulesForm(draft.definition)
-    data = {"editor": "form", "change_note": "Post-mortem within 48 hours."}
-    for name, field in form.fields.items():
-        value = form.get_initial_for_field(field, name)
-        data[name] = "" if value is None else value
-    data.update(changes)
-    return data
-
-
-def _field_block(page: str, name: str) -> str:
-    marker = f'data-field="{name}">'
-    assert marker in page, name
-    return page.split(marker, 1)[1].split('<div class="field', 1)[0].split("</form>", 1)[0]
+    return rules_form_data(draft.definition, **{"change_note": "Post-mortem within 48 hours.", **changes})
 
 
 def test_the_form_explains_each_field(client, draft):
@@ -68,7 +56,7 @@ def test_the_author_shortens_the_post_mortem_and_changes_a_gate_through_the_form
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"clock-post_mortem-amount": "0"}, "clock-post_mortem-amount", "a positive number"),
+        ({"clock-post_mortem-amount": "0"}, "clock-post_mortem-amount", "A positive number"),
         ({"clock-triage-unit": "weeks"}, "clock-triage-unit", "Select a valid choice"),
         ({"clock-hotfix-basis": "lunar"}, "clock-hotfix-basis", "Select a valid choice"),
         ({"post_mortem_approvers": ["auditor"]}, "post_mortem_approvers", "Select a valid choice"),

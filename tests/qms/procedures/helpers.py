@@ -32,3 +32,23 @@ def draft_in_review(author, code=EBW, **kwargs):
 def approve_all(draft, quality, second_qms):
     pd.procedure_draft_approve(draft_id=draft.pk, signer=quality, password=PASSWORD, role=Role.QUALITY)
     return pd.procedure_draft_approve(draft_id=draft.pk, signer=second_qms, password=PASSWORD, role=Role.QMS)
+
+
+def rules_form_data(definition, **changes):
+    """What the draft page's rules form posts when nothing is touched, with ``changes`` applied."""
+    from qms.forms.procedures import ProcedureRulesForm
+
+    form = ProcedureRulesForm(definition)
+    data = {"editor": "form", "change_note": "Rules edited through the form."}
+    for name, field in form.fields.items():
+        value = form.get_initial_for_field(field, name)
+        data[name] = "" if value is None else value
+    data.update(changes)
+    return data
+
+
+def field_block(page: str, name: str) -> str:
+    """The HTML of one field of the rules form (its label, input, help and errors)."""
+    marker = f'data-field="{name}">'
+    assert marker in page, name
+    return page.split(marker, 1)[1].split('<div class="field', 1)[0].split("</form>", 1)[0]

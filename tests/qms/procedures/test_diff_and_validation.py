@@ -203,3 +203,37 @@ def test_invalid_definitions_are_refused_naming_the_field(edit, field):
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p["code"])
 def test_presets_are_valid(preset):
     assert validate_definition(preset["definition"]) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d["emergency_criteria"].update(cvss_emergency_min="10.5"), "emergency_criteria.cvss_emergency_min"),
+        (lambda d: d["emergency_criteria"].update(cvss_expedited_min="NaN"), "emergency_criteria.cvss_expedited_min"),
+        (lambda d: d["emergency_criteria"].update(cvss_expedited_min="9.5"), "emergency_criteria.cvss_expedited_min"),
+        (lambda d: d["emergency_criteria"].update(categories=[]), "emergency_criteria.categories"),
+        (lambda d: d["emergency_criteria"].update(categories=["outage"]), "emergency_criteria.categories"),
+        (lambda d: d["stub_authorisers"].pop("data_breach"), "stub_authorisers.data_breach"),
+        (lambda d: d["stub_authorisers"].update(p1_incident=["auditor"]), "stub_authorisers.p1_incident"),
+        (lambda d: d["bypass_levels"]["L2"]["authorisers"].append([]), "bypass_levels.L2.authorisers[2]"),
+        (lambda d: d["bypass_levels"]["L1"].update(authorisers=[["auditor"]]), "bypass_levels.L1.authorisers[0]"),
+        (
+            lambda d: d.update(
+                compliance={
+                    "escalation": [{"level": 1, "after": "2h", "to": "owner"}, {"level": 2, "after": "1h", "to": "qms"}]
+                }
+            ),
+            "compliance.escalation.2.after",
+        ),
+        (
+            lambda d: d.update(compliance={"escalation": [{"level": 1, "after": "soon", "to": "owner"}]}),
+            "compliance.escalation.1.after",
+        ),
+        (lambda d: d.update(ccb={"decision_window": {"amount": 0, "unit": "hours"}}), "ccb.decision_window.amount"),
+    ],
+)
+def test_rules_the_form_can_break_are_refused_naming_the_field(edit, field):
+    bad = copy.deepcopy(EBW)
+    edit(bad)
+    problems = validate_definition(bad)
+    assert any(p.startswith(field) for p in problems), problems

@@ -1,0 +1,98 @@
+"""The bypass levels: who signs a bypass of each level (its signer slots), how soon what it skipped must be
+remediated, and the lowest level that may skip each check of the gate catalogue."""
+
+from __future__ import annotations
+
+import copy
+
+from django import forms
+
+from qms.forms.procedures.base import UNIT_CHOICES, Section, number, roles_field
+from qms.procedures import LEVEL_ORDER, ProcedureRules
+
+
+def _slots(definition: dict, level: str) -> list[list[str]]:
+    return list(((definition.get("bypass_levels") or {}).get(level) or {}).get("authorisers") or [])
+
+
+def _fields(definition: dict) -> dict:
+    fields: dict = {}
+    rules = ProcedureRules(definition)
+    for level, spec in (definition.get("bypass_levels") or {}).items():
+        name = spec.get("label") or level
+        slots = _slots(definition, level)
+        may_skip = ", ".join(rules.check_label(c) for c in rules.checks_allowed(level)) if level in LEVEL_ORDER else ""
+        for j in range(len(slots) + 1):
+            extra = j == len(slots)
+            fields[f"bypass-{level}-slot-{j}"] = roles_field(
+                f"{name}: {'add a signature' if extra else f'signature {j + 1}'}",
+                [] if extra else slots[j],
+                (
+                    "Tick roles here to require one more signature."
+                    if extra
+                    else "One signature from any of the roles ticked; untick them all to drop this signature."
+                )
+                + (f" This level may skip: {may_skip}." if j == 0 and may_skip else ""),
+                required=False,
+            )
+        remediation = spec.get("remediation") or {}
+        fields[f"bypass-{level}-remediation-amount"] = forms.DecimalField(
+            label=f"{name}: remediate within",
+            initial=remediation.get("amount"),
+            max_digits=8,
+            decimal_places=2,
+            help_text="How long after the bypass each check it skipped must pass again (a positive number).",
+        )
+        fields[f"bypass-{level}-remediation-unit"] = forms.ChoiceField(
+            label=f"{name}: unit", choices=UNIT_CHOICES, initial=remediation.get("unit")
+        )
+    for code, gate in rules.gate_catalogue.items():
+        fields[f"gate-{code}-min_level"] = forms.ChoiceField(
+            label=f"{gate['label']}: skippable from",
+            choices=[(level, level) for level in LEVEL_ORDER],
+            initial=gate.get("min_level"),
+            help_text="The lowest bypass level (L1, L2, L3, E) that may skip this check; higher levels may too.",
+        )
+    return fields
+
+
+def _apply(new: dict, data: dict) -> None:
+    for level, spec in (new.get("bypass_levels") or {}).items():
+        count = len(spec.get("authorisers") or []) + 1
+        slots = [list(data[f"bypass-{level}-slot-{j}"]) for j in range(count)]
+        spec["authorisers"] = [slot for slot in slots if slot]
+        spec["remediation"] = {
+            **(spec.get("remediation") or {}),
+            "amount": number(data[f"bypass-{level}-remediation-amount"]),
+            "unit": data[f"bypass-{level}-remediation-unit"],
+        }
+    gates = copy.deepcopy(ProcedureRules(new).gate_catalogue)
+    for code, gate in gates.items():
+        gate["min_level"] = data[f"gate-{code}-min_level"]
+    new["gates"] = gates
+
+
+def _field_for(path: str, definition: dict) -> str | None:
+    parts = path.split(".")
+    if parts[0] == "gates" and len(parts) == 3:
+        return f"gate-{parts[1]}-{parts[2]}"
+    if parts[0] == "bypass_levels" and len(parts) >= 3:
+        level, rest = parts[1], parts[2]
+        if rest == "authorisers":
+            return f"bypass-{level}-slot-0"
+        if rest.startswith("authorisers[") and rest.endswith("]"):
+            return f"bypass-{level}-slot-{rest[len('authorisers[') : -1]}"
+        if rest == "remediation":
+            return f"bypass-{level}-remediation-{parts[3] if len(parts) == 4 else 'amount'}"
+    return None
+
+
+SECTION = Section(
+    key="bypass",
+    heading="Bypass levels",
+    intro="Who signs a bypass of each level, how soon what it skipped must be remediated, and which checks each "
+    "level may skip.",
+    fields=_fields,
+    apply=_apply,
+    field_for=_field_for,
+)

@@ -1,0 +1,41 @@
+"""A QMS coordinator lowers the CVSS minimum of an emergency through the explained rules form: a value the
+engine cannot run is refused at its field, the corrected one is saved and read in words; the page fits a phone."""
+
+import pytest
+from playwright.sync_api import expect
+
+from qms.roles import Role
+from tests.browser.conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_edit_the_emergency_criteria_through_the_form(new_page, login, live_server, make_user):
+    make_user(Role.QMS, username="coordinator")
+    page = login(new_page(), "coordinator")
+    page.goto(f"{live_server.url}/procedures/")
+    with page.expect_navigation():
+        page.get_by_test_id("start-draft-qms-emergency-bypass-v1").click()
+    form = page.get_by_test_id("draft-rules-form")
+    section = form.locator('[data-section="severity"]')
+    section.locator("summary").click()
+    section.get_by_label("CVSS minimum for an emergency").fill("8.5")
+    section.get_by_label("CVSS minimum for the expedited path").fill("9.0")
+    form.get_by_label("Change note").fill("High-severity CVEs from 8.5 count as emergencies.")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Save the rules").click()
+    field = page.locator('[data-field="emergency-cvss_expedited_min"]')
+    expect(field.get_by_role("alert")).to_contain_text("At most the emergency minimum")
+    screenshot(page, "procedure-rules-refused-1280")
+
+    field.get_by_label("CVSS minimum for the expedited path").fill("7.0")
+    with page.expect_navigation():
+        page.get_by_test_id("draft-rules-form").get_by_role("button", name="Save the rules").click()
+    expect(page.get_by_test_id("draft-changes")).to_contain_text("Emergency criteria cvss emergency min: 9.0 → 8.5.")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_test_id("draft-rules-form").locator('[data-section="authorisers"] summary').click()
+    screenshot(page, "procedure-rules-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    screenshot(page, "procedure-rules-390")
