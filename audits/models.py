@@ -111,6 +111,9 @@ class Obligation(models.Model):
             # The repeat-bypass sweep's "last preventive follow-up per pattern", every run. No index names
             # escalation_level: an escalation then changes no indexed column and stays a HOT update.
             models.Index(fields=["started_at"], condition=Q(kind="preventive_change"), name="obligation_preventive"),
+            # The reports' "completed in the period" and "met since the period ended" (satisfying a clock
+            # already changes an indexed column, obligation_open_due's condition).
+            models.Index(fields=["satisfied_at"], name="obligation_satisfied"),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import NoData
-from bench.jobs import call, escalation_idle_tick, escalation_sweep
+from bench.jobs import audit_chain_full, audit_chain_incremental, call, escalation_idle_tick, escalation_sweep
 
 
 @dataclass(frozen=True)
@@ -136,4 +136,7 @@ JOBS: list[Job] = [
     Job("escalation sweep (per 10^5 overdue clocks)", escalation_sweep, target_seconds=5.0),
     Job("escalation beat tick, nothing new", escalation_idle_tick, target_seconds=0.1),
     Job("monthly report", _monthly_report, target_seconds=1.0),
+    # Report-only: the nightly walk grows with the trail; what must stay fast is the walk from a checkpoint.
+    Job("audit chain, full verification", audit_chain_full),
+    Job("audit chain, incremental from a checkpoint (a day appended)", audit_chain_incremental, target_seconds=1.0),
 ]

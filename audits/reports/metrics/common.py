@@ -29,9 +29,11 @@ class Refs:
 
     items: dict[str, dict] = field(default_factory=dict)
 
-    def add(self, key: str, model: str, ids, title: str) -> str:
+    def add(self, key: str, model: str, ids, title: str, *, total: int | None = None) -> str:
+        """``ids`` in order; ``total`` when the query kept only the first ``MAX_IDS`` of them."""
         ids = list(ids)
-        self.items[key] = {"model": model, "ids": ids[:MAX_IDS], "total": len(ids), "title": title}
+        total = len(ids) if total is None else total
+        self.items[key] = {"model": model, "ids": ids[:MAX_IDS], "total": total, "title": title}
         return key
 
     def add_range(self, key: str, model: str, start: datetime, end: datetime, total: int, title: str) -> str:

@@ -6,10 +6,40 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.db import models
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Func,
+    Q,
+    Value,
+)
+from django.db.models.functions import RowNumber
 
 from audits.models import Obligation
-from audits.reports.metrics.common import Refs, Window, _hours, percentile, rate
+from audits.reports.metrics.common import MAX_IDS, Refs, Window, _hours, percentile, rate
+
+# At 10^5 changes a month's report counts hundreds of thousands of clocks. A snapshot keeps the first MAX_IDS
+# ids of each figure (due time, then id) with its total, so the queries hand back counts and those ids, and no
+# datetimes Python would only compare.
+DUE_ORDER = (F("due_at").asc(), F("pk").asc())
+
+
+def _kind_group_sql() -> Func:
+    """``kind_group`` in SQL: the part of the kind before the first ":"."""
+    return Func(F("kind"), Value(":"), Value(1), function="split_part", output_field=CharField())
+
+
+def _first_ids(partition: list) -> dict:
+    """Per partition: how many rows it has and each row's place in it (due time, then id)."""
+    return {
+        "n": models.Window(Count("pk"), partition_by=partition),
+        "place": models.Window(RowNumber(), partition_by=partition, order_by=DUE_ORDER),
+    }
 
 
 def remediation(w: Window, refs: Refs) -> dict:
@@ -24,15 +54,19 @@ def remediation(w: Window, refs: Refs) -> dict:
         .values_list("pk", "took")
     )
     hours = [_hours(took) for _, took in done]
+    completed_by_then = ExpressionWrapper(
+        Q(satisfied_at__isnull=False, satisfied_at__lt=w.as_of), output_field=BooleanField()
+    )
     due = list(
         Obligation.objects.filter(
             w.scope.obligations(), kind="remediation", due_at__gte=w.start, due_at__lt=w.due_until
         )
+        .annotate(completed=completed_by_then)
         .order_by("due_at", "pk")
-        .values_list("pk", "satisfied_at", "started_at")
+        .values_list("pk", "completed")
     )
-    completed = [pk for pk, satisfied, _ in due if satisfied is not None and satisfied < w.as_of]
-    missing = [pk for pk, satisfied, _ in due if satisfied is None or satisfied >= w.as_of]
+    completed = [pk for pk, done_then in due if done_then]
+    missing = [pk for pk, done_then in due if not done_then]
     return {
         "completed_in_period": len(done),
         "completed_ref": refs.add(
@@ -41,7 +75,7 @@ def remediation(w: Window, refs: Refs) -> dict:
         "mean_hours": round(statistics.fmean(hours), 2) if hours else None,
         "p90_hours": None if not hours else round(percentile(hours, 0.9), 2),
         "due": len(due),
-        "due_ref": refs.add("remediation_due", "obligation", [pk for pk, *_ in due], "Remediations due in the period"),
+        "due_ref": refs.add("remediation_due", "obligation", [pk for pk, _ in due], "Remediations due in the period"),
         "completed_of_due": len(completed),
         "not_completed_ref": refs.add(
             "remediation_missing", "obligation", missing, "Remediations due in the period and not completed"
@@ -84,39 +118,65 @@ def remediation_progress(w: Window, refs: Refs) -> dict:
 
 def overdue(w: Window, refs: Refs) -> dict:
     """Clocks due before ``as_of`` and open at ``as_of``, by kind and escalation level (one query)."""
-    rows = list(
+    rows = (
         Obligation.objects.filter(w.scope.obligations(), due_at__lt=w.as_of)
         .filter(Q(satisfied_at__isnull=True) | Q(satisfied_at__gte=w.as_of))
         .order_by("due_at", "pk")
         .values_list("pk", "kind", "escalation_level")
     )
-    by_kind, by_level = defaultdict(list), defaultdict(list)
+    # Every overdue clock is counted, but only the first MAX_IDS of each figure are kept.
+    first, by_kind, by_level = [], defaultdict(list), defaultdict(list)
+    kind_n, level_n = defaultdict(int), defaultdict(int)
     for pk, kind, level in rows:
-        by_kind[kind_group(kind)].append(pk)
-        by_level[level].append(pk)
+        group = kind_group(kind)
+        if len(first) < MAX_IDS:
+            first.append(pk)
+        kind_n[group] += 1
+        level_n[level] += 1
+        if kind_n[group] <= MAX_IDS:
+            by_kind[group].append(pk)
+        if level_n[level] <= MAX_IDS:
+            by_level[level].append(pk)
+    total = sum(kind_n.values())
     kinds = [
         {
             "label": kind,
-            "value": len(ids),
-            "ref": refs.add(f"overdue:{kind}", "obligation", ids, f"Overdue at period end: {kind.replace('_', ' ')}"),
+            "value": n,
+            "ref": refs.add(
+                f"overdue:{kind}",
+                "obligation",
+                by_kind[kind],
+                f"Overdue at period end: {kind.replace('_', ' ')}",
+                total=n,
+            ),
         }
-        for kind, ids in sorted(by_kind.items(), key=lambda item: (-len(item[1]), item[0]))
+        for kind, n in sorted(kind_n.items(), key=lambda item: (-item[1], item[0]))
     ]
     return {
-        "total": len(rows),
-        "ref": refs.add("overdue", "obligation", [r[0] for r in rows], "Overdue at period end"),
-        "remediation": len(by_kind.get("remediation", [])),
+        "total": total,
+        "ref": refs.add("overdue", "obligation", first, "Overdue at period end", total=total),
+        "remediation": kind_n.get("remediation", 0),
         "remediation_ref": refs.add(
-            "overdue:remediation", "obligation", by_kind.get("remediation", []), "Remediations overdue at period end"
+            "overdue:remediation",
+            "obligation",
+            by_kind.get("remediation", []),
+            "Remediations overdue at period end",
+            total=kind_n.get("remediation", 0),
         ),
         "by_kind": kinds,
         "by_level": [
             {
                 "label": f"level {level}",
-                "value": len(ids),
-                "ref": refs.add(f"overdue:level:{level}", "obligation", ids, f"Overdue at escalation level {level}"),
+                "value": n,
+                "ref": refs.add(
+                    f"overdue:level:{level}",
+                    "obligation",
+                    by_level[level],
+                    f"Overdue at escalation level {level}",
+                    total=n,
+                ),
             }
-            for level, ids in sorted(by_level.items())
+            for level, n in sorted(level_n.items())
         ],
     }
 
@@ -128,20 +188,26 @@ def kind_group(kind: str) -> str:
 
 def on_time_by_kind(w: Window, refs: Refs) -> list[dict]:
     """Per kind of clock due in the period: met on time, late, and the rate (one query)."""
+    late_expr = ExpressionWrapper(
+        ~Q(satisfied_at__isnull=False, satisfied_at__lte=F("due_at")), output_field=BooleanField()
+    )
+    part = _first_ids(["group", "late"])
     rows = (
         Obligation.objects.filter(w.scope.obligations(), due_at__gte=w.start, due_at__lt=w.due_until)
+        .annotate(group=_kind_group_sql(), late=late_expr, n=part["n"], place=part["place"])
+        .filter(place__lte=MAX_IDS)
         .order_by("due_at", "pk")
-        .values_list("pk", "kind", "satisfied_at", "due_at")
+        .values_list("pk", "group", "late", "n")
     )
-    on_time, late = defaultdict(list), defaultdict(list)
-    for pk, kind, satisfied, due in rows:
-        if satisfied is not None and satisfied <= due:
-            on_time[kind_group(kind)].append(pk)
-        else:
-            late[kind_group(kind)].append(pk)
+    # A kind's due list is its on-time clocks then its late ones (the first MAX_IDS of each are enough).
+    ids, counts = {False: defaultdict(list), True: defaultdict(list)}, {False: {}, True: {}}
+    for pk, group, late, n in rows:
+        ids[late][group].append(pk)
+        counts[late][group] = n
     out = []
-    for kind in sorted(set(on_time) | set(late)):
-        n_on, n_late = len(on_time.get(kind, [])), len(late.get(kind, []))
+    for kind in sorted(set(counts[False]) | set(counts[True])):
+        n_on, n_late = counts[False].get(kind, 0), counts[True].get(kind, 0)
+        on_ids, late_ids = ids[False].get(kind, []), ids[True].get(kind, [])
         out.append(
             {
                 "kind": kind,
@@ -152,11 +218,12 @@ def on_time_by_kind(w: Window, refs: Refs) -> list[dict]:
                 "due_ref": refs.add(
                     f"due:{kind}",
                     "obligation",
-                    on_time.get(kind, []) + late.get(kind, []),
+                    (on_ids + late_ids)[:MAX_IDS],
                     f"{kind} clocks due in the period",
+                    total=n_on + n_late,
                 ),
                 "late_ref": refs.add(
-                    f"late:{kind}", "obligation", late.get(kind, []), f"{kind} clocks met late or open"
+                    f"late:{kind}", "obligation", late_ids, f"{kind} clocks met late or open", total=n_late
                 ),
             }
         )
