@@ -20,6 +20,7 @@ from django.db.models import Q
 from qms.models import Procedure, ProcedureVersion
 
 ALL_PROCEDURES = "all procedures"
+EXAMPLE_REFERENCE = "emergency-bypass-workflow:2"
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,11 @@ def report_scope_resolve(reference: str | None) -> ResolvedScope:
     code = code.strip()
     if sep and not (number.strip().isdigit() and len(number.strip()) < 10):
         raise ValidationError(
-            {"procedure_version": [f"“{reference[:80]}” is not a procedure version: give CODE:N, e.g. {_example()}."]}
+            {
+                "procedure_version": [
+                    f"“{reference[:80]}” is not a procedure version: give CODE:N, e.g. {EXAMPLE_REFERENCE}."
+                ]
+            }
         )
     procedure = Procedure.objects.filter(code=code).first() if len(code) <= 64 else None
     if procedure is None:
@@ -130,10 +135,6 @@ def report_scope_resolve(reference: str | None) -> ResolvedScope:
     if version is None:
         raise ValidationError({"procedure_version": [f"{procedure.title} has no version {int(number)}."]})
     return ResolvedScope(procedure=procedure, version=version)
-
-
-def _example() -> str:
-    return "emergency-bypass-workflow:2"
 
 
 def report_scope_choices() -> list[tuple[str, str]]:

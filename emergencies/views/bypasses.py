@@ -94,14 +94,14 @@ def bypass_create(request):
     if not services.can_request_bypass(request.user):
         raise PermissionDenied("Your roles do not allow requesting bypasses.")
     form = BypassRequestForm(form_data(request))
-    bypass = form_submit(
+    submitted = form_submit(
         request,
         form,
         lambda form: services.bypass_request_create(data=form.to_input(), actor=request.user),
         lambda bypass: f"{bypass.identifier} requested: {bypass.get_level_display()}. The signers have been notified.",
     )
-    if bypass:
-        return redirect(bypass)
+    if submitted:
+        return redirect(submitted.result)
     context = {"form": form, "preview": _level_preview(form)}
     return render(request, "emergencies/bypassrequest_form.html", context, status=400 if form.errors else 200)
 

@@ -78,14 +78,14 @@ def ccb_session_convene(request, identifier):
     conveneable = _conveneable_gates(change, gates_page.gates)
     eligible = selectors_ccb.eligible_members(change=change)
     form = ConveneForm(form_data(request), change=change, actor=request.user, gate_specs=conveneable, eligible=eligible)
-    session = form_submit(
+    submitted = form_submit(
         request,
         form,
         lambda form: ccb.ccb_session_convene(change_id=change.pk, data=form.to_input(), actor=request.user),
         lambda session: f"{session.identifier} convened. The members have their invitation.",
     )
-    if session:
-        return redirect(session)
+    if submitted:
+        return redirect(submitted.result)
     context = {"change": change, "form": form, "gates": conveneable, "gates_page": gates_page}
     return render(request, "emergencies/ccb/session_form.html", context, status=400 if form.errors else 200)
 

@@ -56,14 +56,14 @@ def stub_create(request):
         # The "declare emergency" link of an alert's incident: the form starts from what the alert said.
         initial = stub_initial_for_incident(ticket=request.GET["incident"][:40])
     form = EmergencyStubForm(form_data(request), initial=initial or None)
-    change = form_submit(
+    submitted = form_submit(
         request,
         form,
         lambda form: services.emergency_stub_file(data=form.to_input(), actor=request.user),
         lambda change: f"{change.identifier} filed. The clocks are running and the authorisers have been notified.",
     )
-    if change:
-        return redirect(change)
+    if submitted:
+        return redirect(submitted.result)
     return render(request, "emergencies/changerecord_form.html", {"form": form}, status=400 if form.errors else 200)
 
 

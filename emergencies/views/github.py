@@ -88,7 +88,7 @@ def pull_bypass_create(request, repository_id: int, number: int):
     }
     form = BypassRequestForm(form_data(request), initial=initial)
     head_sha = request.POST.get("head_sha", "") if request.method == "POST" else pull.head_sha
-    bypass = form_submit(
+    submitted = form_submit(
         request,
         form,
         lambda form: services.github_bypass_request_create(
@@ -96,8 +96,8 @@ def pull_bypass_create(request, repository_id: int, number: int):
         ),
         lambda bypass: f"{bypass.identifier} requested for {pull} at {head_sha[:7]}. The signers have been notified.",
     )
-    if bypass:
-        return redirect(bypass)
+    if submitted:
+        return redirect(submitted.result)
     context = {"form": form, "preview": _level_preview(form), "github_pull": pull, "head_sha": head_sha}
     return render(request, "emergencies/bypassrequest_form.html", context, status=400 if form.errors else 200)
 

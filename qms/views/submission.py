@@ -2,6 +2,7 @@
 form again."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -11,11 +12,20 @@ from django.core.exceptions import ValidationError
 from qms.forms.base import apply_validation_error
 
 
-def form_submit(request, form: forms.Form, act: Callable[[forms.Form], Any], success: str | Callable[[Any], str]):
+@dataclass(frozen=True)
+class Submitted:
+    """A form that went through, with what the service returned (whatever it is, the submission is truthy)."""
+
+    result: Any
+
+
+def form_submit(
+    request, form: forms.Form, act: Callable[[forms.Form], Any], success: str | Callable[[Any], str]
+) -> Submitted | None:
     """Run ``act(form)`` (the service call) when the bound form is valid. On success the message is shown
-    and the service's result comes back (``True`` when it returns nothing): the caller redirects. On invalid
-    input or a refusal (the service's ``ValidationError``, put on the form's fields) nothing was saved and
-    ``None`` comes back: the caller shows the form again with its errors."""
+    and a ``Submitted`` holding the service's result comes back: the caller redirects. On invalid input or
+    a refusal (the service's ``ValidationError``, put on the form's fields) nothing was saved and ``None``
+    comes back: the caller shows the form again with its errors."""
     if form.is_bound and form.is_valid():
         try:
             result = act(form)
@@ -23,5 +33,5 @@ def form_submit(request, form: forms.Form, act: Callable[[forms.Form], Any], suc
             apply_validation_error(form, exc)
         else:
             messages.success(request, success(result) if callable(success) else success)
-            return True if result is None else result
+            return Submitted(result)
     return None

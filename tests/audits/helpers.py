@@ -21,6 +21,22 @@ def l1_details(at: datetime) -> dict:
     }
 
 
+def undecided_request(requester, *, repository: str, at: datetime) -> BypassRequest:
+    """A level 1 request for a minor code-quality check, filed at ``at`` and left undecided."""
+    return bypass_request_create(
+        data=BypassInput(
+            repository=repository,
+            pull_request="#9",
+            checks=["code_quality_minor"],
+            production_impact="low",
+            code_quality_only=True,
+            details=l1_details(at),
+        ),
+        actor=requester,
+        now=at,
+    )
+
+
 def granted_bypass(
     requester,
     approver,

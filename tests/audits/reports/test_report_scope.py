@@ -19,10 +19,9 @@ from audits.models import AuditEvent, ComplianceReport, Obligation
 from audits.reports.services import compliance_report_build, report_generate, report_scope_resolve
 from audits.services import obligations_satisfy
 from emergencies.models import BypassRequest, ChangeRecord
-from emergencies.services.bypasses import BypassInput, bypass_request_create
 from qms.models import Procedure
 from qms.services.procedures import procedure_version_create, procedure_version_current
-from tests.audits.helpers import granted_bypass, l1_details
+from tests.audits.helpers import granted_bypass, undecided_request
 from tests.audits.reports.test_reports import NOW, OCTOBER, make_change, people, utc  # noqa: F401 (fixtures)
 from tests.emergencies.api.test_lifecycle import as_
 from tests.pdfcheck import read_pdf
@@ -49,18 +48,7 @@ def two_versions(people):  # noqa: F811
         dev, lead, requested_at=utc(2026, 10, 2, 9), decided_at=utc(2026, 10, 2, 10), repository="alpha"
     )
     obligations_satisfy(subject=b1, kinds=["remediation"], actor=dev, note="gate passed", at=utc(2026, 10, 3, 10))
-    p1 = bypass_request_create(
-        data=BypassInput(
-            repository="alpha",
-            pull_request="#9",
-            checks=["code_quality_minor"],
-            production_impact="low",
-            code_quality_only=True,
-            details=l1_details(utc(2026, 10, 15, 9)),
-        ),
-        actor=dev,
-        now=utc(2026, 10, 15, 9),
-    )
+    p1 = undecided_request(dev, repository="alpha", at=utc(2026, 10, 15, 9))
     c1 = make_change(
         dev,
         key="V1",

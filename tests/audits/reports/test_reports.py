@@ -20,11 +20,10 @@ from audits.reports.services import compliance_report_build, payload_digest, rep
 from audits.services import obligations_open, obligations_satisfy
 from audits.tasks import compliance_report_task
 from emergencies.models import BypassRequest, ChangeRecord, Incident
-from emergencies.services.bypasses import BypassInput, bypass_request_create
 from qms.models import Notification
 from qms.roles import Role
 from qms.services import procedure_version_current
-from tests.audits.helpers import granted_bypass, l1_details
+from tests.audits.helpers import granted_bypass, undecided_request
 from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db
@@ -99,18 +98,7 @@ def october(people):
     ):
         obligations_satisfy(subject=b, kinds=["remediation"], actor=dev, note="gate passed", at=met)
     # A request never decided: its lead review (due 10-15 11:00) stays open.
-    b6 = bypass_request_create(
-        data=BypassInput(
-            repository="payments-api",
-            pull_request="#9",
-            checks=["code_quality_minor"],
-            production_impact="low",
-            code_quality_only=True,
-            details=l1_details(utc(2026, 10, 15, 9)),
-        ),
-        actor=dev,
-        now=utc(2026, 10, 15, 9),
-    )
+    b6 = undecided_request(dev, repository="payments-api", at=utc(2026, 10, 15, 9))
     # Changes: response = deployment - identification (detection, else declaration).
     c1 = make_change(
         dev,
