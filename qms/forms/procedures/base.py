@@ -21,8 +21,19 @@ def number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+class ListField(forms.MultipleChoiceField):
+    """A list of the definition edited as checkboxes. A checkbox list posts its values in the order of its
+    choices; the definition's own order is kept instead (the values it had, in its order, then the ones
+    ticked anew), so that saving a list nobody touched leaves the definition and its diff unchanged."""
+
+    def clean(self, value):
+        chosen = super().clean(value)
+        before = [v for v in (self.initial or []) if v in chosen]
+        return before + [v for v in chosen if v not in before]
+
+
 def roles_field(label: str, initial, help_text: str, *, required: bool = True) -> forms.MultipleChoiceField:
-    return forms.MultipleChoiceField(
+    return ListField(
         label=label,
         choices=ROLE_CHOICES,
         initial=list(initial or []),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django import forms
 
-from qms.forms.procedures.base import UNIT_CHOICES, Section, number
+from qms.forms.procedures.base import UNIT_CHOICES, ListField, Section, number
 from qms.procedures.schema import CATEGORY_CHOICES, CATEGORY_LABELS
 
 _CATEGORIES = [(code, label.split(" — ")[0]) for code, label in CATEGORY_CHOICES]
@@ -70,7 +70,7 @@ def _fields(definition: dict) -> dict:
                 required=False,
             )
     criteria = definition.get("emergency_criteria") or {}
-    fields["emergency-categories"] = forms.MultipleChoiceField(
+    fields["emergency-categories"] = ListField(
         label="Categories that qualify for the emergency bypass",
         choices=_CATEGORIES,
         initial=criteria.get("categories", []),
@@ -78,7 +78,7 @@ def _fields(definition: dict) -> dict:
         help_text="A stub of any other category is refused (EMG-E002) and sent to the standard gate process. "
         "Each category ticked needs its stub authorisers.",
     )
-    fields["emergency-cvss_required_for"] = forms.MultipleChoiceField(
+    fields["emergency-cvss_required_for"] = ListField(
         label="Categories that must give a CVSS score",
         choices=_CATEGORIES,
         initial=criteria.get("cvss_required_for", []),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
-from qms.forms.procedures.base import ROLE_CHOICES, Section
+from qms.forms.procedures.base import ROLE_CHOICES, ListField, Section
 
 
 def _fields(definition: dict) -> dict:
@@ -26,7 +26,7 @@ def _fields(definition: dict) -> dict:
     required = block.get("role_certifications") or {}
     choices = [(code, course.get("label") or code) for code, course in courses.items()]
     for role, label in ROLE_CHOICES:
-        fields[f"certifications-{role}"] = forms.MultipleChoiceField(
+        fields[f"certifications-{role}"] = ListField(
             label=f"{label}: must hold",
             choices=choices,
             initial=list(required.get(role, [])),

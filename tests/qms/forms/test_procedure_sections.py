@@ -55,6 +55,23 @@ def test_an_untouched_form_changes_nothing(client, start):
         assert draft.definition == before and changes == []
 
 
+def test_ticked_lists_posted_in_the_page_order_keep_the_definition_order(client, start):
+    """A browser posts a checkbox list in the order of its choices, not the definition's: still no change."""
+    from qms.forms.procedures import ProcedureRulesForm
+    from qms.forms.procedures.base import ListField
+
+    for code in (QMS_V1, CM_WF, "emergency-bypass-workflow", "eng-proc-004"):
+        draft = start(code)
+        form = ProcedureRulesForm(draft.definition)
+        as_posted = {
+            name: [value for value, _ in field.choices if value in (form.get_initial_for_field(field, name) or [])]
+            for name, field in form.fields.items()
+            if isinstance(field, ListField)
+        }
+        before, changes = _saved(client, draft, **as_posted)
+        assert draft.definition == before and changes == [], code
+
+
 def test_the_page_groups_the_rules_in_explained_sections(client, start):
     draft = start(CM_WF)
     client.force_login(draft.author)
