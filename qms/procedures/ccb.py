@@ -15,8 +15,11 @@ from datetime import datetime
 
 from qms.clock import deadline
 from qms.procedures.presets.cm_wf_emergency import CM_WF_CCB, CM_WF_COMMUNICATION
-from qms.procedures.schema import APPROVE, MORE_INFO, STANDARD
-from qms.roles import Role
+from qms.procedures.schema import APPROVE, INCIDENT_FLAGS, MORE_INFO, STANDARD
+from qms.roles import READ_ONLY_ROLES, Role
+
+# The only quorum the tally counts (emergencies.services.ccb.tally): every required role has voted.
+QUORUM = "required_roles_voted"
 
 __all__ = [
     "APPROVE",
@@ -256,33 +259,78 @@ class CCBRules:
         return [Role(r) for r in self.communication.get("regulatory", {}).get("recorder_roles", [])]
 
 
+def _interval_problems(path: str, spec) -> list[str]:
+    amount = spec.get("amount") if isinstance(spec, dict) else None
+    problems = []
+    if not isinstance(amount, int | float) or isinstance(amount, bool) or amount <= 0:
+        problems.append(f"{path}.amount: a positive number, not {amount!r}.")
+    if not isinstance(spec, dict) or spec.get("unit") not in ("minutes", "hours", "days"):
+        problems.append(f"{path}.unit: one of minutes, hours, days.")
+    return problems
+
+
+def _role_problems(path: str, roles, *, required: str = "") -> list[str]:
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        return [f"{path}: a list of role codes."]
+    if required and not roles:
+        return [f"{path}: {required}"]
+    problems = [f"{path}: unknown role {r!r}." for r in roles if r not in Role._value2member_map_]
+    known = [Role(r) for r in roles if r in Role._value2member_map_]
+    return problems + [f"{path}: {r.label} is read-only and cannot take part." for r in known if r in READ_ONLY_ROLES]
+
+
+def _seat_problems(definition: dict, representation) -> list[str]:
+    if not isinstance(representation, list) or not all(isinstance(s, dict) for s in representation):
+        return ["ccb.representation: a list of {role, reason, if?, severities?}."]
+    if definition.get("ccb_required") and not representation:
+        return ["ccb.representation: at least one role must be represented, or any vote would carry."]
+    problems: list[str] = []
+    roles = [spec.get("role") for spec in representation]
+    problems += _role_problems("ccb.representation", roles)
+    problems += [f"ccb.representation: {r!r} appears twice." for r in sorted({r for r in roles if roles.count(r) > 1})]
+    severities = {s.get("code") for s in definition.get("severity_scale") or [] if isinstance(s, dict)}
+    for spec in representation:
+        path = f"ccb.representation.{spec.get('role')}"
+        if spec.get("if") and spec["if"] not in INCIDENT_FLAGS:
+            problems.append(f"{path}.if: unknown incident flag {spec['if']!r} (one of {', '.join(INCIDENT_FLAGS)}).")
+        unknown = [s for s in spec.get("severities") or [] if s not in severities]
+        if unknown:
+            problems.append(f"{path}.severities: unknown severities {unknown}.")
+    return problems
+
+
 def validate_ccb(definition: dict) -> list[str]:
     """What is wrong with a definition's CCB and communication blocks (empty when usable or absent)."""
     problems: list[str] = []
-    roles = {r.value for r in Role}
     ccb = definition.get("ccb") or {}
-    for spec in ccb.get("representation", []):
-        if spec.get("role") not in roles:
-            problems.append(f"CCB representation names unknown role {spec.get('role')!r}.")
-    for role in [*ccb.get("member_roles", []), *ccb.get("convener_roles", [])]:
-        if role not in roles:
-            problems.append(f"CCB names unknown role {role!r}.")
+    if "representation" in ccb or (ccb and definition.get("ccb_required")):
+        problems += _seat_problems(definition, ccb.get("representation", []))
+    problems += _role_problems("ccb.member_roles", ccb.get("member_roles", []))
+    problems += _role_problems("ccb.convener_roles", ccb.get("convener_roles", []))
     choices = {c["code"] for c in ccb.get("vote_choices", [])}
     for gate in ccb.get("gates", []):
+        path = f"ccb.gates.{gate.get('code')}"
         unknown = [o for o in gate.get("outcomes", []) if o not in choices]
         if unknown:
             problems.append(f"Gate {gate.get('code')!r} names unknown outcomes {unknown}.")
+        if not isinstance(gate.get("label"), str) or not gate["label"].strip():
+            problems.append(f"{path}.label: a non-empty text.")
+        if "roles" in gate or not gate.get("session"):
+            needed = "" if gate.get("session") else "at least one role must be able to record this gate."
+            problems += _role_problems(f"{path}.roles", gate.get("roles", []), required=needed)
     overlap = {w["code"] for w in ccb.get("waivable", [])} & {w["code"] for w in ccb.get("not_waivable", [])}
     if overlap:
         problems.append(f"Waivers both allowed and refused: {sorted(overlap)}.")
-    window = ccb.get("decision_window")
-    if window is not None:
-        amount = window.get("amount") if isinstance(window, dict) else None
-        if not isinstance(amount, int | float) or isinstance(amount, bool) or amount <= 0:
-            problems.append(f"ccb.decision_window.amount: a positive number, not {amount!r}.")
-        if not isinstance(window, dict) or window.get("unit") not in ("minutes", "hours", "days"):
-            problems.append("ccb.decision_window.unit: one of minutes, hours, days.")
+    if ccb.get("decision_window") is not None:
+        problems += _interval_problems("ccb.decision_window", ccb["decision_window"])
     rule = ccb.get("decision_rule", {})
     if rule and rule.get("majority", "more_than_half") != "more_than_half":
         problems.append("The decision rule supports only a majority of more than half of the current votes.")
+    if rule and rule.get("quorum", QUORUM) != QUORUM:
+        problems.append(f"ccb.decision_rule.quorum: the engine counts only {QUORUM!r} (every required role voted).")
+    plan = definition.get("communication") or {}
+    for severity, spec in (plan.get("update_cadence") or {}).items():
+        problems += _interval_problems(f"communication.update_cadence.{severity}", spec)
+    if plan.get("after_phases") is not None:
+        problems += _interval_problems("communication.after_phases", plan["after_phases"])
     return problems

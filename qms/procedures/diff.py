@@ -7,7 +7,7 @@ later still shows in the diff.
 
 from __future__ import annotations
 
-from qms.procedures.schema import CATEGORY_LABELS, CHECK_CATALOGUE
+from qms.procedures.schema import CATEGORY_LABELS, CHANNEL_FACTS, CHECK_CATALOGUE, INCIDENT_FLAGS
 from qms.roles import ROLE_LABELS, Role
 
 # The names of the rules in words (top-level keys of a definition).
@@ -42,7 +42,7 @@ KEY_LABELS = {
     "retroactive_checks": "Retroactive validation checks",
 }
 _UNIT_SHORT = {"minutes": "min", "hours": "h", "days": "d"}
-_ID_FIELDS = ("kind", "code", "level")
+_ID_FIELDS = ("kind", "code", "level", "role")  # "role": a CCB seat
 _HOURS_KEYS = {"verbal_confirmation_hours", "verbal_recording_max_age_hours"}
 
 
@@ -77,9 +77,15 @@ def _fmt(value, key: str = "") -> str:
         if all(isinstance(v, str) for v in value):
             if "categories" in key or "cvss required for" in key:
                 return ", ".join(CATEGORY_LABELS.get(v, v).split(" — ")[0] for v in value)
-            return ", ".join(_role(v) if "role" in key or "authoris" in key or "approver" in key else v for v in value)
+            if any(word in key for word in ("role", "authoris", "approver", "notif")):
+                return ", ".join(_role(v) for v in value)
+            if key.startswith("channels"):
+                return ", ".join(CHANNEL_FACTS.get(v, v) for v in value)
+            return ", ".join(value)
         if all(isinstance(v, list) for v in value):
             return "; ".join(" or ".join(_role(r) for r in slot) for slot in value)
+    if isinstance(value, str) and key.endswith("required only when"):
+        return INCIDENT_FLAGS.get(value, value)
     if isinstance(value, str | int | float):
         return _fmt_number(value)
     return repr(value)
@@ -141,9 +147,9 @@ def _value_diff(path: list[str], old, new) -> list[str]:
         for k in list(new) + [k for k in old if k not in new]:
             sub = [*path, _key_word(path, k)]
             if k not in old:
-                out.append(f"{_label(sub)}: added ({_summary(new[k], k)}).")
+                out.append(f"{_label(sub)}: added ({_summary(new[k], ' '.join(sub))}).")
             elif k not in new:
-                out.append(f"{_label(sub)}: removed (was {_summary(old[k], k)}).")
+                out.append(f"{_label(sub)}: removed (was {_summary(old[k], ' '.join(sub))}).")
             else:
                 out += _value_diff(sub, old[k], new[k])
         return out
@@ -162,14 +168,23 @@ def _value_diff(path: list[str], old, new) -> list[str]:
                 return [f"{_label(path)}: {_fmt(old, words)} → {_fmt(new, words)} ({'; '.join(parts)})."]
             return [f"{_label(path)}: order {_fmt(old, words)} → {_fmt(new, words)}."]
     text = f"{_label(path)}: {_fmt(old, words)} → {_fmt(new, words)}"
-    return [text if text.endswith(".") else text + "."]
+    return [text if text.endswith((".", "?", "!")) else text + "."]
 
 
 def _key_word(path: list[str], key) -> str:
-    if path[0] in ("stub_authorisers", "category_severity", "stub_authorisers_if") and len(path) == 1:
+    by_category = path[0] in ("stub_authorisers", "category_severity", "stub_authorisers_if") and len(path) == 1
+    if by_category or path == ["channels", "withheld in public"]:
         return f"for {CATEGORY_LABELS.get(key, key).split(' — ')[0]}"
     if path == ["training", "role certifications"]:
         return f"for {_role(key)}"
+    if path == ["channels"] and key == "audiences":
+        return "sent to"
+    if path[0] == "bypass_levels" and len(path) == 2 and key == "notify":
+        return "notifies"
+    if path[:2] == ["ccb", "representation"] and len(path) == 3 and key == "if":
+        return "required only when"
+    if path == ["communication", "update cadence"]:
+        return f"for {key}"
     if path[0] == "gates" and len(path) == 1:
         return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")
@@ -180,7 +195,7 @@ def _keyed_list_diff(path: list[str], old: list, new: list) -> list[str]:
     new_by = {_item_id(v): v for v in new}
     out = []
     for ident, item in new_by.items():
-        name = item.get("label") or ident
+        name = item.get("label") or (_role(ident) if "role" in item and _item_id(item) == item["role"] else ident)
         if ident not in old_by:
             words = _item_words(item)
             out.append(f"{_label(path)}: adds {name}" + (f" ({words})." if words else "."))
@@ -189,7 +204,7 @@ def _keyed_list_diff(path: list[str], old: list, new: list) -> list[str]:
             out += _value_diff([*path, str(name if same_label else ident)], old_by[ident], item)
     for ident, item in old_by.items():
         if ident not in new_by:
-            out.append(f"{_label(path)}: removes {item.get('label') or ident}.")
+            out.append(f"{_label(path)}: removes {item.get('label') or _role(ident)}.")
     if not out and [_item_id(v) for v in old] != [_item_id(v) for v in new]:
         out.append(f"{_label(path)}: reordered.")
     return out
@@ -198,7 +213,7 @@ def _keyed_list_diff(path: list[str], old: list, new: list) -> list[str]:
 def _item_words(item: dict) -> str:
     if {"amount", "unit"} <= set(item):
         return _duration(item)
-    return ", ".join(f"{k}: {_fmt(v, k)}" for k, v in item.items() if k not in ("kind", "code", "label"))
+    return ", ".join(f"{k}: {_fmt(v, k)}" for k, v in item.items() if k not in ("kind", "code", "label", "role"))
 
 
 def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[str]:

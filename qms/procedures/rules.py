@@ -16,6 +16,7 @@ from decimal import Decimal
 from qms.clock import deadline
 from qms.procedures.ccb import CCBRules
 from qms.procedures.schema import (
+    BYPASS_NOTIFY_DEFAULT,
     CATEGORY_LABELS,
     CHANNEL_FIELDS,
     CHECK_CATALOGUE,
@@ -192,6 +193,10 @@ class ProcedureRules(CCBRules, TrainingRules):
 
     def bypass_reviews(self, level: str, flags: dict[str, bool]) -> list[dict]:
         return [r for r in self.bypass_level(level)["reviews"] if not r.get("if") or flags.get(r["if"])]
+
+    def bypass_notify_roles(self, level: str) -> list[Role]:
+        """Who is told when a bypass of this level becomes active (the QMS coordinators when the level does not say)."""
+        return [Role(r) for r in self.bypass_level(level).get("notify", BYPASS_NOTIFY_DEFAULT)]
 
     def remediation_due(self, level: str, start: datetime) -> datetime:
         spec = self.bypass_level(level)["remediation"]

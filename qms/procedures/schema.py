@@ -48,6 +48,32 @@ POST_MORTEM_APPROVERS_DEFAULT = ("commander", "qms", "engmanager", "security", "
 # coordinators. Never a read-only role.
 VERBAL_RECORDER_ROLES = ["oncall", "commander", "lead", "architect", "engmanager", "security", "qms"]
 
+# The facts a notification can carry (qms.services.channels builds them), with their names in a message, and
+# the audiences a procedure's ``channels`` block names the facts for (a channel's audience, or "person": a
+# person's own messages).
+CHANNEL_FACTS = {
+    "record": "Record",
+    "title": "Title",
+    "status": "Status",
+    "category": "Category",
+    "severity": "Severity",
+    "asked": "Asked",
+    "problem_statement": "Problem statement",
+    "update": "Update",
+    "link": "Link",
+}
+CHANNEL_AUDIENCES = ("public", "responders", "external", "person")
+
+# Who is told when a bypass of a level becomes active, for a level that does not say ("notify").
+BYPASS_NOTIFY_DEFAULT = ("qms",)
+
+# The incident flags a rule may depend on (an extra stub authoriser, a CCB seat), in words.
+INCIDENT_FLAGS = {
+    "safety_related": "the incident is safety-related",
+    "security_involved": "security is involved",
+    "compliance_involved": "compliance is involved",
+}
+
 # Which fields of a record each kind of channel audience gets (QMS Emergency Bypass Procedures v1.0, "slack
 # notification automation"; CM-WF-EMERGENCY §12.2 internal/external). A public channel never carries the
 # problem statement, and for the confidential categories not even the title: only the record id, what is

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from qms.procedures.ccb import validate_ccb
 from qms.procedures.compliance import escalation_steps, parse_duration
+from qms.procedures.notifications import validate_notifications
 from qms.procedures.presets.cm_wf_emergency import CM_WF_CCB
 from qms.procedures.schema import (
     CATEGORY_LABELS,
@@ -102,6 +103,7 @@ def validate_definition(definition: dict) -> list[str]:
         if r in roles and Role(r) in READ_ONLY_ROLES
     ]
     problems += validate_ccb(definition)
+    problems += validate_notifications(definition)
     problems += validate_training(definition)
     problems += validate_oncall_response(definition)
     gates = {g.get("code") for g in (definition.get("ccb") or {}).get("gates", [])} or {

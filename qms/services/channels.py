@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from qms.models import Notification, NotificationChannel, User
+from qms.procedures.schema import CHANNEL_FACTS
 
 # Which event kind each notification template announces (``NotificationChannel.Event``).
 TEMPLATE_EVENTS = {
@@ -33,17 +34,7 @@ TEMPLATE_EVENTS = {
     "report_ready": "report_ready",
     "status_update": "status_update",
 }
-FIELD_LABELS = {
-    "record": "Record",
-    "title": "Title",
-    "status": "Status",
-    "category": "Category",
-    "severity": "Severity",
-    "asked": "Asked",
-    "problem_statement": "Problem statement",
-    "update": "Update",
-    "link": "Link",
-}
+FIELD_LABELS = CHANNEL_FACTS
 
 
 def facts_from_context(template: str, context: dict, *, link: str) -> tuple[dict, object | None]:

@@ -104,7 +104,7 @@ def _activate_if_complete(bypass: BypassRequest, *, actor: User, now: datetime) 
     bypass._history_user, bypass._change_reason = actor, f"active: signed by {signers}"
     bypass.save()
     signals.bypass_activated.send(sender=BypassRequest, bypass=bypass, actor=actor, at=now)
-    notify = [Role(r) for r in bypass.rules.bypass_level(bypass.level).get("notify", ["qms"])]
+    notify = bypass.rules.bypass_notify_roles(bypass.level)
     notification_queue(
         recipients=User.objects.filter(is_active=True, groups__name__in=[r.group_name for r in notify]).distinct(),
         dedupe_prefix=f"bypass-active:{bypass.pk}",

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 from qms.forms.procedures.base import Section, roles_field
 from qms.procedures import POST_MORTEM_APPROVERS_DEFAULT
-from qms.procedures.schema import CATEGORY_CHOICES
-
-_FLAG_WORDS = {
-    "safety_related": "the incident is safety-related",
-    "security_involved": "security is involved",
-    "compliance_involved": "compliance is involved",
-}
+from qms.procedures.schema import CATEGORY_CHOICES, INCIDENT_FLAGS
 
 
 def _fields(definition: dict) -> dict:
@@ -28,7 +22,7 @@ def _fields(definition: dict) -> dict:
         )
     for flag, roles in (definition.get("stub_authorisers_if") or {}).items():
         fields[f"stub_if-{flag}"] = roles_field(
-            f"Also when {_FLAG_WORDS.get(flag, flag.replace('_', ' '))}",
+            f"Also when {INCIDENT_FLAGS.get(flag, flag.replace('_', ' '))}",
             roles,
             "Roles that must authorise as well when the stub says so; empty: nobody extra.",
             required=False,

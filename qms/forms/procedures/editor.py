@@ -11,7 +11,7 @@ import copy
 
 from django import forms
 
-from qms.forms.procedures import authorisers, bypass, ccb, escalation, severity, timing, training
+from qms.forms.procedures import authorisers, bypass, ccb, escalation, notifications, severity, timing, training
 
 SECTIONS = (
     timing.SECTION,
@@ -19,6 +19,7 @@ SECTIONS = (
     authorisers.SECTION,
     bypass.SECTION,
     escalation.SECTION,
+    notifications.SECTION,
     ccb.SECTION,
     training.SECTION,
 )

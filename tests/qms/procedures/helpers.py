@@ -52,3 +52,32 @@ def field_block(page: str, name: str) -> str:
     marker = f'data-field="{name}">'
     assert marker in page, name
     return page.split(marker, 1)[1].split('<div class="field', 1)[0].split("</form>", 1)[0]
+
+
+def rules_form_post(client, draft, **changes):
+    """Post the draft's rules form as its author, with ``changes`` applied to an untouched form."""
+    from django.urls import reverse
+
+    client.force_login(draft.author)
+    return client.post(
+        reverse("qms:procedure-draft-edit", args=[draft.pk]), rules_form_data(draft.definition, **changes)
+    )
+
+
+def rules_form_saved(client, draft, **changes) -> tuple[dict, list[str]]:
+    """Save the rules form with ``changes``: the definition before, and the draft's diff in words after."""
+    before = copy.deepcopy(draft.definition)
+    response = rules_form_post(client, draft, **changes)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    draft.refresh_from_db()
+    return before, pd.draft_diff(draft)
+
+
+def rules_form_refused(client, draft, field, message, **changes) -> None:
+    """The rules form refuses ``changes`` with ``message`` at ``field``, and the draft is unchanged."""
+    before = copy.deepcopy(draft.definition)
+    response = rules_form_post(client, draft, **changes)
+    assert response.status_code == 400
+    assert message in field_block(response.content.decode(), field)
+    draft.refresh_from_db()
+    assert draft.definition == before

@@ -139,7 +139,7 @@ CASES = [
         "channels",
         EBW,
         lambda d: d["channels"]["audiences"]["public"].remove("title"),
-        "Channel fields audiences public:",
+        "Channel fields sent to public: Record, Title,",
     ),
     (
         "proceed before authorisation",
