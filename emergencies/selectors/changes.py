@@ -61,8 +61,20 @@ def commanders() -> QuerySet[User]:
     return User.objects.filter(is_active=True, groups__name=Role.COMMANDER.group_name).order_by("first_name")
 
 
+# What the dashboard's "your open emergencies" row shows: a change list row without its joins (about a third of
+# the dashboard's time went into building the full rows, their incidents and people, for these four fields).
+MY_OPEN_FIELDS = ("identifier", "title", "status", "declared_at")
+
+
 def my_open_changes(*, user: User, limit: int = 20) -> list[ChangeRecord]:
-    return list(change_list(user=user, open_only=True).filter(Q(author=user) | Q(incident__commander=user))[:limit])
+    if not permissions.can_view_changes(user):
+        return []
+    return list(
+        ChangeRecord.objects.filter(status__in=ChangeRecord.UNFINISHED_STATUSES)
+        .filter(Q(author=user) | Q(incident__commander=user))
+        .only(*MY_OPEN_FIELDS)
+        .order_by("-declared_at", "-identifier")[:limit]
+    )
 
 
 def changes_with_findings(*, user: User, limit: int = 200):
