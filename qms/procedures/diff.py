@@ -122,6 +122,8 @@ def definition_diff(old: dict | None, new: dict) -> list[str]:
 
 
 def _summary(value, key: str = "") -> str:
+    if isinstance(value, dict) and {"label", "validity_months"} <= set(value):
+        return f"{value['label']}, valid for {_fmt(value['validity_months'])} months"
     if isinstance(value, dict) and {"label", "min_level"} <= set(value):
         return f"{value['label']}, skippable from {value['min_level']}"
     if isinstance(value, dict) and not ({"amount", "unit"} <= set(value)):
@@ -201,6 +203,18 @@ def _item_words(item: dict) -> str:
     return ", ".join(f"{k}: {_fmt(v, k)}" for k, v in item.items() if k not in ("kind", "code", "label"))
 
 
+def _clock_words(clock: dict, basis: str) -> str:
+    """A new clock in words: its deadline, and when it starts, who owns it and what meets it where it says."""
+    words = [_duration(clock, basis)]
+    if clock.get("anchor", "declared") != "declared":
+        words.append(f"starts at {clock['anchor']}")
+    if clock.get("owner", "author") != "author":
+        words.append(f"owner {clock['owner']}")
+    if clock.get("satisfied_on"):
+        words.append(f"met by {_fmt(clock['satisfied_on'])}")
+    return ", ".join(words)
+
+
 def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[str]:
     old_by = {c.get("kind"): c for c in old if isinstance(c, dict)}
     new_by = {c.get("kind"): c for c in new if isinstance(c, dict)}
@@ -208,7 +222,7 @@ def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[s
     for kind, clock in new_by.items():
         label = clock.get("label") or kind
         if kind not in old_by:
-            out.append(f"{label} deadline: added ({_duration(clock, new_basis)}).")
+            out.append(f"{label} deadline: added ({_clock_words(clock, new_basis)}).")
             continue
         before = old_by[kind]
         if before == clock:
