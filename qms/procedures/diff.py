@@ -111,7 +111,8 @@ def definition_diff(old: dict | None, new: dict) -> list[str]:
             lines.append(f"{KEY_LABELS.get(key, key)}: removed (was {_summary(old[key], key)}).")
         elif old[key] != new[key]:
             if key == "clocks":
-                lines += _clocks_diff(old[key], new[key], old.get("day_basis", ""), new.get("day_basis", ""))
+                levels = {s.get("code") for s in new.get("severity_scale") or [] if isinstance(s, dict)}
+                lines += _clocks_diff(old[key], new[key], old.get("day_basis", ""), new.get("day_basis", ""), levels)
             elif key == "day_basis":
                 lines.append(f"Day basis: {old[key]} days → {new[key]} days.")
             elif key in _HOURS_KEYS:
@@ -215,7 +216,7 @@ def _clock_words(clock: dict, basis: str) -> str:
     return ", ".join(words)
 
 
-def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[str]:
+def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str, levels: set) -> list[str]:
     old_by = {c.get("kind"): c for c in old if isinstance(c, dict)}
     new_by = {c.get("kind"): c for c in new if isinstance(c, dict)}
     out = []
@@ -240,7 +241,9 @@ def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[s
         old_over, new_over = before.get("by_severity", {}), clock.get("by_severity", {})
         for severity in list(new_over) + [s for s in old_over if s not in new_over]:
             x, y = old_over.get(severity), new_over.get(severity)
-            if x != y:
+            if x and not y and severity not in levels:
+                out.append(f"{label} deadline for {severity}: removed with the level (was {_duration(x)}).")
+            elif x != y:
                 x_text = _duration(x) if x else f"default ({_duration(before)})"
                 y_text = _duration(y) if y else f"default ({_duration(clock)})"
                 out.append(f"{label} deadline for {severity}: {x_text} → {y_text}.")

@@ -351,7 +351,7 @@ def test_a_severity_level_is_added_and_one_removed_with_what_was_set_for_it(clie
         "Severity scale: adds S5 - Info.",
         "Severity scale: removes S4 - Low.",
         "Severity classes S4: removed (was 2 entries).",
-        "Response deadline for S4: 24 h → default (15 min).",
+        "Response deadline for S4: removed with the level (was 24 h).",
     }
 
 
