@@ -117,7 +117,8 @@ def definition_diff(old: dict | None, new: dict) -> list[str]:
             lines.append(f"{KEY_LABELS.get(key, key)}: removed (was {_summary(old[key], key)}).")
         elif old[key] != new[key]:
             if key == "clocks":
-                lines += _clocks_diff(old[key], new[key], old.get("day_basis", ""), new.get("day_basis", ""))
+                levels = {s.get("code") for s in new.get("severity_scale") or [] if isinstance(s, dict)}
+                lines += _clocks_diff(old[key], new[key], old.get("day_basis", ""), new.get("day_basis", ""), levels)
             elif key == "day_basis":
                 lines.append(f"Day basis: {old[key]} days → {new[key]} days.")
             elif key in _HOURS_KEYS:
@@ -128,6 +129,8 @@ def definition_diff(old: dict | None, new: dict) -> list[str]:
 
 
 def _summary(value, key: str = "") -> str:
+    if isinstance(value, dict) and {"label", "validity_months"} <= set(value):
+        return f"{value['label']}, valid for {_fmt(value['validity_months'])} months"
     if isinstance(value, dict) and {"label", "min_level"} <= set(value):
         return f"{value['label']}, skippable from {value['min_level']}"
     if isinstance(value, dict) and not ({"amount", "unit"} <= set(value)):
@@ -216,14 +219,26 @@ def _item_words(item: dict) -> str:
     return ", ".join(f"{k}: {_fmt(v, k)}" for k, v in item.items() if k not in ("kind", "code", "label", "role"))
 
 
-def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[str]:
+def _clock_words(clock: dict, basis: str) -> str:
+    """A new clock in words: its deadline, and when it starts, who owns it and what meets it where it says."""
+    words = [_duration(clock, basis)]
+    if clock.get("anchor", "declared") != "declared":
+        words.append(f"starts at {clock['anchor']}")
+    if clock.get("owner", "author") != "author":
+        words.append(f"owner {clock['owner']}")
+    if clock.get("satisfied_on"):
+        words.append(f"met by {_fmt(clock['satisfied_on'])}")
+    return ", ".join(words)
+
+
+def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str, levels: set) -> list[str]:
     old_by = {c.get("kind"): c for c in old if isinstance(c, dict)}
     new_by = {c.get("kind"): c for c in new if isinstance(c, dict)}
     out = []
     for kind, clock in new_by.items():
         label = clock.get("label") or kind
         if kind not in old_by:
-            out.append(f"{label} deadline: added ({_duration(clock, new_basis)}).")
+            out.append(f"{label} deadline: added ({_clock_words(clock, new_basis)}).")
             continue
         before = old_by[kind]
         if before == clock:
@@ -241,7 +256,9 @@ def _clocks_diff(old: list, new: list, old_basis: str, new_basis: str) -> list[s
         old_over, new_over = before.get("by_severity", {}), clock.get("by_severity", {})
         for severity in list(new_over) + [s for s in old_over if s not in new_over]:
             x, y = old_over.get(severity), new_over.get(severity)
-            if x != y:
+            if x and not y and severity not in levels:
+                out.append(f"{label} deadline for {severity}: removed with the level (was {_duration(x)}).")
+            elif x != y:
                 x_text = _duration(x) if x else f"default ({_duration(before)})"
                 y_text = _duration(y) if y else f"default ({_duration(clock)})"
                 out.append(f"{label} deadline for {severity}: {x_text} → {y_text}.")

@@ -138,3 +138,28 @@ REQUIRED_KEYS = (
     "clocks",
     "ccb_required",
 )
+
+# The kinds of clock a procedure's ``clocks`` may name: each is a clock the portal can open on a change and has a
+# way to be met (audits.clocks lists what meets it; a test checks that every kind here is there).
+CLOCK_KINDS = (
+    "triage",
+    "hotfix",
+    "documentation",
+    "post_mortem",
+    "external_notification",
+    "follow_up_documentation",
+    "full_regression",
+)
+# The lifecycle events a clock's ``satisfied_on`` may name: a change's transitions and its milestones.
+CLOCK_EVENTS = {
+    "authorize_bypass": "the emergency bypass authorised",
+    "start_hotfix": "the hotfix started",
+    "deploy": "the change deployed",
+    "resolve": "the change resolved",
+    "close": "the change closed",
+    "documentation_complete": "the full CHG documentation complete",
+    "post_mortem_approved": "the post-mortem approved",
+    "gates_validated": "the skipped gates validated retroactively",
+    "external_notification_sent": "an external notification sent",
+    "follow_up_documentation_complete": "the follow-up documentation complete",
+}

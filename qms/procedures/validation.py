@@ -16,6 +16,7 @@ from qms.procedures.presets.cm_wf_emergency import CM_WF_CCB
 from qms.procedures.schema import (
     CATEGORY_LABELS,
     CHECK_CATALOGUE,
+    CLOCK_KINDS,
     LEVEL_ORDER,
     POST_MORTEM_APPROVERS_DEFAULT,
     PRECONDITION_LABELS,
@@ -73,10 +74,7 @@ def validate_definition(definition: dict) -> list[str]:
     problems = [f"{key}: missing (required)." for key in REQUIRED_KEYS if key not in definition]
     if problems:
         return problems
-    severities = {s["code"] for s in definition["severity_scale"]}
-    for category, severity in definition["category_severity"].items():
-        if severity not in severities:
-            problems.append(f"Category {category} maps to unknown severity {severity}.")
+    problems += _reference_problems(definition)
     roles = {r.value for r in Role}
     for category, authorisers in definition["stub_authorisers"].items():
         problems += [f"Unknown role {r} for {category}." for r in authorisers if r not in roles]
@@ -233,6 +231,34 @@ def structure_problems(definition) -> list[str]:
             escalation_steps(definition)
         except (ValueError, KeyError, TypeError) as exc:
             problems += _escalation_problems(compliance["escalation"]) or [f"compliance.escalation: {exc}"]
+    return problems
+
+
+def _reference_problems(definition: dict) -> list[str]:
+    """What names a severity level the scale does not have, or a clock the portal cannot open on a change
+    (filing would fail on it): a category's severity, a clock's kind or per-severity deadline, a severity class."""
+    severities = {s["code"] for s in definition["severity_scale"]}
+    problems = [
+        f"category_severity.{category}: unknown severity {severity!r} (not in severity_scale)."
+        for category, severity in definition["category_severity"].items()
+        if severity not in severities
+    ]
+    for clock in definition["clocks"]:
+        if clock["kind"] not in CLOCK_KINDS:
+            problems.append(
+                f"clocks.{clock['kind']}.kind: not a clock the portal tracks (one of {', '.join(CLOCK_KINDS)})."
+            )
+        problems += [
+            f"clocks.{clock['kind']}.by_severity.{code}: unknown severity {code!r} (not in severity_scale)."
+            for code in clock.get("by_severity", {})
+            if code not in severities
+        ]
+    classes = definition.get("severity_classes") or {}
+    problems += [
+        f"severity_classes.{code}: unknown severity {code!r} (not in severity_scale)."
+        for code in (classes if isinstance(classes, dict) else {})
+        if code not in severities
+    ]
     return problems
 
 

@@ -15,6 +15,7 @@ from audits.services import obligations_open
 from emergencies.models import BypassRequest, ChangeRecord
 from emergencies.services import change_record_transition
 from qms.procedures import PRESETS, ProcedureRules
+from qms.procedures.schema import CLOCK_KINDS
 from qms.roles import Role
 from tests.audits.helpers import granted_bypass
 from tests.factories import file_stub
@@ -41,6 +42,12 @@ def test_every_kind_of_clock_says_what_meets_it_and_what_voids_it():
         assert kind_of(kind) is not None, kind
     for kind, entry in OBLIGATION_KINDS.items():
         assert entry.met_by.strip() and entry.voided_by.strip(), kind
+
+
+def test_every_clock_kind_a_procedure_may_name_can_be_met():
+    """The kinds the procedure validation accepts (qms.procedures.schema.CLOCK_KINDS) are all listed here."""
+    for kind in CLOCK_KINDS:
+        assert kind in OBLIGATION_KINDS, kind
 
 
 def test_a_clock_kind_nobody_can_meet_is_refused(oncall):

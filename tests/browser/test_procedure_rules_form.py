@@ -39,3 +39,27 @@ def test_edit_the_emergency_criteria_through_the_form(new_page, login, live_serv
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     screenshot(page, "procedure-rules-390")
+
+
+def test_add_a_clock_through_the_form(new_page, login, live_server, make_user):
+    """The empty row at the end of the clocks adds one; the draft's changes say so in words."""
+    make_user(Role.QMS, username="coordinator")
+    page = login(new_page(), "coordinator")
+    page.goto(f"{live_server.url}/procedures/")
+    with page.expect_navigation():
+        page.get_by_test_id("start-draft-qms-emergency-bypass-v1").click()
+    form = page.get_by_test_id("draft-rules-form")
+    section = form.locator('[data-section="clocks"]')
+    expect(section).to_have_attribute("open", "")
+    section.get_by_label("Add a clock: kind").select_option("hotfix")
+    section.get_by_label("Add a clock: name").fill("Hotfix deployed")
+    section.get_by_label("Add a clock: due after").fill("8")
+    section.get_by_label("Add a clock: unit").select_option("hours")
+    section.get_by_label("the change deployed", exact=True).check()
+    form.get_by_label("Change note").fill("The hotfix is deployed within 8 hours.")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Save the rules").click()
+    expect(page.get_by_test_id("draft-changes")).to_contain_text(
+        "Hotfix deployed deadline: added (8 h, met by deploy)."
+    )
+    expect(page.get_by_test_id("draft-rules-form").get_by_label("Hotfix deployed: due after")).to_have_value("8")

@@ -1,6 +1,7 @@
 """What the sections of the procedure rules form share: the role choices, numbers as a definition writes them,
-and a section's shape (its heading, its fields, how it writes them into a copy of the definition and which of
-its fields a validation problem names)."""
+the "remove" checkbox of an entry and the "add" row of a list (ignored when left blank), and a section's shape
+(its heading, its fields, how it writes them into a copy of the definition and which of its fields a validation
+problem names)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import RegexValidator
 
 from qms.procedures.validation import UNITS
 from qms.roles import READ_ONLY_ROLES, Role
@@ -41,6 +43,39 @@ def roles_field(label: str, initial, help_text: str, *, required: bool = True) -
         widget=forms.CheckboxSelectMultiple,
         help_text=help_text,
     )
+
+
+def code_field(label: str, help_text: str) -> forms.CharField:
+    """The code of a new entry of a list (a severity level, a training course): letters, digits and _."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=64,
+        validators=[RegexValidator(r"^[A-Za-z0-9_]+$", "Letters, digits and _ only, no spaces.")],
+        help_text=help_text,
+    )
+
+
+def remove_field(label: str, help_text: str) -> forms.BooleanField:
+    return forms.BooleanField(label=label, required=False, help_text=help_text)
+
+
+def removed(data: dict, prefix: str, codes) -> list[str]:
+    """The entries whose "remove" checkbox (``<prefix>-<code>-remove``) is ticked."""
+    return [code for code in codes if data.get(f"{prefix}-{code}-remove")]
+
+
+def add_row(data: dict, prefix: str, required: tuple[str, ...]) -> tuple[bool, dict]:
+    """Whether the add row ``<prefix>-<name>`` was filled in (any of ``required`` given; all blank: ignored),
+    and {field: error} for each of ``required`` it then leaves blank."""
+    values = {name: data.get(f"{prefix}-{name}") for name in required}
+    given = any(v not in (None, "", []) for v in values.values())
+    errors = {
+        f"{prefix}-{n}": "Needed to add one (or leave this row empty)."
+        for n, v in values.items()
+        if given and v in (None, "")
+    }
+    return given, errors
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """The severity section: each level's label, the severity each category files as, a clock's deadline per
-severity (where the clock has one) and the emergency criteria (which categories qualify, the CVSS minimums)."""
+severity (where the clock has one) and the emergency criteria (which categories qualify, the CVSS minimums).
+
+A level is added through the empty row after the scale and removed by its checkbox. Removing a level removes
+what was set for it alone (each clock's deadline for it, its severity class, its on-call response time); it is
+refused while a category still files as it, while it is the last level, or while the CCB or the communication
+plan names it (those are edited as YAML)."""
 
 from __future__ import annotations
 
@@ -7,11 +12,22 @@ from decimal import Decimal
 
 from django import forms
 
-from qms.forms.procedures.base import UNIT_CHOICES, ListField, Section, number
+from qms.forms.procedures.base import (
+    UNIT_CHOICES,
+    ListField,
+    Section,
+    add_row,
+    code_field,
+    number,
+    remove_field,
+    removed,
+)
+from qms.procedures import ProcedureRules
 from qms.procedures.schema import CATEGORY_CHOICES, CATEGORY_LABELS
 
 _CATEGORIES = [(code, label.split(" — ")[0]) for code, label in CATEGORY_CHOICES]
 _CVSS_HELP = "A CVSS base score from 0.0 to 10.0, one decimal."
+_NEW = "severity_new"
 
 
 def _short(category: str) -> str:
@@ -40,6 +56,21 @@ def _fields(definition: dict) -> dict:
             max_length=200,
             help_text="How this level is shown on changes, reports and notifications; its code stays as it is.",
         )
+        fields[f"severity-{level['code']}-remove"] = remove_field(
+            f"Remove severity {level['code']}",
+            "Ticked: the level leaves the scale, with each clock's deadline, severity class and on-call response "
+            "time set for it. No category may still file as it.",
+        )
+    fields[f"{_NEW}-code"] = code_field(
+        "Add a severity level: code",
+        "The code changes and reports carry (letters, digits and _, e.g. S5). Leave this row empty to add none.",
+    )
+    fields[f"{_NEW}-label"] = forms.CharField(
+        label="Add a severity level: name",
+        required=False,
+        max_length=200,
+        help_text="How the new level is shown. It comes last in the scale.",
+    )
     codes = [(level["code"], level.get("label") or level["code"]) for level in scale]
     for category, severity in (definition.get("category_severity") or {}).items():
         fields[f"category_severity-{category}"] = forms.ChoiceField(
@@ -104,8 +135,49 @@ def _fields(definition: dict) -> dict:
     return fields
 
 
+def _named_elsewhere(definition: dict, code: str) -> list[str]:
+    """Where the CCB or the communication plan names a level (the form leaves those to the YAML editor)."""
+    ccb = ProcedureRules(definition).ccb if definition.get("ccb_required") else {}
+    places = {
+        "ccb.representation": any(code in (seat.get("severities") or []) for seat in ccb.get("representation", [])),
+        "ccb.decider.by_severity": code in (ccb.get("decider") or {}).get("by_severity", {}),
+        "ccb.severity_criteria": code in ccb.get("severity_criteria", {}),
+        "communication.update_cadence": code in ((definition.get("communication") or {}).get("update_cadence") or {}),
+    }
+    return [place for place, named in places.items() if named]
+
+
+def _scale_errors(data: dict, definition: dict) -> dict:
+    """The refusals of adding or removing a level, on the field that asked for it."""
+    scale = [level["code"] for level in definition.get("severity_scale") or []]
+    errors = add_row(data, _NEW, ("code", "label"))[1]
+    new_code = data.get(f"{_NEW}-code")
+    if new_code in scale:
+        errors[f"{_NEW}-code"] = f"The scale already has a level {new_code}."
+    gone = removed(data, "severity", scale)
+    if gone and len(gone) == len(scale) and not new_code:
+        errors[f"severity-{gone[0]}-remove"] = "At least one severity level must stay."
+    for code in gone:
+        filing = [
+            _short(category)
+            for category in definition.get("category_severity") or {}
+            if data.get(f"category_severity-{category}") == code
+        ]
+        elsewhere = _named_elsewhere(definition, code)
+        if filing:
+            errors[f"severity-{code}-remove"] = (
+                f"{', '.join(filing)} still file{'s' if len(filing) == 1 else ''} as {code}: choose another "
+                "severity in “files as” first (in this save or an earlier one)."
+            )
+        elif elsewhere:
+            errors[f"severity-{code}-remove"] = (
+                f"{code} is named in {', '.join(elsewhere)}: edit those as YAML first, then remove the level."
+            )
+    return errors
+
+
 def _clean(data: dict, definition: dict) -> dict:
-    errors = {}
+    errors = _scale_errors(data, definition)
     clocks = [c for c in definition.get("clocks") or [] if "by_severity" in c]
     for clock in clocks:
         for level in definition.get("severity_scale") or []:
@@ -118,9 +190,25 @@ def _clean(data: dict, definition: dict) -> dict:
     return errors
 
 
+def _drop_levels(new: dict, gone: list[str]) -> None:
+    """Remove the levels and what was set for them alone."""
+    new["severity_scale"] = [level for level in new["severity_scale"] if level["code"] not in gone]
+    for clock in new.get("clocks") or []:
+        if "by_severity" in clock:
+            clock["by_severity"] = {k: v for k, v in clock["by_severity"].items() if k not in gone}
+    for block, key in ((new, "severity_classes"), (new.get("oncall_response") or {}, "by_severity")):
+        if isinstance(block.get(key), dict):
+            block[key] = {k: v for k, v in block[key].items() if k not in gone}
+
+
 def _apply(new: dict, data: dict) -> None:
     for level in new.get("severity_scale") or []:
         level["label"] = data[f"severity-{level['code']}-label"].strip()
+    gone = removed(data, "severity", [level["code"] for level in new.get("severity_scale") or []])
+    if gone:
+        _drop_levels(new, gone)
+    if add_row(data, _NEW, ("code", "label"))[0]:
+        new["severity_scale"].append({"code": data[f"{_NEW}-code"], "label": data[f"{_NEW}-label"].strip()})
     for category in new.get("category_severity") or {}:
         new["category_severity"][category] = data[f"category_severity-{category}"]
     codes = [level["code"] for level in new.get("severity_scale") or []]
@@ -128,7 +216,7 @@ def _apply(new: dict, data: dict) -> None:
         if "by_severity" not in clock:
             continue
         overrides = {k: v for k, v in clock["by_severity"].items() if k not in codes}
-        for code in codes:
+        for code in (c for c in codes if f"clock-{clock['kind']}-severity-{c}-amount" in data):
             amount = data[f"clock-{clock['kind']}-severity-{code}-amount"]
             if amount is not None:
                 old = clock["by_severity"].get(code) or {}
@@ -158,6 +246,9 @@ def _field_for(path: str, definition: dict) -> str | None:
         scale = definition.get("severity_scale") or []
         if index.isdigit() and int(index) < len(scale):
             return f"severity-{scale[int(index)].get('code')}-label"
+        return f"{_NEW}-label"
+    if path == "severity_scale":
+        return f"{_NEW}-code"
     if parts[0] == "clocks" and len(parts) == 5 and parts[2] == "by_severity":
         return f"clock-{parts[1]}-severity-{parts[3]}-{parts[4]}"
     if parts[0] == "category_severity" and len(parts) == 2:

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from qms.models import ProcedureDraft
+from qms.procedures.validation import validate_definition
 from qms.roles import Role
 from qms.services import procedure_drafts as pd
 from tests.qms.procedures.helpers import clock, field_block, rules_form_data
@@ -331,3 +332,155 @@ def test_only_the_author_saves_a_section(client, start, make_user, role, changes
     assert response.status_code in (403, 404)
     draft.refresh_from_db()
     assert draft.definition == before and draft.status == ProcedureDraft.Status.DRAFT
+
+
+# --- adding and removing entries: severity levels, clocks, training courses --------------------------------
+
+
+def test_a_severity_level_is_added_and_one_removed_with_what_was_set_for_it(client, start):
+    draft = start()
+    before, changes = _saved(
+        client, draft, **{"severity_new-code": "S5", "severity_new-label": "S5 - Info", "severity-S4-remove": "on"}
+    )
+    expected = copy.deepcopy(before)
+    expected["severity_scale"] = [*before["severity_scale"][:3], {"code": "S5", "label": "S5 - Info"}]
+    del clock(expected, "triage")["by_severity"]["S4"], expected["severity_classes"]["S4"]
+    assert draft.definition == expected
+    assert validate_definition(draft.definition) == []
+    assert set(changes) == {
+        "Severity scale: adds S5 - Info.",
+        "Severity scale: removes S4 - Low.",
+        "Severity classes S4: removed (was 2 entries).",
+        "Response deadline for S4: removed with the level (was 24 h).",
+    }
+
+
+def test_a_level_categories_file_as_is_removed_once_they_file_as_another(client, start):
+    draft = start()
+    moved = {f"category_severity-{c}": "S2" for c in ("p1_incident", "critical_security", "data_breach")}
+    _, changes = _saved(client, draft, **{"severity-S1-remove": "on", **moved})
+    assert [level["code"] for level in draft.definition["severity_scale"]] == ["S2", "S3", "S4"]
+    assert set(draft.definition["category_severity"].values()) == {"S2"}
+    assert "S1" not in draft.definition["severity_classes"] and validate_definition(draft.definition) == []
+    assert "Severity scale: removes S1 - Critical." in changes
+
+
+def test_removing_a_level_drops_its_on_call_response_time(client, start):
+    draft = start(CM_WF)
+    definition = copy.deepcopy(draft.definition)
+    definition["severity_scale"].append({"code": "LOW", "label": "Low"})
+    definition["oncall_response"]["by_severity"]["LOW"] = {"amount": 4, "unit": "hours"}
+    draft = pd.procedure_draft_update(draft_id=draft.pk, actor=draft.author, definition=definition, change_note="")
+    _saved(client, draft, **{"severity-LOW-remove": "on"})
+    assert "LOW" not in draft.definition["oncall_response"]["by_severity"]
+    assert validate_definition(draft.definition) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "changes", "field", "message"),
+    [
+        (QMS_V1, {"severity-S1-remove": "on"}, "severity-S1-remove", "still file as S1: choose another"),
+        (QMS_V1, {"severity_new-code": "S1", "severity_new-label": "Again"}, "severity_new-code", "already has"),
+        (QMS_V1, {"severity_new-code": "S 5", "severity_new-label": "Five"}, "severity_new-code", "no spaces"),
+        (QMS_V1, {"severity_new-code": "S5"}, "severity_new-label", "Needed to add one"),
+        (QMS_V1, {"severity_new-label": "Five"}, "severity_new-code", "Needed to add one"),
+        (CM_WF, {"severity-MEDIUM-remove": "on"}, "severity-MEDIUM-remove", "named in ccb.severity_criteria"),
+    ],
+)
+def test_adding_or_removing_a_level_is_refused_at_its_field(client, start, code, changes, field, message):
+    _refused(client, start(code), field, message, **changes)
+
+
+_HOTFIX = {
+    "clock_new-kind": "hotfix",
+    "clock_new-label": "Hotfix deployed",
+    "clock_new-amount": "8",
+    "clock_new-unit": "hours",
+    "clock_new-owner": "commander",
+    "clock_new-satisfied_on": ["deploy"],
+}
+
+
+def test_a_clock_is_added_and_one_removed(client, start):
+    draft = start()
+    _, changes = _saved(client, draft, **_HOTFIX, **{"clock-documentation-remove": "on"})
+    assert [c["kind"] for c in draft.definition["clocks"]] == ["triage", "post_mortem", "hotfix"]
+    assert clock(draft.definition, "hotfix") == {
+        "kind": "hotfix",
+        "label": "Hotfix deployed",
+        "amount": 8,
+        "unit": "hours",
+        "owner": "commander",
+        "satisfied_on": ["deploy"],
+    }
+    assert validate_definition(draft.definition) == []
+    assert changes == [
+        "Hotfix deployed deadline: added (8 h, owner commander, met by deploy).",
+        "Post-incident review deadline: removed (was 24 h).",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({**_HOTFIX, "clock_new-amount": "0"}, "clock_new-amount", "A positive number"),
+        ({"clock_new-kind": "hotfix"}, "clock_new-amount", "Needed to add one"),
+        ({"clock_new-label": "Coffee"}, "clock_new-kind", "Needed to add one"),
+        ({**_HOTFIX, "clock_new-kind": "triage"}, "clock_new-kind", "Select a valid choice"),
+        ({**_HOTFIX, "clock_new-kind": "coffee"}, "clock_new-kind", "Select a valid choice"),
+    ],
+)
+def test_adding_a_clock_is_refused_at_its_field(client, start, changes, field, message):
+    _refused(client, start(), field, message, **changes)
+
+
+def test_a_course_is_added_and_one_removed_from_every_role(client, start):
+    draft = start()
+    new = {"course_new-code": "first_aid", "course_new-label": "First aid", "course_new-validity_months": "24"}
+    before, changes = _saved(client, draft, **new, **{"course-security_impact_assessment-remove": "on"})
+    expected = copy.deepcopy(before)
+    del expected["training"]["courses"]["security_impact_assessment"]
+    expected["training"]["courses"]["first_aid"] = {"label": "First aid", "validity_months": 24}
+    expected["training"]["role_certifications"]["security"] = ["qms_bypass_procedures_basic"]
+    assert draft.definition == expected
+    assert validate_definition(draft.definition) == []
+    assert changes[:2] == [
+        "Training courses first aid: added (First aid, valid for 24 months).",
+        "Training courses security impact assessment: removed (was Security impact assessment, valid for 12 months).",
+    ]
+    assert "Training role certifications for Security officer" in changes[2]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"course_new-code": "tabletop_exercise", "course_new-label": "Again", "course_new-validity_months": "6"},
+            "course_new-code",
+            "There is already a course tabletop_exercise",
+        ),
+        (
+            {"course_new-code": "first_aid", "course_new-label": "First aid", "course_new-validity_months": "0"},
+            "course_new-validity_months",
+            "greater than or equal to 1",
+        ),
+        ({"course_new-code": "first_aid"}, "course_new-validity_months", "Needed to add one"),
+    ],
+)
+def test_adding_a_course_is_refused_at_its_field(client, start, changes, field, message):
+    _refused(client, start(), field, message, **changes)
+
+
+def test_the_last_course_cannot_be_removed(client, start):
+    draft = start()
+    definition = copy.deepcopy(draft.definition)
+    definition["training"]["courses"] = {"tabletop_exercise": {"label": "Tabletop exercise", "validity_months": 6}}
+    definition["training"]["role_certifications"] = {"qms": ["tabletop_exercise"]}
+    draft = pd.procedure_draft_update(draft_id=draft.pk, actor=draft.author, definition=definition, change_note="")
+    _refused(
+        client,
+        draft,
+        "course-tabletop_exercise-remove",
+        "At least one course must stay",
+        **{"course-tabletop_exercise-remove": "on"},
+    )

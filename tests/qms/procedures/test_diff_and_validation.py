@@ -230,6 +230,17 @@ def test_presets_are_valid(preset):
             "compliance.escalation.1.after",
         ),
         (lambda d: d.update(ccb={"decision_window": {"amount": 0, "unit": "hours"}}), "ccb.decision_window.amount"),
+        # A removed severity level still named, a clock the portal cannot open on a change.
+        (lambda d: d["severity_scale"].pop(), "category_severity.data_breach: unknown severity 'DATA_BREACH'"),
+        (lambda d: d.update(severity_classes={"P9": {}}), "severity_classes.P9: unknown severity"),
+        (
+            lambda d: _clock(d, "hotfix").update(by_severity={"P9": {"amount": 1, "unit": "hours"}}),
+            "clocks.hotfix.by_severity.P9: unknown severity",
+        ),
+        (
+            lambda d: d["clocks"].append({"kind": "coffee", "label": "Coffee", "amount": 1, "unit": "hours"}),
+            "clocks.coffee.kind: not a clock the portal tracks",
+        ),
     ],
 )
 def test_rules_the_form_can_break_are_refused_naming_the_field(edit, field):
