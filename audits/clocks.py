@@ -72,6 +72,8 @@ OBLIGATION_KINDS: dict[str, ClockKind] = {
         "not voidable: a finding",
     ),
 }
+# The clocks on a person for a course, keyed "<course>:…" (audits.receivers.training opens them).
+TRAINING_KINDS = ["recertification", "training_deviation"]
 
 # The clocks a severity class opens (voided and reopened when the severity changes).
 SEVERITY_ACTION_KINDS = frozenset(

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -141,7 +142,7 @@ class ComplianceReport(models.Model):
 
     ``payload`` holds every figure and the ids of the records behind it; ``html`` and ``text`` are what was
     rendered and mailed from it, and ``sha256`` is the digest of the canonical JSON of the payload. A period
-    can be generated again (a new snapshot); the beat's own snapshot of a period exists once.
+    can be generated again (a new snapshot); the beat's own snapshot of a period exists once per scope.
     """
 
     class Kind(models.TextChoices):
@@ -157,7 +158,8 @@ class ComplianceReport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # What the report counts (``audits.reports.scope``): one procedure (every version of it), one version of
-    # it, or, both blank, all procedures. The scheduler's snapshots cover all procedures.
+    # it, or, both blank, all procedures. The scheduler covers all procedures, and the scopes of
+    # settings.QMS_SCHEDULED_REPORT_SCOPES.
     procedure = models.ForeignKey("qms.Procedure", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     procedure_version = models.ForeignKey(
         "qms.ProcedureVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -171,19 +173,19 @@ class ComplianceReport(models.Model):
         ordering = ["-period_start", "-generated_at"]
         indexes = [models.Index(fields=["kind", "-period_start"], name="report_kind_period")]
         constraints = [
+            # The scheduler's snapshot exists once per kind, period and scope (all procedures: both blank).
             models.UniqueConstraint(
-                fields=["kind", "period_start"],
+                "kind",
+                "period_start",
+                Coalesce("procedure", Value(0)),
+                Coalesce("procedure_version", Value(0)),
                 condition=Q(generated_by__isnull=True),
-                name="report_scheduled_once_per_period",
+                name="report_scheduled_once_per_period_and_scope",
             ),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="report_period_range"),
             models.CheckConstraint(
                 condition=Q(procedure_version__isnull=True) | Q(procedure__isnull=False),
                 name="report_version_names_its_procedure",
-            ),
-            models.CheckConstraint(
-                condition=Q(procedure__isnull=True) | Q(generated_by__isnull=False),
-                name="report_of_one_procedure_by_a_person",
             ),
         ]
 

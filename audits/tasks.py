@@ -69,15 +69,16 @@ def audit_checkpoint_task() -> int | None:
 
 @shared_task(acks_late=True)
 def compliance_report_task(kind: str, period_start: str | None = None) -> int:
-    """Store (once) the system's snapshot of a period: the last complete one, or the one given (YYYY-MM-DD).
+    """Store (once) the system's snapshots of a period, the last complete one or the one given (YYYY-MM-DD):
+    all procedures and each scope of ``QMS_SCHEDULED_REPORT_SCOPES``. Returns the one of all procedures.
 
-    Safe to run twice and from two beat processes at once: a period's scheduled snapshot is stored once.
+    Safe to run twice and from two beat processes at once: a period's scheduled snapshot of a scope is stored once.
     """
     from audits.reports.periods import last_complete_period
-    from audits.reports.services import report_generate
+    from audits.reports.services import scheduled_reports_generate
 
     start = date.fromisoformat(period_start) if period_start else last_complete_period(kind, timezone.now())[0]
-    return report_generate(kind=kind, period_start=start).pk
+    return scheduled_reports_generate(kind=kind, period_start=start)[0].pk
 
 
 @shared_task(acks_late=True)

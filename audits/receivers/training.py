@@ -10,12 +10,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from audits import services
+from audits.clocks import TRAINING_KINDS
 from audits.models import Obligation
 from qms import signals as core
 from qms.models import TrainingRecord, User
 
 DEVIATION_DUE = timedelta(days=14)
-TRAINING_KINDS = ["recertification", "training_deviation"]
 
 
 def _day_end(day) -> datetime:

@@ -260,17 +260,17 @@ def period_sections(kind: str, w: m.Window, refs: m.Refs, *, policy: dict, start
 
 
 def notifications_section(w: m.Window, refs: m.Refs) -> dict:
-    """Notifications are pinned to no procedure: a report of one procedure says so instead of counting them."""
-    section = {"key": "notifications", "title": "Stakeholder notifications"}
-    if not w.scope.everything:
-        return {
-            **section,
-            "notes": ["Notifications are not recorded against a procedure: see the report of all procedures."],
-        }
+    """The notifications written in the period and the authorities notified; a report of one procedure counts
+    those about its own records (``audits.reports.metrics.stakeholders``)."""
     notes = m.notifications(w, refs)
-    return {
-        **section,
-        "figures": [figure("notified", "Notifications written", sum(n["value"] for n in notes))],
+    regulatory = m.regulatory_notifications(w, refs)
+    section = {
+        "key": "notifications",
+        "title": "Stakeholder notifications",
+        "figures": [
+            figure("notified", "Notifications written", sum(n["value"] for n in notes)),
+            figure("regulatory", "Certification authorities notified", regulatory["total"], ref=regulatory["ref"]),
+        ],
         "tables": [
             {
                 "title": "Notifications by subject",
@@ -280,3 +280,9 @@ def notifications_section(w: m.Window, refs: m.Refs) -> dict:
             }
         ],
     }
+    if not w.scope.everything:
+        section["notes"] = [
+            "Counts the notifications about this procedure's changes, bypass requests, status updates and CCB "
+            "sessions; those about incidents and people are in the report of all procedures."
+        ]
+    return section

@@ -1,9 +1,11 @@
 """Which procedure a compliance report covers: all of them, one procedure (every version of it) or one version.
 
 Changes and bypass requests pin the procedure version they were filed under; a report of one procedure counts
-only those, and the clocks that run on them (on the change, on the bypass, on the change's CCB sessions).
-Clocks on people (training) and the stakeholder notifications are pinned to no procedure: a report of one
-procedure leaves them out.
+only those, and the clocks that run on them (on the change, on the bypass, on the change's CCB sessions), and
+the stakeholder notifications about them (``audits.reports.metrics.stakeholders``). Clocks on people
+(recertification, training deviations) are counted for the certifications the scoped version asks of a role
+(its ``training.role_certifications``, for every version of a procedure their union), on the people who hold
+that role now.
 
 A procedure is named by its code, a version by ``CODE:N`` (``emergency-bypass-workflow:2``), on the report
 page's form, in the API and on the command line alike.
@@ -17,7 +19,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from qms.models import Procedure, ProcedureVersion
+from audits.clocks import TRAINING_KINDS
+from qms.models import Procedure, ProcedureVersion, User
+from qms.procedures.training import TRAINING_QMS
+from qms.roles import Role
 
 ALL_PROCEDURES = "all procedures"
 EXAMPLE_REFERENCE = "emergency-bypass-workflow:2"
@@ -29,6 +34,9 @@ class Scope:
 
     procedure_id: int | None = None
     version_id: int | None = None
+    # (role, course) pairs the scope's version(s) require (``training.role_certifications``); the range
+    # drill-downs, which only read changes and bypasses, leave them empty.
+    certifications: tuple[tuple[str, str], ...] = ()
 
     @property
     def everything(self) -> bool:
@@ -57,7 +65,24 @@ class Scope:
         for model, path in subjects:
             pks = model.objects.filter(**self.lookups(path)).values("pk")
             q |= Q(subject_type=ContentType.objects.get_for_model(model), subject_id__in=pks)
-        return q
+        return q | self._training_clocks()
+
+    def _training_clocks(self) -> Q:
+        """Recertification and training-deviation clocks (keyed ``<course>:…``, on a person) of a course the
+        scope requires of a role the person holds."""
+        q = Q(pk__in=[])
+        by_role: dict[str, list[str]] = {}
+        for role, course in self.certifications:
+            by_role.setdefault(role, []).append(course)
+        for role, courses in sorted(by_role.items()):
+            holders = User.objects.filter(groups__name=Role(role).group_name).values("pk")
+            keys = Q(pk__in=[])
+            for course in sorted(courses):
+                keys |= Q(key__startswith=f"{course}:")
+            q |= Q(keys, subject_id__in=holders)
+        if not by_role:
+            return q
+        return Q(q, kind__in=TRAINING_KINDS, subject_type=ContentType.objects.get_for_model(User))
 
     @classmethod
     def of_report(cls, report) -> Scope:
@@ -70,12 +95,14 @@ class ResolvedScope:
 
     procedure: Procedure | None = None
     version: ProcedureVersion | None = None
+    certifications: tuple[tuple[str, str], ...] = ()
 
     @property
     def scope(self) -> Scope:
         return Scope(
             procedure_id=self.procedure.pk if self.procedure else None,
             version_id=self.version.pk if self.version else None,
+            certifications=self.certifications,
         )
 
     @property
@@ -130,11 +157,22 @@ def report_scope_resolve(reference: str | None) -> ResolvedScope:
     if procedure is None:
         raise ValidationError({"procedure_version": [f"No procedure “{code[:80]}”."]})
     if not sep:
-        return ResolvedScope(procedure=procedure)
+        definitions = procedure.versions.values_list("definition", flat=True)
+        return ResolvedScope(procedure=procedure, certifications=_certifications(definitions))
     version = ProcedureVersion.objects.filter(procedure=procedure, version=int(number)).first()
     if version is None:
         raise ValidationError({"procedure_version": [f"{procedure.title} has no version {int(number)}."]})
-    return ResolvedScope(procedure=procedure, version=version)
+    return ResolvedScope(procedure=procedure, version=version, certifications=_certifications([version.definition]))
+
+
+def _certifications(definitions) -> tuple[tuple[str, str], ...]:
+    """Every (role, course) the definitions' training blocks require (the QMS default where there is none)."""
+    pairs = set()
+    for definition in definitions:
+        block = (definition or {}).get("training") or TRAINING_QMS
+        for role, courses in (block.get("role_certifications") or {}).items():
+            pairs.update((role, course) for course in courses)
+    return tuple(sorted(pairs))
 
 
 def report_scope_choices() -> list[tuple[str, str]]:

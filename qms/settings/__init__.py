@@ -232,6 +232,9 @@ COMPLIANCE_REPORT_SCHEDULE = {
     }
     for kind, defaults in _REPORT_DEFAULTS.items()
 }
+# Besides all procedures, the scheduler writes a report of each of these scopes every period ("CODE" for every
+# version of a procedure, "CODE:N" for one version; comma-separated), once per period and scope.
+QMS_SCHEDULED_REPORT_SCOPES = env_list("QMS_SCHEDULED_REPORT_SCOPES")
 CELERY_BEAT_SCHEDULE.update(
     {
         f"compliance-report-{kind}": {

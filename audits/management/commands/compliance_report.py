@@ -14,9 +14,9 @@ from qms.models import User
 class Command(BaseCommand):
     help = (
         "Generate the compliance report of a period and store its snapshot: the period containing --date, or "
-        "the last complete one. Without --user it is the system's snapshot (one per period, mailed to the QMS "
-        "coordinators); with --user a QMS coordinator's new snapshot (mailed with --email), which may count only "
-        "one procedure version (--procedure-version CODE:N) or every version of one procedure (CODE)."
+        "the last complete one. Without --user it is the system's snapshot (one per period and scope, mailed to "
+        "the QMS coordinators); with --user a QMS coordinator's new snapshot (mailed with --email). Either may "
+        "count only one procedure version (--procedure-version CODE:N) or every version of one procedure (CODE)."
     )
 
     def add_arguments(self, parser):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--procedure-version",
             default="",
             metavar="CODE:N",
-            help="Count only what was filed under this procedure version, or every version of CODE (with --user).",
+            help="Count only what was filed under this procedure version, or every version of CODE.",
         )
 
     def handle(self, *args, kind, date, user, email, procedure_version, **options):

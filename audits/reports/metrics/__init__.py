@@ -28,6 +28,9 @@ period still running; "granted" means a bypass request that became active, dated
   a change rolled back and later resolved counts as resolved, one not yet resolved at ``as_of`` does not.
 - follow-up and preventive changes: those opened in the period, counted done (verified or closed) or open
   (draft, approved, implemented) as they stand when the report is generated.
+- stakeholder notifications: outbox rows written in the period, by what they were about; a report of one
+  procedure counts those about its changes, bypass requests, status updates and CCB sessions. Regulatory
+  notifications: certification authorities notified in the period about the changes in scope.
 - 30-day follow-up documentation compliance: "follow_up_documentation" clocks due in the period met on time.
 - false alarms: emergencies declared in the period that were converted to the standard process or judged not
   warranted (Gate 1 or a ratification session: ``false_alarm``), and their share of all emergencies declared in
@@ -57,7 +60,7 @@ from audits.reports.metrics.obligations import (
     remediation,
     remediation_progress,
 )
-from audits.reports.metrics.stakeholders import notifications
+from audits.reports.metrics.stakeholders import notifications, regulatory_notifications
 
 __all__ = [
     "GRANTED",
@@ -80,6 +83,7 @@ __all__ = [
     "overdue",
     "percentile",
     "rate",
+    "regulatory_notifications",
     "remediation",
     "remediation_progress",
     "repeat_patterns",

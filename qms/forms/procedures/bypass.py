@@ -4,11 +4,14 @@ remediated, and the lowest level that may skip each check of the gate catalogue.
 from __future__ import annotations
 
 import copy
+import re
 
 from django import forms
 
 from qms.forms.procedures.base import UNIT_CHOICES, Section, number, roles_field
-from qms.procedures import LEVEL_ORDER, ProcedureRules
+from qms.procedures import LEVEL_ORDER, ProcedureRules, validate_definition
+
+_SLOT_PATH = re.compile(r"bypass_levels\.(?P<level>[^.]+)\.authorisers\[(?P<index>\d+)\]")
 
 
 def _slots(definition: dict, level: str) -> list[list[str]]:
@@ -56,11 +59,18 @@ def _fields(definition: dict) -> dict:
     return fields
 
 
+def _ticked(data: dict, level: str, spec: dict) -> list[tuple[int, list[str]]] | None:
+    """The level's signature slots as posted, each with the index of its field; an unticked slot is dropped,
+    so the definition's slot j is the field of the j-th pair. None when a slot's field has its own error."""
+    names = [f"bypass-{level}-slot-{j}" for j in range(len(spec.get("authorisers") or []) + 1)]
+    if any(name not in data for name in names):
+        return None
+    return [(j, list(data[name])) for j, name in enumerate(names) if data[name]]
+
+
 def _apply(new: dict, data: dict) -> None:
     for level, spec in (new.get("bypass_levels") or {}).items():
-        count = len(spec.get("authorisers") or []) + 1
-        slots = [list(data[f"bypass-{level}-slot-{j}"]) for j in range(count)]
-        spec["authorisers"] = [slot for slot in slots if slot]
+        spec["authorisers"] = [roles for _, roles in _ticked(data, level, spec)]
         spec["remediation"] = {
             **(spec.get("remediation") or {}),
             "amount": number(data[f"bypass-{level}-remediation-amount"]),
@@ -70,6 +80,28 @@ def _apply(new: dict, data: dict) -> None:
     for code, gate in gates.items():
         gate["min_level"] = data[f"gate-{code}-min_level"]
     new["gates"] = gates
+
+
+def _clean(data: dict, definition: dict) -> dict:
+    """The validation's problems with a signature slot, on the field that was ticked. Once an unticked slot is
+    dropped, the edited definition's ``authorisers[j]`` is no longer the field ``slot-j`` (``_field_for``, which
+    sees only the definition as it was, would name the wrong one), so they are found here, before saving."""
+    new = copy.deepcopy(definition)
+    fields: dict[str, list[int]] = {}
+    for level, spec in (new.get("bypass_levels") or {}).items():
+        ticked = _ticked(data, level, spec)
+        if ticked is not None:
+            spec["authorisers"] = [roles for _, roles in ticked]
+            fields[level] = [j for j, _ in ticked]
+    errors: dict[str, str] = {}
+    for problem in validate_definition(new):
+        path, _, words = problem.partition(":")
+        match = _SLOT_PATH.fullmatch(path)
+        if match and match["level"] in fields and int(match["index"]) < len(fields[match["level"]]):
+            name = f"bypass-{match['level']}-slot-{fields[match['level']][int(match['index'])]}"
+            words = words.strip()
+            errors.setdefault(name, words[:1].upper() + words[1:])
+    return errors
 
 
 def _field_for(path: str, definition: dict) -> str | None:
@@ -95,4 +127,5 @@ SECTION = Section(
     fields=_fields,
     apply=_apply,
     field_for=_field_for,
+    clean=_clean,
 )

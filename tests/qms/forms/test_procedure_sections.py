@@ -196,6 +196,29 @@ def test_authoriser_refusals_show_at_the_field(client, start, changes, field, me
     _refused(client, start(), field, message, **changes)
 
 
+def test_a_slots_problem_lands_on_the_field_ticked_when_an_earlier_slot_is_dropped(start):
+    """Unticking signature 1 drops it, so the definition's authorisers[0] is the field of signature 2: the
+    validation's problem with it is put there, not on the emptied field."""
+    from qms.forms.procedures import ProcedureRulesForm, bypass
+
+    definition = start().definition
+    slots = definition["bypass_levels"]["L2"]["authorisers"]
+    assert len(slots) >= 2
+    form = ProcedureRulesForm(definition, rules_form_data(definition, **{"bypass-L2-slot-0": []}))
+    assert form.is_valid(), form.errors
+    assert form.edited_definition()["bypass_levels"]["L2"]["authorisers"] == slots[1:]
+    assert bypass.SECTION.clean(form.cleaned_data, definition) == {}
+    # A rule of the validation the checkboxes do not enforce (a read-only role is never offered as one).
+    read_only = f"{Role.AUDITOR.label} is read-only and cannot sign."
+    data = {**form.cleaned_data, "bypass-L2-slot-1": [*slots[1], "auditor"]}
+    assert bypass.SECTION.clean(data, definition) == {"bypass-L2-slot-1": read_only}
+    data = {**data, "bypass-L2-slot-0": [], "bypass-L2-slot-2": ["auditor"]}  # the extra slot, two dropped before it
+    data["bypass-L2-slot-1"] = []
+    assert bypass.SECTION.clean(data, definition) == {"bypass-L2-slot-2": read_only}
+    data = {**form.cleaned_data, "bypass-L2-slot-0": slots[0], "bypass-L2-slot-1": [*slots[1], "auditor"]}
+    assert bypass.SECTION.clean(data, definition) == {"bypass-L2-slot-1": read_only}
+
+
 def test_escalation_ladder_round_trip(client, start):
     draft = start()
     before, changes = _saved(client, draft, **{"escalation-2-after": "12h", "escalation-3-roles": ["qms", "quality"]})

@@ -239,3 +239,35 @@ def test_the_api_records_and_imports_with_a_scoped_token(client, trainee, qms_co
         HTTP_AUTHORIZATION=f"Token {writer}",
     )
     assert ok.status_code == 201 and ok.json() == {"imported": 2}
+
+
+def test_a_version_scheduled_for_later_asks_nothing_until_it_takes_effect(make_user, qms_coordinator, time_machine):
+    """The certifications asked of a role are those of the versions in force now: a published version whose
+    effective_from is still ahead changes neither the catalogue, nor the requirements, nor the expiry sweep."""
+    import copy
+
+    from qms.models import Procedure
+    from qms.services.procedures import procedure_version_create, procedure_version_current
+    from qms.services.training import courses_current, is_qualified_everywhere, role_requirements_current
+
+    legal = make_user(Role.LEGAL, username="counsel")
+    current = procedure_version_current(code="emergency-bypass-workflow")
+    definition = copy.deepcopy(current.definition)
+    training = definition["training"]
+    training["courses"]["export_control"] = {"label": "Export control", "validity_months": 12}
+    training["role_certifications"]["legal"] = [*training["role_certifications"].get("legal", []), "export_control"]
+    starts = timezone.now().replace(microsecond=0) + timedelta(days=7)
+    procedure_version_create(
+        procedure=Procedure.objects.get(code="emergency-bypass-workflow"),
+        definition=definition,
+        actor=qms_coordinator,
+        change_note="Export control for legal, from next week.",
+        effective_from=starts,
+    )
+    assert "export_control" not in courses_current()
+    assert "export_control" not in role_requirements_current()["legal"]
+    assert is_qualified_everywhere(legal, Role.LEGAL) == []
+    time_machine.move_to(starts + timedelta(hours=1), tick=False)
+    assert courses_current()["export_control"]["label"] == "Export control"
+    assert "export_control" in role_requirements_current()["legal"]
+    assert is_qualified_everywhere(legal, Role.LEGAL) == ["Export control: no training recorded"]
