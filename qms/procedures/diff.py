@@ -38,6 +38,7 @@ KEY_LABELS = {
     "compliance": "Compliance",
     "post_mortem_approvers": "Post-mortem approvers",
     "training": "Training",
+    "oncall_response": "On-call response",
     "gates": "Gate catalogue",
     "retroactive_checks": "Retroactive validation checks",
 }
@@ -188,6 +189,10 @@ def _key_word(path: list[str], key) -> str:
         return "required only when"
     if path == ["communication", "update cadence"]:
         return f"for {key}"
+    if path == ["oncall_response", "by severity"]:
+        return f"for {key}"
+    if path == ["oncall_response"] and key in ("by_severity", "default"):
+        return {"by_severity": "by severity", "default": "for any other page"}[key]
     if path[0] == "gates" and len(path) == 1:
         return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")

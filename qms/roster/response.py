@@ -30,13 +30,13 @@ def response_time(definition: dict | None, severity: str = "") -> timedelta:
 
 def _spec_problems(spec, where: str) -> list[str]:
     if not isinstance(spec, dict) or spec.get("unit") not in UNITS:
-        return [f"oncall_response {where}: the unit must be minutes or hours."]
+        return [f"oncall_response.{where}: the unit must be minutes or hours."]
     try:
         amount = float(spec.get("amount"))
     except (TypeError, ValueError):
-        return [f"oncall_response {where}: the amount must be a number."]
+        return [f"oncall_response.{where}: the amount must be a number."]
     if amount <= 0 or amount * UNITS[spec["unit"]] > timedelta(hours=72):
-        return [f"oncall_response {where}: the amount must be positive and at most 72 hours."]
+        return [f"oncall_response.{where}: the amount must be positive and at most 72 hours."]
     return []
 
 
@@ -54,8 +54,8 @@ def validate_oncall_response(definition: dict) -> list[str]:
         return ["oncall_response by_severity must map severity codes to durations."]
     for severity, spec in by_severity.items():
         if severity not in severities:
-            problems.append(f"oncall_response names unknown severity {severity}.")
-        problems += _spec_problems(spec, f"for {severity}")
+            problems.append(f"oncall_response.by_severity.{severity}: unknown severity (not in severity_scale).")
+        problems += _spec_problems(spec, f"by_severity.{severity}")
     if "default" in block:
         problems += _spec_problems(block["default"], "default")
     return problems

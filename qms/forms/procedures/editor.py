@@ -11,11 +11,22 @@ import copy
 
 from django import forms
 
-from qms.forms.procedures import authorisers, bypass, ccb, escalation, notifications, severity, timing, training
+from qms.forms.procedures import (
+    authorisers,
+    bypass,
+    ccb,
+    escalation,
+    notifications,
+    oncall,
+    severity,
+    timing,
+    training,
+)
 
 SECTIONS = (
     timing.SECTION,
     severity.SECTION,
+    oncall.SECTION,
     authorisers.SECTION,
     bypass.SECTION,
     escalation.SECTION,

@@ -276,5 +276,5 @@ def test_response_times_come_from_the_procedure():
     assert validate_definition(cm_wf) == []
     broken = {**cm_wf, "oncall_response": {"by_severity": {"URGENT": {"amount": 0, "unit": "weeks"}}}}
     problems = validate_definition(broken)
-    assert "oncall_response names unknown severity URGENT." in problems
-    assert "oncall_response for URGENT: the unit must be minutes or hours." in problems
+    assert "oncall_response.by_severity.URGENT: unknown severity (not in severity_scale)." in problems
+    assert "oncall_response.by_severity.URGENT: the unit must be minutes or hours." in problems
