@@ -11,7 +11,13 @@ from qms.models import ProcedureDraft
 from qms.procedures.validation import validate_definition
 from qms.roles import Role
 from qms.services import procedure_drafts as pd
-from tests.qms.procedures.helpers import clock, field_block, rules_form_data
+from tests.qms.procedures.helpers import (
+    clock,
+    field_block,
+    rules_form_data,
+    rules_form_refused,
+    rules_form_saved,
+)
 
 pytestmark = pytest.mark.django_db
 QMS_V1, CM_WF = "qms-emergency-bypass-v1", "cm-wf-emergency"
@@ -25,34 +31,10 @@ def start(make_user):
     return _start
 
 
-def _post(client, draft, **changes):
-    client.force_login(draft.author)
-    return client.post(
-        reverse("qms:procedure-draft-edit", args=[draft.pk]), rules_form_data(draft.definition, **changes)
-    )
-
-
-def _saved(client, draft, **changes) -> tuple[dict, list[str]]:
-    before = copy.deepcopy(draft.definition)
-    response = _post(client, draft, **changes)
-    assert response.status_code == 302, response.content.decode()[:2000]
-    draft.refresh_from_db()
-    return before, pd.draft_diff(draft)
-
-
-def _refused(client, draft, field, message, **changes):
-    before = copy.deepcopy(draft.definition)
-    response = _post(client, draft, **changes)
-    assert response.status_code == 400
-    assert message in field_block(response.content.decode(), field)
-    draft.refresh_from_db()
-    assert draft.definition == before
-
-
 def test_an_untouched_form_changes_nothing(client, start):
     for code in (QMS_V1, CM_WF, "emergency-bypass-workflow", "eng-proc-004"):
         draft = start(code)
-        before, changes = _saved(client, draft)
+        before, changes = rules_form_saved(client, draft)
         assert draft.definition == before and changes == []
 
 
@@ -69,7 +51,7 @@ def test_ticked_lists_posted_in_the_page_order_keep_the_definition_order(client,
             for name, field in form.fields.items()
             if isinstance(field, ListField)
         }
-        before, changes = _saved(client, draft, **as_posted)
+        before, changes = rules_form_saved(client, draft, **as_posted)
         assert draft.definition == before and changes == [], code
 
 
@@ -88,7 +70,7 @@ def test_the_page_groups_the_rules_in_explained_sections(client, start):
 
 def test_severity_and_emergency_criteria_round_trip(client, start):
     draft = start()
-    before, changes = _saved(
+    before, changes = rules_form_saved(
         client,
         draft,
         **{
@@ -141,12 +123,12 @@ def test_severity_and_emergency_criteria_round_trip(client, start):
     ],
 )
 def test_severity_refusals_show_at_the_field(client, start, changes, field, message):
-    _refused(client, start(), field, message, **changes)
+    rules_form_refused(client, start(), field, message, **changes)
 
 
 def test_authorisers_and_bypass_levels_round_trip(client, start):
     draft = start()
-    before, changes = _saved(
+    before, changes = rules_form_saved(
         client,
         draft,
         **{
@@ -173,7 +155,9 @@ def test_authorisers_and_bypass_levels_round_trip(client, start):
 
 def test_a_signature_is_dropped_by_unticking_it_and_an_extra_authoriser_edited(client, start):
     draft = start(CM_WF)
-    _, changes = _saved(client, draft, **{"bypass-L3-slot-1": [], "stub_if-safety_related": ["safety", "quality"]})
+    _, changes = rules_form_saved(
+        client, draft, **{"bypass-L3-slot-1": [], "stub_if-safety_related": ["safety", "quality"]}
+    )
     assert draft.definition["bypass_levels"]["L3"]["authorisers"] == [["qms"]]
     assert draft.definition["stub_authorisers_if"] == {"safety_related": ["safety", "quality"]}
     assert "Extra stub authorisers for safety_related: Safety manager → Safety manager, Quality manager" in " ".join(
@@ -193,7 +177,7 @@ def test_a_signature_is_dropped_by_unticking_it_and_an_extra_authoriser_edited(c
     ],
 )
 def test_authoriser_refusals_show_at_the_field(client, start, changes, field, message):
-    _refused(client, start(), field, message, **changes)
+    rules_form_refused(client, start(), field, message, **changes)
 
 
 def test_a_slots_problem_lands_on_the_field_ticked_when_an_earlier_slot_is_dropped(start):
@@ -221,7 +205,9 @@ def test_a_slots_problem_lands_on_the_field_ticked_when_an_earlier_slot_is_dropp
 
 def test_escalation_ladder_round_trip(client, start):
     draft = start()
-    before, changes = _saved(client, draft, **{"escalation-2-after": "12h", "escalation-3-roles": ["qms", "quality"]})
+    before, changes = rules_form_saved(
+        client, draft, **{"escalation-2-after": "12h", "escalation-3-roles": ["qms", "quality"]}
+    )
     expected = copy.deepcopy(before)
     expected["compliance"]["escalation"][1]["after"] = "12h"
     expected["compliance"]["escalation"][2]["roles"] = ["qms", "quality"]
@@ -242,12 +228,12 @@ def test_escalation_ladder_round_trip(client, start):
     ],
 )
 def test_escalation_refusals_show_at_the_field(client, start, changes, field, message):
-    _refused(client, start(), field, message, **changes)
+    rules_form_refused(client, start(), field, message, **changes)
 
 
 def test_ccb_waivers_and_decision_window_round_trip(client, start):
     draft = start(CM_WF)
-    before, changes = _saved(
+    before, changes = rules_form_saved(
         client,
         draft,
         **{"waiver-extended_verification": "never", "ccb-decision_window-amount": "2"},
@@ -276,7 +262,7 @@ def test_ccb_waivers_and_decision_window_round_trip(client, start):
     ],
 )
 def test_ccb_refusals_show_at_the_field(client, start, changes, field, message):
-    _refused(client, start(CM_WF), field, message, **changes)
+    rules_form_refused(client, start(CM_WF), field, message, **changes)
 
 
 def test_a_procedure_without_a_ccb_has_no_ccb_section(client, start):
@@ -288,7 +274,7 @@ def test_a_procedure_without_a_ccb_has_no_ccb_section(client, start):
 
 def test_certifications_per_role_round_trip(client, start):
     draft = start()
-    before, changes = _saved(
+    before, changes = rules_form_saved(
         client,
         draft,
         **{
@@ -330,7 +316,7 @@ def test_certifications_per_role_round_trip(client, start):
     ],
 )
 def test_certification_refusals_show_at_the_field(client, start, changes, field, message):
-    _refused(client, start(), field, message, **changes)
+    rules_form_refused(client, start(), field, message, **changes)
 
 
 @pytest.mark.parametrize("role", [Role.AUDITOR, Role.ONCALL, Role.QMS])
@@ -362,7 +348,7 @@ def test_only_the_author_saves_a_section(client, start, make_user, role, changes
 
 def test_a_severity_level_is_added_and_one_removed_with_what_was_set_for_it(client, start):
     draft = start()
-    before, changes = _saved(
+    before, changes = rules_form_saved(
         client, draft, **{"severity_new-code": "S5", "severity_new-label": "S5 - Info", "severity-S4-remove": "on"}
     )
     expected = copy.deepcopy(before)
@@ -381,7 +367,7 @@ def test_a_severity_level_is_added_and_one_removed_with_what_was_set_for_it(clie
 def test_a_level_categories_file_as_is_removed_once_they_file_as_another(client, start):
     draft = start()
     moved = {f"category_severity-{c}": "S2" for c in ("p1_incident", "critical_security", "data_breach")}
-    _, changes = _saved(client, draft, **{"severity-S1-remove": "on", **moved})
+    _, changes = rules_form_saved(client, draft, **{"severity-S1-remove": "on", **moved})
     assert [level["code"] for level in draft.definition["severity_scale"]] == ["S2", "S3", "S4"]
     assert set(draft.definition["category_severity"].values()) == {"S2"}
     assert "S1" not in draft.definition["severity_classes"] and validate_definition(draft.definition) == []
@@ -394,7 +380,7 @@ def test_removing_a_level_drops_its_on_call_response_time(client, start):
     definition["severity_scale"].append({"code": "LOW", "label": "Low"})
     definition["oncall_response"]["by_severity"]["LOW"] = {"amount": 4, "unit": "hours"}
     draft = pd.procedure_draft_update(draft_id=draft.pk, actor=draft.author, definition=definition, change_note="")
-    _saved(client, draft, **{"severity-LOW-remove": "on"})
+    rules_form_saved(client, draft, **{"severity-LOW-remove": "on"})
     assert "LOW" not in draft.definition["oncall_response"]["by_severity"]
     assert validate_definition(draft.definition) == []
 
@@ -411,7 +397,7 @@ def test_removing_a_level_drops_its_on_call_response_time(client, start):
     ],
 )
 def test_adding_or_removing_a_level_is_refused_at_its_field(client, start, code, changes, field, message):
-    _refused(client, start(code), field, message, **changes)
+    rules_form_refused(client, start(code), field, message, **changes)
 
 
 _HOTFIX = {
@@ -426,7 +412,7 @@ _HOTFIX = {
 
 def test_a_clock_is_added_and_one_removed(client, start):
     draft = start()
-    _, changes = _saved(client, draft, **_HOTFIX, **{"clock-documentation-remove": "on"})
+    _, changes = rules_form_saved(client, draft, **_HOTFIX, **{"clock-documentation-remove": "on"})
     assert [c["kind"] for c in draft.definition["clocks"]] == ["triage", "post_mortem", "hotfix"]
     assert clock(draft.definition, "hotfix") == {
         "kind": "hotfix",
@@ -454,13 +440,13 @@ def test_a_clock_is_added_and_one_removed(client, start):
     ],
 )
 def test_adding_a_clock_is_refused_at_its_field(client, start, changes, field, message):
-    _refused(client, start(), field, message, **changes)
+    rules_form_refused(client, start(), field, message, **changes)
 
 
 def test_a_course_is_added_and_one_removed_from_every_role(client, start):
     draft = start()
     new = {"course_new-code": "first_aid", "course_new-label": "First aid", "course_new-validity_months": "24"}
-    before, changes = _saved(client, draft, **new, **{"course-security_impact_assessment-remove": "on"})
+    before, changes = rules_form_saved(client, draft, **new, **{"course-security_impact_assessment-remove": "on"})
     expected = copy.deepcopy(before)
     del expected["training"]["courses"]["security_impact_assessment"]
     expected["training"]["courses"]["first_aid"] = {"label": "First aid", "validity_months": 24}
@@ -491,7 +477,7 @@ def test_a_course_is_added_and_one_removed_from_every_role(client, start):
     ],
 )
 def test_adding_a_course_is_refused_at_its_field(client, start, changes, field, message):
-    _refused(client, start(), field, message, **changes)
+    rules_form_refused(client, start(), field, message, **changes)
 
 
 def test_the_last_course_cannot_be_removed(client, start):
@@ -500,7 +486,7 @@ def test_the_last_course_cannot_be_removed(client, start):
     definition["training"]["courses"] = {"tabletop_exercise": {"label": "Tabletop exercise", "validity_months": 6}}
     definition["training"]["role_certifications"] = {"qms": ["tabletop_exercise"]}
     draft = pd.procedure_draft_update(draft_id=draft.pk, actor=draft.author, definition=definition, change_note="")
-    _refused(
+    rules_form_refused(
         client,
         draft,
         "course-tabletop_exercise-remove",
