@@ -3,11 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from qms.limits import COMMENT_MAX, TEXT_MAX
+from qms.links import record_url
 from qms.models import ProcedureVersion
 from qms.procedures import CHECK_CATALOGUE
 
@@ -123,7 +123,7 @@ class BypassRequest(FSMModelMixin, models.Model):
         return self.identifier
 
     def get_absolute_url(self) -> str:
-        return reverse("emergencies:bypass-detail", kwargs={"identifier": self.identifier})
+        return record_url("emergencies:bypass-detail", self.identifier)
 
     @property
     def rules(self):

@@ -6,12 +6,12 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from emergencies import permissions
 from qms.limits import COMMENT_MAX, LIST_MAX, TEXT_MAX
+from qms.links import record_url
 from qms.models import ProcedureVersion
 from qms.procedures import CATEGORY_CHOICES, CATEGORY_LABELS
 
@@ -218,7 +218,7 @@ class ChangeRecord(FSMModelMixin, models.Model):
         return self.identifier
 
     def get_absolute_url(self) -> str:
-        return reverse("emergencies:change-detail", kwargs={"identifier": self.identifier})
+        return record_url("emergencies:change-detail", self.identifier)
 
     @property
     def is_open(self) -> bool:

@@ -24,9 +24,36 @@ BYPASS_RELATED = (
 
 
 def bypass_list(*, user: User, status: str = "", level: str = "", q: str = "") -> QuerySet[BypassRequest]:
+    """The bypass requests a user may see, filtered, newest first, with their people, records and procedure."""
+    qs = _bypasses_filtered(user=user, status=status, level=level, q=q)
+    return qs.select_related(*BYPASS_RELATED[1:]).prefetch_related(_versions())
+
+
+# What a row of the bypass list page shows: the request without its other columns, people and procedure version.
+BYPASS_ROW_FIELDS = (
+    "identifier",
+    "level",
+    "repository",
+    "pull_request",
+    "status",
+    "requested_at",
+    "change__identifier",
+    "requested_by__username",
+    "requested_by__first_name",
+    "requested_by__last_name",
+)
+
+
+def bypass_list_rows(*, user: User, status: str = "", level: str = "", q: str = "") -> QuerySet[BypassRequest]:
+    """The bypass list page's rows: :func:`bypass_list`'s records, reading only :data:`BYPASS_ROW_FIELDS`."""
+    qs = _bypasses_filtered(user=user, status=status, level=level, q=q)
+    return qs.select_related("change", "requested_by").only(*BYPASS_ROW_FIELDS)
+
+
+def _bypasses_filtered(*, user: User, status: str, level: str, q: str) -> QuerySet[BypassRequest]:
     if not permissions.can_view_changes(user):
         return BypassRequest.objects.none()
-    qs = BypassRequest.objects.select_related(*BYPASS_RELATED[1:]).prefetch_related(_versions())
+    qs = BypassRequest.objects.all()
     if status:
         qs = qs.filter(status=status)
     if level:
@@ -92,7 +119,7 @@ def incident_commander_name(*, change: ChangeRecord, bypass: BypassRequest | Non
 def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200) -> list[BypassRequest]:
     """Pending requests with a slot this user could fill, in a role they hold or were delegated (same rules
     as signing: nobody signs twice, nor on behalf of the requester or of someone who signed already)."""
-    from emergencies.services.bypasses import bypass_slot_status
+    from emergencies.services.bypasses import bypass_signer_roles, bypass_slot_status
     from qms.services.delegation import delegated_roles, signature_persons
 
     delegated = delegated_roles(user) if user.is_authenticated else {}
@@ -108,6 +135,8 @@ def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200)
         .exclude(requested_by=user)
         .order_by("-requested_at")[:scan]
     )
+    # Only the requests that ask for a role this user holds or was delegated have their signatures read.
+    pending = [bypass for bypass in pending if bypass_signer_roles(bypass) & roles]
     signatures = signatures_by_subject(pending)
     waiting = []
     for bypass in pending:

@@ -28,3 +28,11 @@ def can_view_changes(user) -> bool:
     from emergencies.permissions import can_view_changes as _can_view_changes
 
     return _can_view_changes(user)
+
+
+@register.filter
+def status_badge(change) -> str:
+    """A change's status as its coloured badge (a filter, not an included template: lists show one per row)."""
+    from django.utils.html import format_html
+
+    return format_html('<span class="status status-{}">{}</span>', change.status, change.get_status_display())

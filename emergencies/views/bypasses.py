@@ -40,7 +40,7 @@ def bypass_list(request):
     level = request.GET.get("level", "")
     level = level if level in BypassRequest.Level.values else ""
     q = request.GET.get("q", "").strip()[:100]
-    qs = selectors.bypass_list(user=request.user, status=status, level=level, q=q)
+    qs = selectors.bypass_list_rows(user=request.user, status=status, level=level, q=q)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(
         request,

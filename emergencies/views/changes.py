@@ -29,7 +29,7 @@ def change_list(request):
     # A procedure version (its id): the changes filed under it.
     version = request.GET.get("procedure_version", "")
     version = int(version) if version.isdigit() and len(version) < 10 else None
-    changes = selectors.change_list(user=request.user, status=status, q=q, procedure_version=version)
+    changes = selectors.change_list_rows(user=request.user, status=status, q=q, procedure_version=version)
     page = Paginator(changes, 50).get_page(request.GET.get("page"))
     return render(
         request,

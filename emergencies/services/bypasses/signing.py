@@ -48,13 +48,20 @@ def _slots(bypass: BypassRequest) -> list[list[Role]]:
     return bypass.rules.bypass_slots(bypass.level, bypass.flags)
 
 
+def bypass_signer_roles(bypass: BypassRequest) -> set[Role]:
+    """Every role asked to sign ``bypass``, in any of its slots (without reading its signatures)."""
+    return {role for slot in _slots(bypass) for role in slot}
+
+
 def bypass_slot_status(bypass: BypassRequest, signatures: list[Signature] | None = None) -> list[Slot]:
     """Assign the current, matching approvals to the required slots, one person per slot."""
     from qms.services import content_hash
 
     signatures = signatures_for(bypass) if signatures is None else signatures
-    current = content_hash(bypass.signable_content())
-    approvals = [s for s in signatures if s.meaning == Meaning.APPROVED and s.content_hash == current]
+    approvals = [s for s in signatures if s.meaning == Meaning.APPROVED]
+    if approvals:  # only an approval of the request as it now reads fills a slot
+        current = content_hash(bypass.signable_content())
+        approvals = [s for s in approvals if s.content_hash == current]
     slots = [Slot(roles=roles) for roles in _slots(bypass)]
     used: set[int] = set()
     for slot in slots:
