@@ -116,30 +116,52 @@ def incident_commander_name(*, change: ChangeRecord, bypass: BypassRequest | Non
     return signature.signer_name if signature else ""
 
 
+# The awaiting-signature widget reads the newest pending requests a batch at a time and stops once it has found
+# ``limit``: at 10^5 changes a commander's first batch usually fills it, where reading all ``scan`` requests
+# (each a wide row with its change and incident) was most of the dashboard's time.
+AWAITING_BATCH = 50
+
+
 def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200) -> list[BypassRequest]:
     """Pending requests with a slot this user could fill, in a role they hold or were delegated (same rules
-    as signing: nobody signs twice, nor on behalf of the requester or of someone who signed already)."""
-    from emergencies.services.bypasses import bypass_signer_roles, bypass_slot_status
-    from qms.services.delegation import delegated_roles, signature_persons
+    as signing: nobody signs twice, nor on behalf of the requester or of someone who signed already). The
+    newest ``scan`` pending requests are considered, newest first."""
+    from qms.services.delegation import delegated_roles
 
     delegated = delegated_roles(user) if user.is_authenticated else {}
     roles = user.roles | set(delegated)
     if not roles:
         return []
-    pending = list(
+    pending = (
         BypassRequest.objects.select_related("incident", "change")
         # Prefetched, not joined: a handful of procedure versions, each definition decoded (and its rules
         # built) once rather than once per request.
         .prefetch_related("procedure_version")
         .filter(status=BypassRequest.Status.PENDING)
         .exclude(requested_by=user)
-        .order_by("-requested_at")[:scan]
+        .order_by("-requested_at", "-pk")
     )
+    waiting: list[BypassRequest] = []
+    after = Q()
+    for read in range(0, scan, AWAITING_BATCH):
+        batch = list(pending.filter(after)[: min(AWAITING_BATCH, scan - read)])
+        waiting += _awaiting_in(batch, user=user, roles=roles, delegated=delegated)
+        if len(waiting) >= limit or len(batch) < AWAITING_BATCH:
+            break
+        last = batch[-1]  # the next batch: older than the last one read (keyset, not offset)
+        after = Q(requested_at__lt=last.requested_at) | Q(requested_at=last.requested_at, pk__lt=last.pk)
+    return waiting[:limit]
+
+
+def _awaiting_in(batch: list[BypassRequest], *, user: User, roles: set, delegated: dict) -> list[BypassRequest]:
+    from emergencies.services.bypasses import bypass_signer_roles, bypass_slot_status
+    from qms.services.delegation import signature_persons
+
     # Only the requests that ask for a role this user holds or was delegated have their signatures read.
-    pending = [bypass for bypass in pending if bypass_signer_roles(bypass) & roles]
-    signatures = signatures_by_subject(pending)
+    candidates = [bypass for bypass in batch if bypass_signer_roles(bypass) & roles]
+    signatures = signatures_by_subject(candidates)
     waiting = []
-    for bypass in pending:
+    for bypass in candidates:
         slots = bypass_slot_status(bypass, signatures.get(bypass.pk, []))
         taken = set().union(*(signature_persons(s.signature) for s in slots if s.filled))
         if user.pk in taken:
@@ -148,7 +170,7 @@ def bypasses_awaiting_signature(*, user: User, limit: int = 20, scan: int = 200)
         open_roles = {r for s in slots if not s.filled for r in s.roles} & roles
         if any(r in user.roles or delegated[r].delegator_id not in refused for r in open_roles):
             waiting.append(bypass)
-    return waiting[:limit]
+    return waiting
 
 
 def signatures_by_subject(subjects) -> dict[int, list]:
