@@ -21,7 +21,9 @@ VOIDED_BYPASS_NOTE = "Voided: the change left the emergency path; the standard p
 
 
 @receiver(change_record_filed)
-def on_change_filed(sender, *, change: ChangeRecord, actor, **kwargs):
+def on_change_filed(sender, *, change: ChangeRecord, actor, incident_new: bool = False, **kwargs):
+    """A change was just created: its clocks start (none can run on it yet), and the severity actions of its
+    incident when it is the incident's first change (``incident_new``: the filing declared the incident)."""
     incident = change.incident
     services.audit_event_record(
         action="change.filed",
@@ -50,9 +52,14 @@ def on_change_filed(sender, *, change: ChangeRecord, actor, **kwargs):
             }
         )
     services.obligations_open(
-        subject=change, specs=specs, started_at=change.declared_at, actor=actor, subject_url=change.get_absolute_url()
+        subject=change,
+        specs=specs,
+        started_at=change.declared_at,
+        actor=actor,
+        subject_url=change.get_absolute_url(),
+        new_subject=True,
     )
-    if not ChangeRecord.objects.filter(incident=incident).exclude(pk=change.pk).exists():
+    if incident_new or not ChangeRecord.objects.filter(incident=incident).exclude(pk=change.pk).exists():
         _open_severity_actions(change, incident.severity, actor, change.declared_at)
 
 

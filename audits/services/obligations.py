@@ -23,11 +23,18 @@ def subject_ref(subject: models.Model) -> dict:
 
 @transaction.atomic(savepoint=False)
 def obligations_open(
-    *, subject: models.Model, specs: list[dict], started_at: datetime, actor: User | None, subject_url: str = ""
+    *,
+    subject: models.Model,
+    specs: list[dict],
+    started_at: datetime,
+    actor: User | None,
+    subject_url: str = "",
+    new_subject: bool = False,
 ) -> list[Obligation]:
     """Start clocks on a subject; ``specs`` give kind, label, due_at, owner, owner_role and key.
 
-    Clocks that already run on the subject are left alone, so calling this twice starts nothing twice.
+    Clocks that already run on the subject are left alone, so calling this twice starts nothing twice
+    (``new_subject``: the subject was created in this transaction, no clock can run on it yet: not looked up).
     """
     from audits.clocks import kind_of
 
@@ -35,7 +42,7 @@ def obligations_open(
     if unknown:  # a clock nobody can meet would escalate forever
         raise ValueError(f"Clock kinds without a way to be met (audits.clocks): {unknown}")
     ref = subject_ref(subject)
-    existing = set(Obligation.objects.filter(**ref).values_list("kind", "key"))
+    existing = set() if new_subject else set(Obligation.objects.filter(**ref).values_list("kind", "key"))
     new = [
         Obligation(
             **ref,

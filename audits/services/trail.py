@@ -15,6 +15,7 @@ from django.utils import timezone
 from audits.context import current_ip
 from audits.models import AuditChainHead, AuditEvent
 from qms.api.context import current_api_token
+from qms.batch import batch_rows
 from qms.bulk import rows_insert
 from qms.models import User
 
@@ -81,14 +82,8 @@ def audit_event_record(
     via_token = current_api_token.get()
     if via_token is not None:
         after = {**(after or {}), "api_token": via_token}
-    # The head this connection last wrote, if any: advancing it with a conditional UPDATE takes the row lock
-    # and checks, in one statement, that nobody appended since (another transaction, or a savepoint of ours
-    # rolled back). On a miss the head is read under lock as before.
-    known = getattr(connection, "_qms_audit_head", None)
-    head = AuditChainHead(pk=1, position=known[0], hash=known[1]) if known else _head_for_update()
     actor = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
-        position=head.position + 1,
         occurred_at=timezone.now(),
         actor=actor,
         actor_name=actor.display_name if actor else "system",
@@ -101,19 +96,47 @@ def audit_event_record(
         before=_jsonable(before),
         after=_jsonable(after),
         ip_address=ip_address if ip_address is not None else current_ip.get(""),
-        prev_hash=head.hash,
     )
-    event.hash = audit_event_digest(event)
-    if known and not _head_advance(head, event):
-        head = _head_for_update()  # someone appended since: chain onto the real head
-        event.position, event.prev_hash = head.position + 1, head.hash
-        event.hash = audit_event_digest(event)
-        _head_advance(head, event)
-    elif not known:
-        _head_advance(head, event)
-    event.save()
-    connection._qms_audit_head = (event.position, event.hash)
+    # Inside ``qms.batch.writes_batched()`` (a filing) the events are chained and written when the block ends:
+    # one head update and one insert for all of them; the event has its position and hash from then on.
+    pending = batch_rows("audits.events", _events_chain)
+    if pending is None:
+        _events_chain([event])
+    else:
+        pending.append(event)
     return event
+
+
+def _events_chain(events: list[AuditEvent]) -> None:
+    """Chain ``events`` onto the head, in their order, and write them (one statement for the head, one for them).
+
+    The head this connection last wrote, if any: advancing it with a conditional UPDATE takes the row lock and
+    checks, in one statement, that nobody appended since (another transaction, or a savepoint of ours rolled
+    back). On a miss the head is read under lock as before."""
+    if not events:
+        return
+    known = getattr(connection, "_qms_audit_head", None)
+    head = AuditChainHead(pk=1, position=known[0], hash=known[1]) if known else _head_for_update()
+    _link(events, head)
+    if known and not _head_advance(head, events[-1]):
+        head = _head_for_update()  # someone appended since: chain onto the real head
+        _link(events, head)
+        _head_advance(head, events[-1])
+    elif not known:
+        _head_advance(head, events[-1])
+    if len(events) == 1:
+        events[0].save()
+    else:
+        AuditEvent.objects.bulk_create(events)
+    connection._qms_audit_head = (events[-1].position, events[-1].hash)
+
+
+def _link(events: list[AuditEvent], head: AuditChainHead) -> None:
+    position, prev_hash = head.position, head.hash
+    for event in events:
+        position += 1
+        event.position, event.prev_hash = position, prev_hash
+        event.hash = prev_hash = audit_event_digest(event)
 
 
 def _head_advance(head: AuditChainHead, event: AuditEvent) -> bool:

@@ -64,10 +64,10 @@ class EmergencyStubForm(forms.Form):
         current = procedure_versions_in_force()
         self.fields["procedure"].queryset = current.order_by("procedure__title")
         self.fields["procedure"].label_from_instance = lambda v: f"{v.procedure.title} (v{v.version})"
-        default = next(
-            (v for v in self.fields["procedure"].queryset if v.procedure.code == DEFAULT_PROCEDURE_CODE), None
-        )
-        self.fields["procedure"].initial = default
+        if not self.is_bound:  # a bound form shows what was sent, never its initial values: no query for them
+            self.fields["procedure"].initial = next(
+                (v for v in self.fields["procedure"].queryset if v.procedure.code == DEFAULT_PROCEDURE_CODE), None
+            )
 
     def to_input(self) -> StubInput:
         data = self.cleaned_data

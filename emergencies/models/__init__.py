@@ -75,6 +75,7 @@ __all__ = [
     "UnitEvent",
     "Vote",
 ]
+from emergencies.models.identifiers import IdentifierCounter
 from emergencies.models.warroom import WarRoomEntry
 
-__all__ += ["Alert", "AlertPayload", "AlertRoute", "AlertSource", "WarRoomEntry"]
+__all__ += ["Alert", "AlertPayload", "AlertRoute", "AlertSource", "IdentifierCounter", "WarRoomEntry"]

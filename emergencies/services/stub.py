@@ -12,10 +12,15 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from emergencies import permissions, signals
-from emergencies.identifiers import save_with_unique_identifier
-from emergencies.models import ChangeRecord, Incident
-from emergencies.services.bypasses import bypass_emergency_open, bypass_emergency_withdraw_pending
+from emergencies.identifiers import identifiers_allocate
+from emergencies.models import BypassRequest, ChangeRecord, Incident
+from emergencies.services.bypasses import (
+    bypass_emergency_open,
+    bypass_emergency_withdraw_pending,
+    bypass_identifier_base,
+)
 from emergencies.services.preconditions import transition_check
+from qms.batch import writes_batched
 from qms.models import User
 from qms.procedures import CATEGORY_LABELS, DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
@@ -77,7 +82,9 @@ def emergency_stub_file(*, data: StubInput, actor: User, now: datetime | None = 
         raise ValidationError({refusal.field: [ValidationError(refusal.message, code=refusal.code)]})
 
     now = (now or timezone.now()).astimezone(UTC)  # the id is read in UTC, whatever zone filed it
-    incident = _incident_for_stub(data=data, actor=actor, now=now, severity=rules.severity_for(data.category))
+    incident, incident_new = _incident_for_stub(
+        data=data, actor=actor, now=now, severity=rules.severity_for(data.category)
+    )
     title = data.title.strip()
     change = ChangeRecord(
         title=title if title.upper().startswith("EMERGENCY:") else f"EMERGENCY: {title}",
@@ -90,12 +97,30 @@ def emergency_stub_file(*, data: StubInput, actor: User, now: datetime | None = 
         declared_at=now,
     )
     change._history_user, change._change_reason = actor, "emergency stub filed"
-    save_with_unique_identifier(change, field_name="identifier", base=f"CHG-EMG-{now:%Y%m%d-%H%M}")
-    signals.change_record_filed.send(sender=ChangeRecord, change=change, actor=actor)
-    bypass_emergency_open(change=change, actor=actor)
+    # The filing's identifiers in one statement: the incident's (unless linked or given), the change's, its bypass's.
+    wanted = [(Incident, "ticket", f"INC-{now:%Y%m%d-%H%M}")] if incident_new and not incident.ticket else []
+    wanted += [
+        (ChangeRecord, "identifier", f"CHG-EMG-{now:%Y%m%d-%H%M}"),
+        (BypassRequest, "identifier", bypass_identifier_base(BypassRequest.Level.EMERGENCY, now)),
+    ]
+    *incident_ticket, change.identifier, bypass_identifier = identifiers_allocate(wanted)
+    # The filing's audit events (filed, clocks opened, bypass requested) are chained and written together at
+    # the end: one head update and one insert, and the chain's head is locked only for the last statements.
+    with writes_batched():
+        if incident_new:
+            incident.ticket = incident_ticket[0] if incident_ticket else incident.ticket
+            incident.save()
+        change.save()
+        signals.change_record_filed.send(sender=ChangeRecord, change=change, actor=actor, incident_new=incident_new)
+        bypass_emergency_open(change=change, actor=actor, identifier=bypass_identifier)
+        _authorisers_notify(change=change, rules=rules, actor=actor, now=now)
+    return change
 
+
+def _authorisers_notify(*, change: ChangeRecord, rules, actor: User, now: datetime) -> None:
+    """The authorising roles are paged through their on-call roster (the named commander instead of the roster)."""
+    incident = change.incident
     roles = rules.stub_authoriser_roles(incident.category, incident.flags)
-    # The authorising roles are paged through their on-call roster (the named commander instead of the roster).
     named = incident.commander if Role.COMMANDER in roles else None
     notification_queue_roles(
         roles=[r for r in roles if not (r is Role.COMMANDER and named is not None)],
@@ -105,20 +130,20 @@ def emergency_stub_file(*, data: StubInput, actor: User, now: datetime | None = 
         context={"change": change, "incident": incident, "roles": [r.label for r in roles], "actor": actor},
         link=change.get_absolute_url(),
         severity=incident.severity,
-        definition=procedure.definition,
+        definition=change.procedure_version.definition,
         now=now,
     )
-    return change
 
 
-def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity: str) -> Incident:
+def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity: str) -> tuple[Incident, bool]:
+    """The incident of the given ticket (locked), or a new one, validated but not yet saved (``True``)."""
     ticket = data.incident_ticket.strip().upper()
     if ticket:
         incident = Incident.objects.select_for_update().filter(ticket=ticket).first()
         if incident is not None:
-            return incident
+            return incident, False
     incident = Incident(
-        ticket=ticket or "INC-PENDING",
+        ticket=ticket,  # empty: the filing allocates INC-YYYYMMDD-HHMM
         title=data.title.strip(),
         category=data.category,
         severity=severity,
@@ -142,11 +167,7 @@ def _incident_for_stub(*, data: StubInput, actor: User, now: datetime, severity:
             {"incident_ticket" if k == "ticket" else k: v for k, v in exc.message_dict.items()}
         ) from exc
     incident._history_user, incident._change_reason = actor, "declared with an emergency stub"
-    if ticket:
-        incident.save()
-    else:
-        save_with_unique_identifier(incident, field_name="ticket", base=f"INC-{now:%Y%m%d-%H%M}")
-    return incident
+    return incident, True
 
 
 # "authorize_bypass" is not here: the last required signature on the emergency bypass takes it.

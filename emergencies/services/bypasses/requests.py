@@ -187,9 +187,17 @@ def bypass_request_create(*, data: BypassInput, actor: User, now: datetime | Non
     return _save_new_bypass(bypass, actor=actor, now=now)
 
 
-def _save_new_bypass(bypass: BypassRequest, *, actor: User, now: datetime, notify: bool = True) -> BypassRequest:
+def bypass_identifier_base(level: str, at: datetime) -> str:
+    """What a bypass's identifier starts with (``emergencies.identifiers``): its level and second."""
+    return f"BYPASS-{level}-{at:%Y%m%d-%H%M%S}"
+
+
+def _save_new_bypass(
+    bypass: BypassRequest, *, actor: User, now: datetime, notify: bool = True, identifier: str | None = None
+) -> BypassRequest:
     bypass._history_user, bypass._change_reason = actor, f"{bypass.get_level_display()} bypass requested"
-    save_with_unique_identifier(bypass, field_name="identifier", base=f"BYPASS-{bypass.level}-{now:%Y%m%d-%H%M%S}")
+    base = bypass_identifier_base(bypass.level, now)
+    save_with_unique_identifier(bypass, field_name="identifier", base=base, identifier=identifier)
     signals.bypass_requested.send(sender=BypassRequest, bypass=bypass, actor=actor)
     if not notify:
         return bypass
@@ -209,11 +217,12 @@ def _save_new_bypass(bypass: BypassRequest, *, actor: User, now: datetime, notif
 
 
 def bypass_emergency_open(
-    *, change: ChangeRecord, actor: User, at: datetime | None = None, save: bool = True
+    *, change: ChangeRecord, actor: User, at: datetime | None = None, save: bool = True, identifier: str | None = None
 ) -> BypassRequest:
     """The "bypass authorised" step of an emergency stub: an emergency bypass of every gate, signed by
     the stub's authorisers (Emergency Bypass Workflow §2.3). Runs inside the filing transaction (or a
-    re-request's, with ``at`` and ``save=False``: the caller saves it)."""
+    re-request's, with ``at`` and ``save=False``: the caller saves it). ``identifier``: one the filing
+    allocated with its own (``bypass_identifier_base`` of the change's declaration)."""
     incident = change.incident
     bypass = BypassRequest(
         level=BypassRequest.Level.EMERGENCY,
@@ -233,7 +242,7 @@ def bypass_emergency_open(
     if not save:
         return bypass
     # The authorisers were just notified of the emergency itself; one message each is enough.
-    return _save_new_bypass(bypass, actor=actor, now=change.declared_at, notify=False)
+    return _save_new_bypass(bypass, actor=actor, now=change.declared_at, notify=False, identifier=identifier)
 
 
 def bypass_emergency_withdraw_pending(*, change: ChangeRecord, actor: User, at: datetime, reason: str) -> list:
