@@ -279,6 +279,24 @@ def _role_problems(path: str, roles, *, required: str = "") -> list[str]:
     return problems + [f"{path}: {r.label} is read-only and cannot take part." for r in known if r in READ_ONLY_ROLES]
 
 
+def _decider_problems(definition: dict, decider) -> list[str]:
+    """Who records a session's decision: "chair" or a role that may take part, by default and per severity."""
+    if decider is None:
+        return []
+    if not isinstance(decider, dict) or not isinstance(decider.get("by_severity", {}), dict):
+        return ["ccb.decider: a mapping {default, by_severity}."]
+    scale = {s.get("code") for s in definition.get("severity_scale") or [] if isinstance(s, dict)}
+    problems: list[str] = []
+    for path, who in [("ccb.decider.default", decider.get("default", "chair"))] + [
+        (f"ccb.decider.by_severity.{k}", v) for k, v in decider.get("by_severity", {}).items()
+    ]:
+        if path.startswith("ccb.decider.by_severity.") and path.rsplit(".", 1)[1] not in scale:
+            problems.append(f"{path}: not a severity of this procedure's scale.")
+        elif who != "chair":
+            problems += _role_problems(path, [who])
+    return problems
+
+
 def _seat_problems(definition: dict, representation) -> list[str]:
     if not isinstance(representation, list) or not all(isinstance(s, dict) for s in representation):
         return ["ccb.representation: a list of {role, reason, if?, severities?}."]
@@ -306,7 +324,12 @@ def validate_ccb(definition: dict) -> list[str]:
     if "representation" in ccb or (ccb and definition.get("ccb_required")):
         problems += _seat_problems(definition, ccb.get("representation", []))
     problems += _role_problems("ccb.member_roles", ccb.get("member_roles", []))
-    problems += _role_problems("ccb.convener_roles", ccb.get("convener_roles", []))
+    problems += _role_problems(
+        "ccb.convener_roles", ccb.get("convener_roles", ["cm"]), required="at least one role must be able to convene."
+    )
+    if "chair_role" in ccb:
+        problems += _role_problems("ccb.chair_role", [ccb["chair_role"]])
+    problems += _decider_problems(definition, ccb.get("decider"))
     choices = {c["code"] for c in ccb.get("vote_choices", [])}
     for gate in ccb.get("gates", []):
         path = f"ccb.gates.{gate.get('code')}"
@@ -324,6 +347,8 @@ def validate_ccb(definition: dict) -> list[str]:
     if ccb.get("decision_window") is not None:
         problems += _interval_problems("ccb.decision_window", ccb["decision_window"])
     rule = ccb.get("decision_rule", {})
+    if rule and "otherwise" in rule and choices and rule["otherwise"] not in choices:
+        problems.append(f"ccb.decision_rule.otherwise: one of the vote choices ({', '.join(sorted(choices))}).")
     if rule and rule.get("majority", "more_than_half") != "more_than_half":
         problems.append("The decision rule supports only a majority of more than half of the current votes.")
     if rule and rule.get("quorum", QUORUM) != QUORUM:

@@ -25,8 +25,10 @@ def test_a_record_link_is_what_reverse_gives(identifier):
 def test_the_script_prefix_of_the_request_is_kept():
     set_script_prefix("/qms/")
     try:
-        assert record_url("emergencies:change-detail", IDS[0]) == f"/qms/emergencies/{IDS[0]}/" == reverse(
-            "emergencies:change-detail", kwargs={"identifier": IDS[0]}
+        assert (
+            record_url("emergencies:change-detail", IDS[0])
+            == f"/qms/emergencies/{IDS[0]}/"
+            == reverse("emergencies:change-detail", kwargs={"identifier": IDS[0]})
         )
     finally:
         clear_script_prefix()

@@ -15,6 +15,7 @@ from qms.forms.procedures import (
     authorisers,
     bypass,
     ccb,
+    ccb_decision,
     escalation,
     notifications,
     oncall,
@@ -32,6 +33,7 @@ SECTIONS = (
     escalation.SECTION,
     notifications.SECTION,
     ccb.SECTION,
+    ccb_decision.SECTION,
     training.SECTION,
 )
 
