@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
@@ -19,6 +19,7 @@ from simple_history.utils import bulk_create_with_history
 from audits.escalation.directory import _Directory, compliance_definition
 from audits.models import Obligation
 from audits.services.trail import audit_events_append
+from qms.models import ProcedureVersion
 from qms.procedures import CHECK_CATALOGUE, compliance_policy
 from qms.services import notification_queue
 
@@ -34,6 +35,8 @@ class RepeatPattern:
     latest_id: int
     latest_label: str
     latest_url: str
+    version_id: int | None = None  # the procedure version the latest bypass pinned
+    label: str = ""  # the check's label under that version
 
     @property
     def key(self) -> str:
@@ -41,7 +44,7 @@ class RepeatPattern:
 
     @property
     def check_label(self) -> str:
-        return CHECK_CATALOGUE.get(self.check, {"label": self.check})["label"]
+        return self.label or CHECK_CATALOGUE.get(self.check, {"label": self.check})["label"]
 
 
 def pattern_key(repository: str, check: str) -> str:
@@ -69,12 +72,12 @@ def repeat_patterns(
         )
         .exclude(repository="")
         .order_by("decided_at", "pk")
-        .values_list("pk", "identifier", "repository", "checks", "decided_at")
+        .values_list("pk", "identifier", "repository", "checks", "decided_at", "procedure_version_id")
     )
     grouped: dict[tuple[str, str], list] = defaultdict(list)
-    for pk, identifier, repository, checks, decided_at in rows:
+    for pk, identifier, repository, checks, decided_at, version_id in rows:
         for check in checks or []:
-            grouped[(repository.strip(), check)].append((pk, identifier, decided_at))
+            grouped[(repository.strip(), check)].append((pk, identifier, decided_at, version_id))
     patterns = []
     for (repository, check), hits in grouped.items():
         cutoff = (since or {}).get(pattern_key(repository, check))
@@ -91,10 +94,23 @@ def repeat_patterns(
                     latest_id=latest[0],
                     latest_label=latest[1],
                     latest_url=f"/emergencies/bypasses/{latest[1]}/",
+                    version_id=latest[3],
                 )
             )
+    patterns = _with_labels(patterns)
     patterns.sort(key=lambda p: (-len(p.bypass_ids), p.repository, p.check))
     return patterns
+
+
+def _with_labels(patterns: list[RepeatPattern]) -> list[RepeatPattern]:
+    """Each pattern's check labelled as the version its latest bypass pinned says (one query, for the patterns)."""
+    if not patterns:
+        return patterns
+    versions = ProcedureVersion.objects.filter(pk__in={p.version_id for p in patterns}).only("definition")
+    rules = {v.pk: v.rules for v in versions}
+    return [
+        replace(p, label=rules[p.version_id].check_label(p.check)) if p.version_id in rules else p for p in patterns
+    ]
 
 
 @transaction.atomic

@@ -10,7 +10,6 @@ from emergencies.models import BypassRequest
 from emergencies.services.bypasses import remediation_due_date
 from qms import signals as core
 from qms.clock import deadline
-from qms.procedures import CHECK_CATALOGUE
 
 
 def _review_kinds(bypass: BypassRequest) -> list[str]:
@@ -60,7 +59,7 @@ def on_bypass_activated(sender, *, bypass: BypassRequest, actor, at, **kwargs):
         {
             "kind": "remediation",
             "key": check,
-            "label": f"Remediate: {CHECK_CATALOGUE[check]['label']}",
+            "label": f"Remediate: {bypass.rules.check_label(check)}",
             "owner": owner,
             "due_at": due,
         }
@@ -73,7 +72,7 @@ def on_bypass_activated(sender, *, bypass: BypassRequest, actor, at, **kwargs):
 
 @receiver(lifecycle.bypass_remediation_recorded)
 def on_bypass_remediation(sender, *, remediation, actor, **kwargs):
-    label = remediation.get_gate_display()
+    label = remediation.gate_label
     services.audit_event_record(
         action="bypass.check_remediated",
         actor=actor,

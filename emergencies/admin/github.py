@@ -18,7 +18,6 @@ from emergencies.models.github import (
 from emergencies.services import activation, deployment
 from emergencies.services import github as github_services
 from qms.admin import NoRevertHistoryAdmin, ReadOnlyAdmin, ReadOnlyHistoryAdmin
-from qms.procedures import CHECK_CATALOGUE
 
 
 class GitHubRepositoryForm(forms.ModelForm):
@@ -26,15 +25,17 @@ class GitHubRepositoryForm(forms.ModelForm):
         model = GitHubRepository
         fields = ("full_name", "required_checks", "procedure_code", "default_branch", "installation_id", "active")
 
-    def clean_required_checks(self):
-        value = self.cleaned_data["required_checks"]
-        unknown = sorted({str(v) for v in value.values()} - set(CHECK_CATALOGUE)) if isinstance(value, dict) else []
-        if not isinstance(value, dict) or not value or unknown:
-            raise forms.ValidationError(
-                f"A JSON object of required check name → one of: {', '.join(CHECK_CATALOGUE)}."
-                + (f" Unknown: {', '.join(unknown)}." if unknown else "")
-            )
-        return value
+    def clean(self):
+        """The mapping's gates are checked by the service (against the procedure chosen here), shown at the field."""
+        cleaned = super().clean()
+        if "required_checks" in cleaned and cleaned.get("procedure_code"):
+            try:
+                activation.github_required_checks_check(
+                    required_checks=cleaned["required_checks"], procedure_code=cleaned["procedure_code"]
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
 
 
 @admin.register(GitHubRepository)

@@ -46,7 +46,7 @@ BYPASS = {
     "decision_branch": "production impact high, tests skipped",
     "repository": "shop/checkout",
     "pull_request": "#812",
-    "checks": ["unit_tests"],
+    "checks": ["code_quality_minor"],
     "requested_by": "oncall.ana",
     "requested_at": "2026-11-30T02:20:00Z",
     "change": "EC-2026-0042",

@@ -18,9 +18,10 @@ from emergencies.api.lifecycle import ChangeAction, _post
 from emergencies.models import GateResult, GitHubPullRequest, Incident
 from emergencies.services import authorisation, github, incident, postincident
 from emergencies.services.bypasses import can_request_bypass
+from qms.api.fields import gate_code_field
 from qms.api.problems import _call_service
 from qms.models import ApiToken
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import GATE_CATALOGUE_MAX
 from qms.security import signing_auth
 
 
@@ -34,13 +35,13 @@ class RerequestInput(serializers.Serializer):
 
 
 class GateRowInput(serializers.Serializer):
-    gate = serializers.ChoiceField(choices=list(CHECK_CATALOGUE))
+    gate = gate_code_field()
     result = serializers.ChoiceField(choices=GateResult.Result.values)
     evidence = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
 
 class GateResultsBulkInput(serializers.Serializer):
-    results = GateRowInput(many=True, allow_empty=False, max_length=len(CHECK_CATALOGUE))
+    results = GateRowInput(many=True, allow_empty=False, max_length=GATE_CATALOGUE_MAX)
     evidence_for_all = serializers.CharField(
         max_length=5000, required=False, allow_blank=True, default="", help_text="For the rows without evidence."
     )
@@ -110,7 +111,7 @@ class GateResultsBulk(ChangeAction):
     @_post(
         GateResultsBulkInput,
         "Gate results",
-        {"results": [{"gate": "unit_tests", "result": "passed"}], "evidence_for_all": "CI run 812"},
+        {"results": [{"gate": "full_regression", "result": "passed"}], "evidence_for_all": "CI run 812"},
     )
     def post(self, request, identifier):
         return self.act(request, identifier)
@@ -156,9 +157,9 @@ class PullBypassInput(BypassRequestCreateSerializer):
     repository = serializers.CharField(max_length=200, required=False, help_text="Taken from the pull request.")
     pull_request = serializers.CharField(max_length=200, required=False, help_text="Taken from the pull request.")
     checks = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(CHECK_CATALOGUE)),
+        child=gate_code_field(of="the repository's procedure's current"),
         required=False,
-        max_length=len(CHECK_CATALOGUE),
+        max_length=GATE_CATALOGUE_MAX,
         help_text="The failing required checks if omitted.",
     )
     head_sha = serializers.CharField(max_length=64, help_text="The head commit you saw; refused if it moved.")

@@ -16,10 +16,10 @@ from emergencies.api.changes import ChangeRecordSerializer
 from emergencies.models import GateResult
 from emergencies.services import postincident
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.fields import gate_code_field
 from qms.api.problems import _call_service
 from qms.limits import TEXT_MAX
 from qms.models import ApiToken
-from qms.procedures import CHECK_CATALOGUE
 
 
 class TransitionInput(serializers.Serializer):
@@ -58,7 +58,7 @@ class DocumentationInput(serializers.Serializer):
 
 
 class GateResultInput(serializers.Serializer):
-    gate = serializers.ChoiceField(choices=list(CHECK_CATALOGUE))
+    gate = gate_code_field()
     result = serializers.ChoiceField(choices=GateResult.Result.values)
     evidence = serializers.CharField(max_length=4000)
 
@@ -201,7 +201,7 @@ class GateResults(ChangeAction):
     roles_message = "Validating gates needs a QMS, quality, architect, lead, security, CM or engineering manager role."
     success_status = status.HTTP_201_CREATED
 
-    @_post(GateResultInput, "Gate result", {"gate": "unit_tests", "result": "passed", "evidence": "CI run 812"})
+    @_post(GateResultInput, "Gate result", {"gate": "full_regression", "result": "passed", "evidence": "CI run 812"})
     def post(self, request, identifier):
         return self.act(request, identifier)
 

@@ -7,7 +7,8 @@ from emergencies.models import INCIDENT_TICKET_VALIDATOR, BypassRequest
 from emergencies.services.bypasses import BypassInput
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import User
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import DEFAULT_PROCEDURE_CODE, GATE_CODE_MAX, GATE_CODE_VALIDATOR, ProcedureRules
+from qms.services import procedure_version_current
 
 
 class BypassRequestForm(forms.Form):
@@ -39,8 +40,7 @@ class BypassRequestForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "INC-…", "class": "decision"}),
         help_text="A critical security or compliance bypass for an active incident is an emergency bypass.",
     )
-    checks = forms.MultipleChoiceField(
-        choices=[(k, f"{c['label']} (from {c['min_level']})") for k, c in CHECK_CATALOGUE.items()],
+    checks = forms.MultipleChoiceField(  # the choices: the gate catalogue of the procedure version in force
         widget=forms.CheckboxSelectMultiple,
         label="Failing checks to bypass",
     )
@@ -130,8 +130,12 @@ class BypassRequestForm(forms.Form):
     }
     PLAN_FIELDS = ("remediation_plan", "remediation_due", "remediation_assignee", "tracking_issue", "success_criteria")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, procedure_code: str = DEFAULT_PROCEDURE_CODE, **kwargs):
         super().__init__(*args, **kwargs)
+        version = procedure_version_current(code=procedure_code)
+        self.rules = version.rules if version else ProcedureRules({})  # what the request will be filed under
+        catalogue = self.rules.gate_catalogue
+        self.fields["checks"].choices = [(k, f"{c['label']} (from {c['min_level']})") for k, c in catalogue.items()]
         people = User.objects.filter(is_active=True).order_by("first_name", "last_name")
         for name in ("implementer", "remediation_assignee"):
             self.fields[name].queryset = people
@@ -209,7 +213,10 @@ class WithdrawForm(forms.Form):
 class RemediationForm(forms.Form):
     """A check a level 1-3 bypass skipped, shown to pass again."""
 
-    gate = forms.ChoiceField(label="Check", choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
+    # Offered: the checks still open; posted: any gate code, checked by the service against the bypass's version.
+    gate = forms.CharField(
+        label="Check", max_length=GATE_CODE_MAX, validators=[GATE_CODE_VALIDATOR], widget=forms.Select
+    )
     evidence = forms.CharField(
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -218,5 +225,8 @@ class RemediationForm(forms.Form):
 
     def __init__(self, *args, open_checks: list[tuple[str, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        if open_checks is not None:  # shown: the checks still open; a posted one is checked by the service
-            self.fields["gate"].choices = open_checks
+        if open_checks is not None:
+            self.offer(open_checks)
+
+    def offer(self, open_checks: list[tuple[str, str]]) -> None:
+        self.fields["gate"].widget.choices = open_checks

@@ -7,7 +7,7 @@ from emergencies.models import ActionItem, ChangeRecord, GateResult, PostMortem,
 from emergencies.services.postincident import POST_MORTEM_FIELDS
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.models import User
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import GATE_CODE_MAX, GATE_CODE_VALIDATOR
 
 
 class DocumentationForm(forms.ModelForm):
@@ -99,7 +99,8 @@ class PreventiveMeasureForm(forms.ModelForm):
 
 
 class GateResultForm(forms.Form):
-    gate = forms.ChoiceField(choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
+    # Any gate code; the service checks it against the change's procedure version and its emergency bypass.
+    gate = forms.CharField(max_length=GATE_CODE_MAX, validators=[GATE_CODE_VALIDATOR])
     result = forms.ChoiceField(choices=GateResult.Result.choices)
     evidence = forms.CharField(
         max_length=TEXT_MAX,

@@ -9,7 +9,7 @@ from simple_history.models import HistoricalRecords
 from qms.limits import COMMENT_MAX, TEXT_MAX
 from qms.links import record_url
 from qms.models import ProcedureVersion
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import GATE_CODE_MAX, GATE_CODE_VALIDATOR
 
 
 def _never(instance, user) -> bool:
@@ -173,7 +173,9 @@ class BypassRemediation(models.Model):
     """
 
     bypass = models.ForeignKey(BypassRequest, on_delete=models.PROTECT, related_name="remediations")
-    gate = models.CharField(max_length=64, choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
+    # A code of the gate catalogue of the version the bypass pinned (a procedure may define its own), so no
+    # global choices: the service checks the code against that version.
+    gate = models.CharField(max_length=GATE_CODE_MAX, validators=[GATE_CODE_VALIDATOR])
     evidence = models.TextField(max_length=TEXT_MAX)
     validated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     validated_at = models.DateTimeField()
@@ -184,3 +186,7 @@ class BypassRemediation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bypass_id} {self.gate} remediated"
+
+    @property
+    def gate_label(self) -> str:
+        return self.bypass.rules.check_label(self.gate)

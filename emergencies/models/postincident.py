@@ -12,7 +12,7 @@ from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 from qms.limits import COMMENT_MAX, TEXT_MAX
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import GATE_CODE_MAX, GATE_CODE_VALIDATOR
 
 # Emergency Bypass Workflow §3.4
 DEFAULT_ROLLBACK_TRIGGERS = {"error_rate_increase_pct": "5", "response_time_ratio": "2", "new_critical_errors": 0}
@@ -197,7 +197,9 @@ class GateResult(models.Model):
         WAIVED = "waived", "Waived"
 
     change = models.ForeignKey("emergencies.ChangeRecord", on_delete=models.PROTECT, related_name="gate_results")
-    gate = models.CharField(max_length=64, choices=[(k, v["label"]) for k, v in CHECK_CATALOGUE.items()])
+    # A code of the gate catalogue of the version the change pinned (a procedure may define its own), so no
+    # global choices: the service checks the code against that version.
+    gate = models.CharField(max_length=GATE_CODE_MAX, validators=[GATE_CODE_VALIDATOR])
     result = models.CharField(max_length=8, choices=Result.choices)
     evidence = models.TextField(max_length=TEXT_MAX)
     validated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -209,6 +211,10 @@ class GateResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.change_id} {self.gate}: {self.result}"
+
+    @property
+    def gate_label(self) -> str:
+        return self.change.rules.check_label(self.gate)
 
     @property
     def clears_gate(self) -> bool:

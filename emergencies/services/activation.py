@@ -27,8 +27,7 @@ from emergencies.models.github import GitHubBypassScope, GitHubCall, GitHubRepos
 from emergencies.services.bypasses import remediation_due_date
 from qms.models import User
 from qms.outbox import outbox_enqueue
-from qms.procedures import CHECK_CATALOGUE
-from qms.services import procedure_version_current
+from qms.services import procedure_gate_codes, procedure_version_current
 from qms.services.notifications import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -38,6 +37,25 @@ MAX_BACKOFF = timedelta(hours=1)
 
 
 # --- linking a repository ---------------------------------------------------------------------------------
+
+
+def github_required_checks_check(*, required_checks, procedure_code: str) -> None:
+    """A repository's mapping of GitHub required check → gate code: a non-empty JSON object whose gates are
+    known to some published version of the repository's procedure (one in force, past or scheduled: the
+    mapping outlives versions). Whether a bypass may skip one is decided when it is requested, against the
+    version it pins."""
+    if not isinstance(required_checks, dict) or not required_checks:
+        raise ValidationError({"required_checks": ["Name at least one required check the portal answers for."]})
+    known = procedure_gate_codes(code=procedure_code)
+    unknown = sorted({str(v) for v in required_checks.values()} - set(known))
+    if unknown:
+        raise ValidationError(
+            {
+                "required_checks": [
+                    f"Not a check of the procedure {procedure_code}: {', '.join(unknown)} (one of: {', '.join(known)})."
+                ]
+            }
+        )
 
 
 @transaction.atomic
@@ -54,17 +72,15 @@ def github_repository_link(
     """Link (or relink) a repository: which of its required checks the portal may answer for."""
     if not actor.is_superuser:
         raise PermissionDenied("Only an administrator links repositories.")
-    if not isinstance(required_checks, dict) or not required_checks:
-        raise ValidationError({"required_checks": ["Name at least one required check the portal answers for."]})
-    unknown = sorted({str(v) for v in required_checks.values()} - set(CHECK_CATALOGUE))
-    if unknown:
-        raise ValidationError({"required_checks": [f"Not a check of the procedures: {', '.join(unknown)}."]})
     if procedure_code and procedure_version_current(code=procedure_code) is None:
         raise ValidationError({"procedure_code": [f"No procedure {procedure_code!r} is in effect."]})
     if repository_id:
         repository = GitHubRepository.objects.select_for_update().get(pk=repository_id)
     else:
         repository = GitHubRepository(linked_by=actor, linked_at=timezone.now())
+    github_required_checks_check(
+        required_checks=required_checks, procedure_code=procedure_code or repository.procedure_code
+    )
     repository.full_name = full_name.strip()
     repository.required_checks = {str(k).strip(): v for k, v in required_checks.items() if str(k).strip()}
     repository.procedure_code = procedure_code or repository.procedure_code
@@ -153,7 +169,7 @@ def github_bypass_activate(*, bypass: BypassRequest, at: datetime) -> GitHubBypa
     names = {key: name for name, key in scope.repository.required_checks.items()}
     assignee = bypass.owner_of_remediation
     for key in bypass.checks:
-        check = CHECK_CATALOGUE.get(key, {"label": key})["label"]
+        check = bypass.rules.check_label(key)
         call_key = f"issue:{scope.pk}:{key}"
         github_call_queue(
             key=call_key,

@@ -21,11 +21,10 @@ from emergencies.models import BypassRequest
 from emergencies.services import bypasses as services
 from qms.forms.base import form_data
 from qms.models import Signature, User
-from qms.procedures import DEFAULT_PROCEDURE_CODE
 from qms.registry import subject_panels
 from qms.roles import Role
 from qms.security import signing_auth
-from qms.services import content_hash, procedure_version_current, signatures_for
+from qms.services import content_hash, signatures_for
 from qms.services.delegation import delegated_roles
 from qms.services.qualification import signing_training_refusal
 from qms.views.submission import form_submit
@@ -63,7 +62,7 @@ def _level_preview(form: BypassRequestForm) -> dict:
     impact = data.get("production_impact", "")
     if impact not in BypassRequest.Impact.values:
         return {"level": None}
-    rules = procedure_version_current(code=DEFAULT_PROCEDURE_CODE).rules
+    rules = form.rules
     level, branch = rules.decide_bypass_level(
         production_impact=impact,
         security_or_compliance=bool(data.get("security_involved") or data.get("compliance_involved")),
@@ -163,7 +162,7 @@ def _detail_context(request, bypass, **forms):
             else None
         ),
         "remediation": remediation,
-        "remediation_form": forms.get("remediation_form")
+        "remediation_form": _offering(forms.get("remediation_form"), open_checks)
         or (RemediationForm(open_checks=open_checks) if may_remediate else None),
         "panels": subject_panels(BypassRequest._meta.label),
         "history": bypass.history.select_related("history_user").order_by("-history_date", "-history_id")[:50],
@@ -172,6 +171,13 @@ def _detail_context(request, bypass, **forms):
             for name in bypass.rules.bypass_level(bypass.level)["required"]
         ],
     }
+
+
+def _offering(form: RemediationForm | None, open_checks: list[tuple[str, str]]) -> RemediationForm | None:
+    """A posted remediation form shown again with its errors offers the checks still open."""
+    if form is not None:
+        form.offer(open_checks)
+    return form
 
 
 def _display(bypass, name):

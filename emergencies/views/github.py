@@ -86,7 +86,7 @@ def pull_bypass_create(request, repository_id: int, number: int):
         "pull_request": f"#{pull.number}",
         "checks": [key for _name, key in failing],
     }
-    form = BypassRequestForm(form_data(request), initial=initial)
+    form = BypassRequestForm(form_data(request), initial=initial, procedure_code=pull.repository.procedure_code)
     head_sha = request.POST.get("head_sha", "") if request.method == "POST" else pull.head_sha
     submitted = form_submit(
         request,

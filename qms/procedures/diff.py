@@ -149,7 +149,7 @@ def _value_diff(path: list[str], old, new) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict) and not ({"amount", "unit"} <= set(old) | set(new)):
         out = []
         for k in list(new) + [k for k in old if k not in new]:
-            sub = [*path, _key_word(path, k)]
+            sub = [*path, _gate_word(k, old, new) if path == ["gates"] else _key_word(path, k)]
             if k not in old:
                 out.append(f"{_label(sub)}: added ({_summary(new[k], ' '.join(sub))}).")
             elif k not in new:
@@ -193,9 +193,17 @@ def _key_word(path: list[str], key) -> str:
         return f"for {key}"
     if path == ["oncall_response"] and key in ("by_severity", "default"):
         return {"by_severity": "by severity", "default": "for any other page"}[key]
-    if path[0] == "gates" and len(path) == 1:
-        return f"“{CHECK_CATALOGUE.get(key, {'label': key})['label']}”"
     return str(key).replace("_", " ")
+
+
+def _gate_word(code: str, old: dict, new: dict) -> str:
+    """A gate by its label in the version's own catalogue (the old one's while it had it, so that a renamed gate
+    reads as the gate it was), else the presets' label, else its code."""
+    spec = old.get(code) if isinstance(old.get(code), dict) else new.get(code)
+    label = spec.get("label") if isinstance(spec, dict) else None
+    if not isinstance(label, str) or not label.strip():
+        label = CHECK_CATALOGUE.get(code, {"label": code})["label"]
+    return f"“{label}”"
 
 
 def _keyed_list_diff(path: list[str], old: list, new: list) -> list[str]:

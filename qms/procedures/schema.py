@@ -6,6 +6,8 @@ checks them).
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
+
 # Categories an on-call engineer can pick when filing. The last two exist so that the decision matrix
 # (Emergency Bypass Workflow §6.1) can refuse them with its reason instead of a bare "invalid choice".
 CATEGORY_CHOICES = [
@@ -19,7 +21,8 @@ CATEGORY_LABELS = dict(CATEGORY_CHOICES)
 CATEGORY_TAGS = {"p1_incident": "p1-incident", "critical_security": "critical-security", "data_breach": "data-breach"}
 
 # The quality gates (checks) a bypass can skip, and the lowest level allowed to skip each
-# (QMS Emergency Bypass Procedures v1.0, levels 1-3 and emergency).
+# (QMS Emergency Bypass Procedures v1.0, levels 1-3 and emergency). This is the presets' catalogue and the
+# fallback of a version stored without ``gates``; a procedure's own ``gates`` may add codes of its own.
 CHECK_CATALOGUE = {
     "code_quality_minor": {"label": "Code quality (minor)", "min_level": "L1"},
     "documentation_coverage": {"label": "Documentation coverage", "min_level": "L1"},
@@ -35,6 +38,15 @@ CHECK_CATALOGUE = {
 }
 
 LEVEL_ORDER = {"L1": 1, "L2": 2, "L3": 3, "E": 4}
+
+# How a gate (check) code is written, in a procedure's ``gates`` and wherever a record names one: a lowercase
+# slug (a letter, then letters, digits and underscores), at most GATE_CODE_MAX characters.
+GATE_CODE_MAX = 64
+GATE_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}\Z"
+GATE_CODE_HELP = "a lowercase code: a letter, then letters, digits or _ (at most 64)"
+GATE_CODE_VALIDATOR = RegexValidator(GATE_CODE_PATTERN, f"A gate code is {GATE_CODE_HELP}.")
+# The most gates a catalogue holds, and so the most a request names at once (the bulk gate results).
+GATE_CATALOGUE_MAX = 100
 
 # The outcomes a CCB member votes for and a gate records (CM-WF-EMERGENCY §7.2, §14).
 APPROVE, STANDARD, MORE_INFO = "approve", "standard", "more_info"

@@ -7,6 +7,7 @@ definition says (roles, severities, clocks, the CCB, training, on-call response,
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from qms.procedures.ccb import validate_ccb
@@ -17,6 +18,9 @@ from qms.procedures.schema import (
     CATEGORY_LABELS,
     CHECK_CATALOGUE,
     CLOCK_KINDS,
+    GATE_CATALOGUE_MAX,
+    GATE_CODE_HELP,
+    GATE_CODE_PATTERN,
     LEVEL_ORDER,
     POST_MORTEM_APPROVERS_DEFAULT,
     PRECONDITION_LABELS,
@@ -333,17 +337,20 @@ def _authoriser_problems(definition: dict) -> list[str]:
 
 
 def _gate_problems(definition: dict) -> list[str]:
-    """The gate catalogue: checks the portal can run (each result is recorded against one of them), a label,
-    the lowest bypass level that may skip it; the retroactive checks are drawn from it."""
+    """The gate catalogue: this procedure's checks (the presets' codes or codes of its own, each a lowercase
+    slug), each with a label and the lowest bypass level that may skip it; the retroactive checks and what a
+    deployment defers until a gate passes are drawn from it."""
     problems: list[str] = []
     gates = definition.get("gates")
     if gates is not None:
         if not isinstance(gates, dict) or not gates:
             return ["gates: a non-empty mapping of check code to {label, min_level}."]
+        if len(gates) > GATE_CATALOGUE_MAX:
+            return [f"gates: at most {GATE_CATALOGUE_MAX} checks, not {len(gates)}."]
         for code, spec in gates.items():
             path = f"gates.{code}"
-            if code not in CHECK_CATALOGUE:
-                problems.append(f"{path}: unknown check (one of {', '.join(CHECK_CATALOGUE)}).")
+            if not isinstance(code, str) or not re.match(GATE_CODE_PATTERN, code):
+                problems.append(f"{path}: a check code is {GATE_CODE_HELP}.")
                 continue
             if not isinstance(spec, dict):
                 problems.append(f"{path}: a mapping (label, min_level).")
@@ -352,9 +359,9 @@ def _gate_problems(definition: dict) -> list[str]:
                 problems.append(f"{path}.label: a non-empty text.")
             if spec.get("min_level") not in LEVEL_ORDER:
                 problems.append(f"{path}.min_level: one of {', '.join(LEVEL_ORDER)}, not {spec.get('min_level')!r}.")
+    catalogue = gates if isinstance(gates, dict) and gates else CHECK_CATALOGUE
     checks = definition.get("retroactive_checks")
     if checks is not None:
-        catalogue = gates if isinstance(gates, dict) and gates else CHECK_CATALOGUE
         if not isinstance(checks, list) or not checks or not all(isinstance(c, str) for c in checks):
             problems.append("retroactive_checks: a non-empty list of check codes.")
         else:
@@ -364,4 +371,9 @@ def _gate_problems(definition: dict) -> list[str]:
             problems += [
                 f"retroactive_checks: {c!r} appears twice." for c in sorted({c for c in checks if checks.count(c) > 1})
             ]
+    deferred = definition.get("deferred_on_deploy")
+    for i, item in enumerate(deferred if isinstance(deferred, list) else []):
+        gate = item.get("gate") if isinstance(item, dict) else None
+        if gate is not None and (not isinstance(gate, str) or gate not in catalogue):
+            problems.append(f"deferred_on_deploy[{i}].gate: {gate!r} is not in this procedure's gates.")
     return problems

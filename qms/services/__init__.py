@@ -8,7 +8,13 @@ from qms.services.notifications import (
     notification_queue,
     notification_queue_many,
 )
-from qms.services.procedures import procedure_version_create, procedure_version_current, user_preferences_update
+from qms.services.procedures import (
+    procedure_gate_codes,
+    procedure_gates_check,
+    procedure_version_create,
+    procedure_version_current,
+    user_preferences_update,
+)
 from qms.services.signatures import (
     PASSWORD_ONLY,
     SecondFactorRequired,
@@ -34,6 +40,8 @@ __all__ = [
     "notification_pending_ids",
     "notification_queue",
     "notification_queue_many",
+    "procedure_gate_codes",
+    "procedure_gates_check",
     "procedure_version_create",
     "procedure_version_current",
     "signature_record",

@@ -72,6 +72,29 @@ def procedure_version_current(*, code: str, at=None) -> ProcedureVersion:
     return procedure_versions_in_force(at).filter(procedure__code=code).order_by("-version").first()
 
 
+def procedure_gates_check(*, version: ProcedureVersion, codes, field: str) -> None:
+    """Refuse, naming ``field``, every code that is not a gate of ``version`` (the version the change or bypass
+    pinned: a procedure may define gates of its own, so no list of codes holds for every record)."""
+    catalogue = version.rules.gate_catalogue
+    unknown = [str(code) for code in dict.fromkeys(codes) if code not in catalogue]
+    if unknown:
+        raise ValidationError(
+            {field: [f"Unknown check(s) under {version}: {', '.join(unknown)} (its gates: {', '.join(catalogue)})."]}
+        )
+
+
+def procedure_gate_codes(*, code: str) -> dict[str, str]:
+    """Every gate code of any published version of the procedure ``code`` (cancelled ones aside), with its
+    label in the latest version that has it: what a setting made ahead of time (a repository's required
+    checks) may name. A record still checks its code against the version it pinned."""
+    codes: dict[str, str] = {}
+    versions = ProcedureVersion.objects.filter(procedure__code=code, cancelled_at__isnull=True).order_by("-version")
+    for version in versions.only("definition"):
+        for gate, spec in version.rules.gate_catalogue.items():
+            codes.setdefault(gate, spec["label"])
+    return codes
+
+
 @transaction.atomic
 def user_preferences_update(
     *,

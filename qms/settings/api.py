@@ -1,7 +1,6 @@
 """The REST API's settings: Django REST framework (authentication, permissions, parsing, throttling), what a
 request may hold, and the OpenAPI schema (drf-spectacular)."""
 
-from qms.procedures import CHECK_CATALOGUE as _CHECKS
 from qms.roles import Role as _Role
 from qms.settings.environment import env
 
@@ -58,7 +57,6 @@ SPECTACULAR_SETTINGS = {
         "PatchArtifactKindEnum": "emergencies.models.patches.PatchArtifact.Kind",
         "UnitEventKindEnum": "emergencies.models.patches.UnitEvent.Kind",
         "UnitChannelEnum": "emergencies.models.patches.UnitDistribution.Channel",
-        "CheckEnum": list(_CHECKS),  # the checks a bypass skips and a gate result or remediation names
         "CCBGateEnum": "emergencies.api.ccb.sessions.SESSION_GATE_CHOICES",  # the gates a CCB session decides
         "WarRoomEntryKindEnum": "emergencies.models.warroom.WarRoomEntry.Kind",
         "ReportKindEnum": "audits.models.ComplianceReport.Kind",

@@ -18,11 +18,11 @@ from emergencies.api.bypasses.requests import BypassRequestSerializer, _with_sig
 from emergencies.services import bypasses as services
 from emergencies.services.bypasses import bypass_reject, bypass_sign
 from qms.api.concurrency import ETagMixin, precondition_check
+from qms.api.fields import gate_code_field
 from qms.api.problems import _call_service
 from qms.api.signatures import SignInputSerializer
 from qms.limits import COMMENT_MAX
 from qms.models import ApiToken, Signature, User
-from qms.procedures import CHECK_CATALOGUE
 from qms.roles import Role
 from qms.security import signing_auth
 
@@ -51,7 +51,7 @@ class WithdrawInput(serializers.Serializer):
 
 
 class RemediationInput(serializers.Serializer):
-    gate = serializers.ChoiceField(choices=list(CHECK_CATALOGUE))
+    gate = gate_code_field(help_text="A check the bypass skipped: a gate code of the bypass's procedure version.")
     evidence = serializers.CharField(max_length=4000)
 
 

@@ -11,17 +11,23 @@ from emergencies.api import examples as ex
 from emergencies.models import BypassRequest
 from emergencies.services.bypasses import BypassInput, bypass_request_create, bypass_slot_status, can_request_bypass
 from qms.api.concurrency import ETagMixin
+from qms.api.fields import gate_code_field
 from qms.api.problems import _call_service
 from qms.api.signatures import SignatureSerializer
 from qms.limits import TEXT_MAX
 from qms.models import ApiToken, User
-from qms.procedures import CHECK_CATALOGUE
+from qms.procedures import GATE_CATALOGUE_MAX
 
 
 class BypassRequestCreateSerializer(serializers.Serializer):
     repository = serializers.CharField(max_length=200)
     pull_request = serializers.CharField(max_length=200)
-    checks = serializers.ListField(child=serializers.ChoiceField(choices=list(CHECK_CATALOGUE)), allow_empty=False)
+    checks = serializers.ListField(
+        child=gate_code_field(of="the procedure's current"),
+        allow_empty=False,
+        max_length=GATE_CATALOGUE_MAX,
+        help_text="The failing checks to skip: gate codes of the procedure version in force.",
+    )
     production_impact = serializers.ChoiceField(choices=BypassRequest.Impact.values)
     security_involved = serializers.BooleanField(required=False, default=False)
     compliance_involved = serializers.BooleanField(required=False, default=False)
@@ -154,7 +160,7 @@ class BypassListCreate(generics.ListCreateAPIView):
                 value={
                     "repository": "shop/checkout",
                     "pull_request": "#812",
-                    "checks": ["unit_tests"],
+                    "checks": ["code_quality_minor"],
                     "production_impact": "high",
                 },
                 request_only=True,

@@ -12,6 +12,7 @@ from emergencies import permissions, signals
 from emergencies.models import BypassRemediation, BypassRequest
 from emergencies.services.bypasses.signing import _lock
 from qms.models import User
+from qms.services import procedure_gates_check
 
 
 @transaction.atomic
@@ -30,12 +31,13 @@ def bypass_remediation_record(*, bypass_id: int, gate: str, evidence: str, actor
         if actor.pk == bypass.requested_by_id:
             raise PermissionDenied("The requester of a bypass cannot validate its remediation.")
         raise PermissionDenied("Validating a remediation needs a QMS, quality, architect, lead, security or CM role.")
+    procedure_gates_check(version=bypass.procedure_version, codes=[gate], field="gate")
     if gate not in bypass.checks:
         raise ValidationError({"gate": [f"{bypass.rules.check_label(gate)} was not bypassed."]})
     done = BypassRemediation.objects.filter(bypass=bypass, gate=gate).select_related("validated_by").first()
     if done is not None:
         raise ValidationError(
-            {"gate": [f"{done.get_gate_display()} was already shown to pass by {done.validated_by.display_name}."]}
+            {"gate": [f"{done.gate_label} was already shown to pass by {done.validated_by.display_name}."]}
         )
     if not evidence.strip():
         raise ValidationError({"evidence": ["Link or describe the passing run."]})

@@ -17,9 +17,7 @@ from qms.models import User
 from qms.procedures import DEFAULT_PROCEDURE_CODE
 from qms.roles import Role
 from qms.roster.paging import notification_queue_roles
-from qms.services import (
-    procedure_version_current,
-)
+from qms.services import procedure_gates_check, procedure_version_current
 
 REQUESTER_ROLES = (Role.ONCALL, Role.LEAD, Role.ARCHITECT, Role.ENGMANAGER, Role.SECURITY, Role.COMMANDER)
 FIELD_LABELS = {
@@ -103,12 +101,13 @@ def _validate_request(bypass: BypassRequest, *, now: datetime) -> dict[str, list
     if not bypass.pull_request.strip():
         errors["pull_request"] = ["Name the pull request."]
     catalogue = rules.gate_catalogue
-    unknown = [c for c in bypass.checks if c not in catalogue]
-    if unknown:
-        errors["checks"] = [f"Unknown check(s) under {bypass.procedure_version}: {', '.join(unknown)}."]
-    elif not bypass.checks:
+    try:
+        procedure_gates_check(version=bypass.procedure_version, codes=bypass.checks, field="checks")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if not bypass.checks:
         errors["checks"] = ["List the failing checks the bypass would skip."]
-    else:
+    elif "checks" not in errors:
         allowed = rules.checks_allowed(bypass.level)
         too_high = [c for c in bypass.checks if c not in allowed]
         if too_high:

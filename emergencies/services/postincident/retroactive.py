@@ -15,6 +15,7 @@ from emergencies.models import (
 from emergencies.services.postincident.change import VALIDATOR_ROLES, _lock_change, _milestone
 from qms.models import User
 from qms.roles import Role
+from qms.services import procedure_gates_check
 
 # --- retroactive gates ------------------------------------------------------------------------------------
 
@@ -50,6 +51,7 @@ def gate_result_record(*, change_id: int, gate: str, result: str, evidence: str,
             raise PermissionDenied("Validating gates needs a QMS, quality, architect, lead, security or CM role.")
         if actor.pk == change.author_id:
             raise PermissionDenied("The author of the emergency change cannot validate its gates.")
+        procedure_gates_check(version=change.procedure_version, codes=[gate], field="gate")
         if gate not in gate_catalogue(change):
             raise ValidationError({"gate": [f"{gate!r} was not bypassed by this emergency."]})
         if result not in GateResult.Result.values:

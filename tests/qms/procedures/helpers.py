@@ -81,3 +81,18 @@ def rules_form_refused(client, draft, field, message, **changes) -> None:
     assert message in field_block(response.content.decode(), field)
     draft.refresh_from_db()
     assert draft.definition == before
+
+
+ACCESSIBILITY = "accessibility_review"
+
+
+def publish_gate(*, author, quality, qms, code=ACCESSIBILITY, label="Accessibility review", min_level="L1"):
+    """Draft, review, approve and publish a version of the default procedure whose catalogue adds a gate of its
+    own, skipped (and validated after the fact) by its emergency bypasses too; answers the published version."""
+    draft = pd.procedure_draft_start(procedure_code=EBW, actor=author)
+    definition = copy.deepcopy(draft.definition)
+    definition["gates"][code] = {"label": label, "min_level": min_level}
+    definition["retroactive_checks"].append(code)
+    pd.procedure_draft_update(draft_id=draft.pk, actor=author, definition=definition, change_note=f"New gate: {label}.")
+    draft = approve_all(pd.procedure_draft_submit(draft_id=draft.pk, actor=author), quality, qms)
+    return pd.procedure_draft_publish(draft_id=draft.pk, actor=author).published_version

@@ -104,7 +104,15 @@ def test_retroactive_checks_come_from_the_changes_pinned_version(make_user):
     ("changes", "field"),
     [
         ({"gates": {}}, "gates:"),
-        ({"gates": {"made_up": {"label": "X", "min_level": "L1"}}}, "gates.made_up: unknown check"),
+        ({"gates": {"Made-Up": {"label": "X", "min_level": "L1"}}}, "gates.Made-Up: a check code is a lowercase code"),
+        ({"gates": {"9lives": {"label": "X", "min_level": "L1"}}}, "gates.9lives: a check code is"),
+        ({"gates": {"x" * 65: {"label": "X", "min_level": "L1"}}}, "a check code is"),
+        ({"gates": {f"g{i}": {"label": "X", "min_level": "L1"} for i in range(101)}}, "gates: at most 100 checks"),
+        ({"gates": {"accessibility_review": {"min_level": "L1"}}}, "gates.accessibility_review.label"),
+        (
+            {"deferred_on_deploy": [{"kind": "full_regression", "amount": 1, "unit": "hours", "gate": "nope"}]},
+            "deferred_on_deploy[0].gate: 'nope' is not in this procedure's gates",
+        ),
         ({"gates": {"dor_dod": {"label": " ", "min_level": "L2"}}}, "gates.dor_dod.label"),
         ({"gates": {"dor_dod": {"label": "DoR", "min_level": "L9"}}}, "gates.dor_dod.min_level"),
         (
@@ -131,3 +139,28 @@ def test_catalogue_changes_are_said_in_words():
     assert "Gate catalogue “Critical security vulnerability” min level: L3 → L2." in lines
     assert "Gate catalogue “DoR/DoD validation”: removed (was DoR/DoD validation, skippable from L2)." in lines
     assert any(line.startswith("Retroactive validation checks: ") and "removes" in line for line in lines)
+
+
+def test_a_gate_of_the_versions_own_is_said_by_its_own_label():
+    old = PRESETS[0]["definition"]
+    new = copy.deepcopy(old)
+    new["gates"]["accessibility_review"] = {"label": "Accessibility review", "min_level": "L1"}
+    new["gates"]["dor_dod"]["label"] = "Definition of ready/done"
+    lines = definition_diff(old, new)
+    assert "Gate catalogue “Accessibility review”: added (Accessibility review, skippable from L1)." in lines
+    assert "Gate catalogue “DoR/DoD validation” label: DoR/DoD validation → Definition of ready/done." in lines
+    assert definition_diff(new, old)[-1] == (
+        "Gate catalogue “Accessibility review”: removed (was Accessibility review, skippable from L1)."
+    )
+
+
+def test_a_version_may_define_gates_of_its_own():
+    definition = copy.deepcopy(PRESETS[0]["definition"])
+    definition["gates"]["accessibility_review"] = {"label": "Accessibility review", "min_level": "L1"}
+    definition["retroactive_checks"].append("accessibility_review")
+    definition["deferred_on_deploy"][0]["gate"] = "accessibility_review"
+    assert validate_definition(definition) == []
+    rules = ProcedureRules(definition)
+    assert "accessibility_review" in rules.checks_allowed("L1") and rules.check_label("accessibility_review") == (
+        "Accessibility review"
+    )
