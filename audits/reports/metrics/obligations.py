@@ -245,6 +245,8 @@ def follow_up_compliance(on_time: list[dict]) -> dict:
 
 
 def critical_escalations(w: Window, refs: Refs, *, critical_level: int) -> dict:
+    """Clocks whose latest escalation, in the period, reached ``critical_level`` or above (one query: the counts
+    are windows over every such clock, read off the first of the ``MAX_IDS`` rows kept)."""
     rows = list(
         Obligation.objects.filter(
             w.scope.obligations(),
@@ -252,11 +254,18 @@ def critical_escalations(w: Window, refs: Refs, *, critical_level: int) -> dict:
             last_escalated_at__gte=w.start,
             last_escalated_at__lt=w.end,
         )
+        .annotate(
+            n=models.Window(Count("pk")),
+            executive=models.Window(Count("pk", filter=Q(escalation_level__gt=critical_level))),
+        )
         .order_by("-escalation_level", "due_at", "pk")
-        .values_list("pk", "escalation_level")
+        .values_list("pk", "n", "executive")[:MAX_IDS]
     )
+    total, executive = rows[0][1:] if rows else (0, 0)
     return {
-        "total": len(rows),
-        "executive": sum(1 for _, level in rows if level > critical_level),
-        "ref": refs.add("critical", "obligation", [r[0] for r in rows], "Critical escalations in the period"),
+        "total": total,
+        "executive": executive,
+        "ref": refs.add(
+            "critical", "obligation", [pk for pk, _, _ in rows], "Critical escalations in the period", total=total
+        ),
     }
