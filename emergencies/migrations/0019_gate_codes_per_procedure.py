@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('emergencies', '0017_roster_role_choices'),
+        ('emergencies', '0018_identifier_counters'),
     ]
 
     operations = [
