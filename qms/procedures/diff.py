@@ -42,6 +42,7 @@ KEY_LABELS = {
     "gates": "Gate catalogue",
     "retroactive_checks": "Retroactive validation checks",
 }
+LONG_LIST = 6  # a list longer than this reads in the diff as what it adds and removes
 _UNIT_SHORT = {"minutes": "min", "hours": "h", "days": "d"}
 _ID_FIELDS = ("kind", "code", "level", "role")  # "role": a CCB seat
 _HOURS_KEYS = {"verbal_confirmation_hours", "verbal_recording_max_age_hours"}
@@ -169,6 +170,8 @@ def _value_diff(path: list[str], old, new) -> list[str]:
                     parts.append("adds " + _fmt(added, words))
                 if removed:
                     parts.append("removes " + _fmt(removed, words))
+                if max(len(old), len(new)) > LONG_LIST:  # a long list: what changed, not both lists
+                    return [f"{_label(path)}: {'; '.join(parts)}."]
                 return [f"{_label(path)}: {_fmt(old, words)} → {_fmt(new, words)} ({'; '.join(parts)})."]
             return [f"{_label(path)}: order {_fmt(old, words)} → {_fmt(new, words)}."]
     text = f"{_label(path)}: {_fmt(old, words)} → {_fmt(new, words)}"

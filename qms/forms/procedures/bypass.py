@@ -1,5 +1,5 @@
-"""The bypass levels: who signs a bypass of each level (its signer slots), how soon what it skipped must be
-remediated, and the lowest level that may skip each check of the gate catalogue."""
+"""The bypass levels: who signs a bypass of each level (its signer slots) and how soon what it skipped must be
+remediated (the lowest level that may skip each check is the gate catalogue's, ``gates.py``)."""
 
 from __future__ import annotations
 
@@ -49,13 +49,6 @@ def _fields(definition: dict) -> dict:
         fields[f"bypass-{level}-remediation-unit"] = forms.ChoiceField(
             label=f"{name}: unit", choices=UNIT_CHOICES, initial=remediation.get("unit")
         )
-    for code, gate in rules.gate_catalogue.items():
-        fields[f"gate-{code}-min_level"] = forms.ChoiceField(
-            label=f"{gate['label']}: skippable from",
-            choices=[(level, level) for level in LEVEL_ORDER],
-            initial=gate.get("min_level"),
-            help_text="The lowest bypass level (L1, L2, L3, E) that may skip this check; higher levels may too.",
-        )
     return fields
 
 
@@ -76,10 +69,6 @@ def _apply(new: dict, data: dict) -> None:
             "amount": number(data[f"bypass-{level}-remediation-amount"]),
             "unit": data[f"bypass-{level}-remediation-unit"],
         }
-    gates = copy.deepcopy(ProcedureRules(new).gate_catalogue)
-    for code, gate in gates.items():
-        gate["min_level"] = data[f"gate-{code}-min_level"]
-    new["gates"] = gates
 
 
 def _clean(data: dict, definition: dict) -> dict:
@@ -106,8 +95,6 @@ def _clean(data: dict, definition: dict) -> dict:
 
 def _field_for(path: str, definition: dict) -> str | None:
     parts = path.split(".")
-    if parts[0] == "gates" and len(parts) == 3:
-        return f"gate-{parts[1]}-{parts[2]}"
     if parts[0] == "bypass_levels" and len(parts) >= 3:
         level, rest = parts[1], parts[2]
         if rest == "authorisers":
@@ -122,8 +109,8 @@ def _field_for(path: str, definition: dict) -> str | None:
 SECTION = Section(
     key="bypass",
     heading="Bypass levels",
-    intro="Who signs a bypass of each level, how soon what it skipped must be remediated, and which checks each "
-    "level may skip.",
+    intro="Who signs a bypass of each level and how soon what it skipped must be remediated (which checks each "
+    "level may skip: the gate catalogue below).",
     fields=_fields,
     apply=_apply,
     field_for=_field_for,

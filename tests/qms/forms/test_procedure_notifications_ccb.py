@@ -83,8 +83,7 @@ def test_notification_rules_round_trip_and_the_engine_reads_them(client, start):
     assert "title" in filter_facts(FACTS, rules=rules, audience="responders")
     assert set(changes) == {
         "Bypass level L1 notifies: QMS coordinator → QMS coordinator, Quality manager (adds Quality manager).",
-        "Channel fields sent to public: Record, Title, Status, Severity, Asked, Update, Link → Record, Status, Link "
-        "(removes Title, Severity, Asked, Update).",
+        "Channel fields sent to public: removes Title, Severity, Asked, Update.",
         "Channel fields withheld in public for P1 incident: added (Title).",
         "Channel fields internal update roles: Incident commander, Configuration manager, Program manager, "
         "QMS coordinator → Incident commander, Configuration manager (removes Program manager, QMS coordinator).",
@@ -146,10 +145,7 @@ def test_ccb_representation_and_members_round_trip_and_the_engine_reads_them(cli
         "CCB representation Quality manager severities: added (CRITICAL).",
         "CCB representation: adds Release manager (reason: always).",
         "CCB representation: removes Program manager.",
-        "CCB member roles: Incident commander, Release manager, Certification lead, Development lead, Core "
-        "architect, QMS coordinator, Security officer, Safety manager, Program manager → Release manager, "
-        "Certification lead, Development lead, Core architect, QMS coordinator, Security officer, Safety manager, "
-        "Program manager (removes Incident commander).",
+        "CCB member roles: removes Incident commander.",
     }
 
 

@@ -139,7 +139,7 @@ CASES = [
         "channels",
         EBW,
         lambda d: d["channels"]["audiences"]["public"].remove("title"),
-        "Channel fields sent to public: Record, Title,",
+        "Channel fields sent to public: removes Title.",
     ),
     (
         "proceed before authorisation",
