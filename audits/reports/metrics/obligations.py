@@ -16,7 +16,6 @@ from django.db.models import (
     F,
     Func,
     Q,
-    Value,
 )
 from django.db.models.functions import RowNumber
 
@@ -29,9 +28,19 @@ from audits.reports.metrics.common import MAX_IDS, Refs, Window, _hours, percent
 DUE_ORDER = (F("due_at").asc(), F("pk").asc())
 
 
+class _KindGroup(Func):
+    """``kind_group`` in SQL: the part of the kind before the first ":" (``split_part`` on PostgreSQL; the
+    zero-setup SQLite has no ``split_part``, so there it is ``substr`` up to ``instr``)."""
+
+    output_field = CharField()
+    template = "substr(%(expressions)s, 1, instr(%(expressions)s || ':', ':') - 1)"
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="split_part(%(expressions)s, ':', 1)", **extra)
+
+
 def _kind_group_sql() -> Func:
-    """``kind_group`` in SQL: the part of the kind before the first ":"."""
-    return Func(F("kind"), Value(":"), Value(1), function="split_part", output_field=CharField())
+    return _KindGroup(F("kind"))
 
 
 def _first_ids(partition: list) -> dict:
