@@ -7,6 +7,7 @@ from emergencies.models import (
     ActionItem,
     ChangeRecord,
     GateResult,
+    IdentifierCounter,
     Incident,
     PostMortem,
     PreventiveMeasure,
@@ -53,3 +54,11 @@ for model in (PostMortem, TimelineEntry, ActionItem, PreventiveMeasure):
 @admin.register(GateResult, RollbackTriggerReading)
 class AppendOnlyAdmin(ReadOnlyAdmin):
     """Append-only records: shown, never added, changed or deleted here."""
+
+
+@admin.register(IdentifierCounter)
+class IdentifierCounterAdmin(ReadOnlyAdmin):
+    """How many identifiers each base (``CHG-EMG-YYYYMMDD-HHMM``…) has handed out: read-only, the filings keep it."""
+
+    list_display = ("base", "last")
+    search_fields = ("base",)

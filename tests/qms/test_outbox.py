@@ -130,16 +130,6 @@ def test_a_broker_that_is_down_keeps_the_rows_and_they_are_published_once_it_is_
     assert queued == 2
 
 
-@pytest.fixture(autouse=True)
-def no_other_relay():
-    """A relay left by another test's worker would drain the rows these tests count: stop every one."""
-    from qms.outbox import RUNNING
-
-    for relay in list(RUNNING):
-        relay.stop()
-    yield
-
-
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_rows_locked_by_one_relay_are_skipped_by_another():
