@@ -20,3 +20,18 @@ def github_api(settings):
 def webhook_secret(settings):
     settings.GITHUB_WEBHOOK_SECRET = WEBHOOK_SECRET
     return WEBHOOK_SECRET
+
+
+@pytest.fixture
+def gate_people(make_user, oncall):
+    """Who publishes a procedure version with a gate of its own and who then uses it (the per-procedure gate tests)."""
+    from qms.roles import Role
+
+    return {
+        "dev": oncall,
+        "lead": make_user(Role.LEAD, username="lead"),
+        "author": make_user(Role.QMS, username="qms-author"),
+        "qms": make_user(Role.QMS, username="qms2"),
+        "quality": make_user(Role.QUALITY, username="quality"),
+        "admin": make_user(username="root", is_superuser=True, is_staff=True),
+    }

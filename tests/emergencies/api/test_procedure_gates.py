@@ -8,7 +8,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from emergencies.models import BypassRemediation, BypassRequest, GateResult
-from qms.roles import Role
 from tests.audits.helpers import granted_bypass
 from tests.factories import file_stub
 from tests.problems import problem_fields
@@ -17,25 +16,14 @@ from tests.qms.procedures.helpers import ACCESSIBILITY, publish_gate
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def people(make_user, oncall):
-    return {
-        "dev": oncall,
-        "lead": make_user(Role.LEAD, username="lead"),
-        "author": make_user(Role.QMS, username="qms-author"),
-        "qms": make_user(Role.QMS, username="qms2"),
-        "quality": make_user(Role.QUALITY, username="quality"),
-    }
-
-
 def as_(user):
     client = APIClient()
     client.force_login(user)
     return client
 
 
-def publish(people):
-    return publish_gate(author=people["author"], quality=people["quality"], qms=people["qms"])
+def publish(gate_people):
+    return publish_gate(author=gate_people["author"], quality=gate_people["quality"], qms=gate_people["qms"])
 
 
 BYPASS = {
@@ -50,8 +38,8 @@ BYPASS = {
 }
 
 
-def test_a_bypass_of_a_new_gate_is_requested_and_remediated_once_its_version_is_published(people):
-    dev = as_(people["dev"])
+def test_a_bypass_of_a_new_gate_is_requested_and_remediated_once_its_version_is_published(gate_people):
+    dev = as_(gate_people["dev"])
     body = {**BYPASS, "remediation_due": (timezone.now() + timedelta(days=2)).date().isoformat()}
     refused = dev.post("/api/v1/bypasses/", body, format="json")
     assert refused.status_code == 400 and "Unknown check(s)" in problem_fields(refused)["checks"][0]
@@ -59,7 +47,7 @@ def test_a_bypass_of_a_new_gate_is_requested_and_remediated_once_its_version_is_
     assert "a lowercase code" in problem_fields(badly_written)["checks.0"][0]
     assert not BypassRequest.objects.filter(repository="web/storefront").exists()
 
-    version = publish(people)
+    version = publish(gate_people)
     created = dev.post("/api/v1/bypasses/", body, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["checks"] == [ACCESSIBILITY]
@@ -68,20 +56,26 @@ def test_a_bypass_of_a_new_gate_is_requested_and_remediated_once_its_version_is_
 
     now = timezone.now()
     granted = granted_bypass(
-        people["dev"], people["lead"], requested_at=now - timedelta(hours=1), decided_at=now, checks=[ACCESSIBILITY]
+        gate_people["dev"],
+        gate_people["lead"],
+        requested_at=now - timedelta(hours=1),
+        decided_at=now,
+        checks=[ACCESSIBILITY],
     )
     path = f"/api/v1/bypasses/{granted.identifier}/remediations/"
-    bad = as_(people["lead"]).post(path, {"gate": "no such gate", "evidence": "x"}, format="json")
+    bad = as_(gate_people["lead"]).post(path, {"gate": "no such gate", "evidence": "x"}, format="json")
     assert "gate" in problem_fields(bad)
-    done = as_(people["lead"]).post(path, {"gate": ACCESSIBILITY, "evidence": "axe-core: 0 violations"}, format="json")
+    done = as_(gate_people["lead"]).post(
+        path, {"gate": ACCESSIBILITY, "evidence": "axe-core: 0 violations"}, format="json"
+    )
     assert done.status_code == 201, done.content
     assert BypassRemediation.objects.get(bypass=granted).gate == ACCESSIBILITY
 
 
-def test_retroactive_results_of_a_new_gate_only_on_a_change_pinned_to_its_version(people, qms_coordinator):
-    before = file_stub(people["dev"])
-    publish(people)
-    after = file_stub(people["dev"])
+def test_retroactive_results_of_a_new_gate_only_on_a_change_pinned_to_its_version(gate_people, qms_coordinator):
+    before = file_stub(gate_people["dev"])
+    publish(gate_people)
+    after = file_stub(gate_people["dev"])
     api = as_(qms_coordinator)
     body = {"gate": ACCESSIBILITY, "result": "passed", "evidence": "audit report"}
 
@@ -102,9 +96,9 @@ def test_retroactive_results_of_a_new_gate_only_on_a_change_pinned_to_its_versio
     }
 
 
-def test_the_schema_says_a_gate_is_one_of_the_procedures_codes(people):
+def test_the_schema_says_a_gate_is_one_of_the_procedures_codes(gate_people):
     client = APIClient()
-    client.force_login(people["dev"])
+    client.force_login(gate_people["dev"])
     schema = client.get("/api/schema/?format=json").json()
     components = schema["components"]["schemas"]
     assert "CheckEnum" not in components

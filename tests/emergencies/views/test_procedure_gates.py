@@ -8,22 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from emergencies.models import BypassRemediation, BypassRequest
-from qms.roles import Role
 from tests.audits.helpers import granted_bypass
 from tests.qms.procedures.helpers import ACCESSIBILITY, publish_gate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def people(make_user, oncall):
-    return {
-        "dev": oncall,
-        "lead": make_user(Role.LEAD, username="lead"),
-        "author": make_user(Role.QMS, username="qms-author"),
-        "qms": make_user(Role.QMS, username="qms2"),
-        "quality": make_user(Role.QUALITY, username="quality"),
-    }
 
 
 def form(**changes):
@@ -41,13 +29,13 @@ def form(**changes):
     }
 
 
-def test_the_request_form_offers_the_gates_of_the_version_in_force(client, people):
-    client.force_login(people["dev"])
+def test_the_request_form_offers_the_gates_of_the_version_in_force(client, gate_people):
+    client.force_login(gate_people["dev"])
     page = client.get(reverse("emergencies:bypass-create")).content.decode()
     assert ACCESSIBILITY not in page
     refused = client.post(reverse("emergencies:bypass-create"), form())
     assert refused.status_code == 400 and "checks" in refused.context["form"].errors
-    publish_gate(author=people["author"], quality=people["quality"], qms=people["qms"])
+    publish_gate(author=gate_people["author"], quality=gate_people["quality"], qms=gate_people["qms"])
     page = client.get(reverse("emergencies:bypass-create")).content.decode()
     assert f'value="{ACCESSIBILITY}"' in page and "Accessibility review (from L1)" in page
     response = client.post(reverse("emergencies:bypass-create"), form())
@@ -55,13 +43,17 @@ def test_the_request_form_offers_the_gates_of_the_version_in_force(client, peopl
     assert BypassRequest.objects.get(repository="web/storefront").checks == [ACCESSIBILITY]
 
 
-def test_the_remediation_form_offers_the_bypass_s_own_gate(client, people):
-    publish_gate(author=people["author"], quality=people["quality"], qms=people["qms"])
+def test_the_remediation_form_offers_the_bypass_s_own_gate(client, gate_people):
+    publish_gate(author=gate_people["author"], quality=gate_people["quality"], qms=gate_people["qms"])
     now = timezone.now()
     bypass = granted_bypass(
-        people["dev"], people["lead"], requested_at=now - timedelta(hours=1), decided_at=now, checks=[ACCESSIBILITY]
+        gate_people["dev"],
+        gate_people["lead"],
+        requested_at=now - timedelta(hours=1),
+        decided_at=now,
+        checks=[ACCESSIBILITY],
     )
-    client.force_login(people["lead"])
+    client.force_login(gate_people["lead"])
     page = client.get(bypass.get_absolute_url()).content.decode()
     assert f'<option value="{ACCESSIBILITY}">Accessibility review</option>' in page
     post = reverse("emergencies:bypass-remediation", args=[bypass.identifier])

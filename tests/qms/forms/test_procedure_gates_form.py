@@ -6,8 +6,6 @@ import pytest
 
 from qms.procedures import ProcedureRules
 from qms.procedures.validation import validate_definition
-from qms.roles import Role
-from qms.services import procedure_drafts as pd
 from tests.qms.procedures.helpers import rules_form_refused, rules_form_saved
 
 pytestmark = pytest.mark.django_db
@@ -18,14 +16,6 @@ NEW = {
     "gate_new-min_level": "L2",
     "gate_new-retroactive": "on",
 }
-
-
-@pytest.fixture
-def start(make_user):
-    def _start(code=QMS_V1):
-        return pd.procedure_draft_start(procedure_code=code, actor=make_user(Role.QMS))
-
-    return _start
 
 
 def test_a_check_of_the_procedures_own_is_added_and_the_engine_reads_it(client, start):

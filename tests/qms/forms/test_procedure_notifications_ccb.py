@@ -32,14 +32,6 @@ FACTS = {
 }
 
 
-@pytest.fixture
-def start(make_user):
-    def _start(code=QMS_V1):
-        return pd.procedure_draft_start(procedure_code=code, actor=make_user(Role.QMS))
-
-    return _start
-
-
 def test_the_page_explains_the_notification_and_ccb_fields_without_read_only_roles(client, start):
     draft = start(CM_WF)
     client.force_login(draft.author)

@@ -7,21 +7,11 @@ from datetime import timedelta
 import pytest
 
 from qms.procedures.validation import validate_definition
-from qms.roles import Role
 from qms.roster.response import response_time
-from qms.services import procedure_drafts as pd
 from tests.qms.procedures.helpers import rules_form_refused, rules_form_saved
 
 pytestmark = pytest.mark.django_db
 QMS_V1, CM_WF = "qms-emergency-bypass-v1", "cm-wf-emergency"
-
-
-@pytest.fixture
-def start(make_user):
-    def _start(code):
-        return pd.procedure_draft_start(procedure_code=code, actor=make_user(Role.QMS))
-
-    return _start
 
 
 def test_a_severitys_response_time_is_shortened_and_the_paging_reads_it(client, start):

@@ -23,14 +23,6 @@ pytestmark = pytest.mark.django_db
 QMS_V1, CM_WF = "qms-emergency-bypass-v1", "cm-wf-emergency"
 
 
-@pytest.fixture
-def start(make_user):
-    def _start(code=QMS_V1):
-        return pd.procedure_draft_start(procedure_code=code, actor=make_user(Role.QMS))
-
-    return _start
-
-
 def test_an_untouched_form_changes_nothing(client, start):
     for code in (QMS_V1, CM_WF, "emergency-bypass-workflow", "eng-proc-004"):
         draft = start(code)
