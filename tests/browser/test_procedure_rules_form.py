@@ -63,3 +63,32 @@ def test_add_a_clock_through_the_form(new_page, login, live_server, make_user):
         "Hotfix deployed deadline: added (8 h, met by deploy)."
     )
     expect(page.get_by_test_id("draft-rules-form").get_by_label("Hotfix deployed: due after")).to_have_value("8")
+
+
+def test_add_a_check_of_the_procedures_own_through_the_form(new_page, login, live_server, make_user):
+    """The gate catalogue's empty row adds a check this procedure alone has; the draft's changes say so."""
+    make_user(Role.QMS, username="coordinator")
+    page = login(new_page(), "coordinator")
+    page.goto(f"{live_server.url}/procedures/")
+    with page.expect_navigation():
+        page.get_by_test_id("start-draft-qms-emergency-bypass-v1").click()
+    form = page.get_by_test_id("draft-rules-form")
+    section = form.locator('[data-section="gates"]')
+    section.locator("summary").click()
+    section.get_by_label("Add a check: code").fill("accessibility_review")
+    section.get_by_label("Add a check: name").fill("Accessibility review")
+    section.get_by_label("Add a check: skippable from").select_option("L2")
+    section.get_by_label("Add a check: validated after the fact").check()
+    form.get_by_label("Change note").fill("Accessibility is a gate of ours.")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Save the rules").click()
+    changes = page.get_by_test_id("draft-changes")
+    expect(changes).to_contain_text(
+        "Gate catalogue “Accessibility review”: added (Accessibility review, skippable from L2)."
+    )
+    expect(changes).to_contain_text("Retroactive validation checks: adds accessibility_review.")
+    page.get_by_test_id("draft-rules-form").locator('[data-section="gates"] summary').click()
+    screenshot(page, "procedure-gates-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    screenshot(page, "procedure-gates-390")
