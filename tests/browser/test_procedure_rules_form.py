@@ -10,13 +10,18 @@ from tests.browser.conftest import screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_edit_the_emergency_criteria_through_the_form(new_page, login, live_server, make_user):
+def _start_draft(new_page, login, live_server, make_user):
+    """A QMS coordinator starts a draft of the QMS Emergency Bypass Procedures: the page and its rules form."""
     make_user(Role.QMS, username="coordinator")
     page = login(new_page(), "coordinator")
     page.goto(f"{live_server.url}/procedures/")
     with page.expect_navigation():
         page.get_by_test_id("start-draft-qms-emergency-bypass-v1").click()
-    form = page.get_by_test_id("draft-rules-form")
+    return page, page.get_by_test_id("draft-rules-form")
+
+
+def test_edit_the_emergency_criteria_through_the_form(new_page, login, live_server, make_user):
+    page, form = _start_draft(new_page, login, live_server, make_user)
     section = form.locator('[data-section="severity"]')
     section.locator("summary").click()
     section.get_by_label("CVSS minimum for an emergency").fill("8.5")
@@ -43,12 +48,7 @@ def test_edit_the_emergency_criteria_through_the_form(new_page, login, live_serv
 
 def test_add_a_clock_through_the_form(new_page, login, live_server, make_user):
     """The empty row at the end of the clocks adds one; the draft's changes say so in words."""
-    make_user(Role.QMS, username="coordinator")
-    page = login(new_page(), "coordinator")
-    page.goto(f"{live_server.url}/procedures/")
-    with page.expect_navigation():
-        page.get_by_test_id("start-draft-qms-emergency-bypass-v1").click()
-    form = page.get_by_test_id("draft-rules-form")
+    page, form = _start_draft(new_page, login, live_server, make_user)
     section = form.locator('[data-section="clocks"]')
     expect(section).to_have_attribute("open", "")
     section.get_by_label("Add a clock: kind").select_option("hotfix")
@@ -67,12 +67,7 @@ def test_add_a_clock_through_the_form(new_page, login, live_server, make_user):
 
 def test_add_a_check_of_the_procedures_own_through_the_form(new_page, login, live_server, make_user):
     """The gate catalogue's empty row adds a check this procedure alone has; the draft's changes say so."""
-    make_user(Role.QMS, username="coordinator")
-    page = login(new_page(), "coordinator")
-    page.goto(f"{live_server.url}/procedures/")
-    with page.expect_navigation():
-        page.get_by_test_id("start-draft-qms-emergency-bypass-v1").click()
-    form = page.get_by_test_id("draft-rules-form")
+    page, form = _start_draft(new_page, login, live_server, make_user)
     section = form.locator('[data-section="gates"]')
     section.locator("summary").click()
     section.get_by_label("Add a check: code").fill("accessibility_review")

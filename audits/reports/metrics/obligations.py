@@ -39,10 +39,6 @@ class _KindGroup(Func):
         return self.as_sql(compiler, connection, template="split_part(%(expressions)s, ':', 1)", **extra)
 
 
-def _kind_group_sql() -> Func:
-    return _KindGroup(F("kind"))
-
-
 def _first_ids(partition: list) -> dict:
     """Per partition: how many rows it has and each row's place in it (due time, then id)."""
     return {
@@ -203,7 +199,7 @@ def on_time_by_kind(w: Window, refs: Refs) -> list[dict]:
     part = _first_ids(["group", "late"])
     rows = (
         Obligation.objects.filter(w.scope.obligations(), due_at__gte=w.start, due_at__lt=w.due_until)
-        .annotate(group=_kind_group_sql(), late=late_expr, n=part["n"], place=part["place"])
+        .annotate(group=_KindGroup(F("kind")), late=late_expr, n=part["n"], place=part["place"])
         .filter(place__lte=MAX_IDS)
         .order_by("due_at", "pk")
         .values_list("pk", "group", "late", "n")
